@@ -74,7 +74,7 @@ class ClassLabelConditioner(nn.Module):
         if key not in self._index:
             known = self.classes
             raise UsageError(
-                f"unknown class '{name}' in prompt '{prompt}'{did_you_mean(key, self._index)}; "
+                f"unknown class '{name}' in prompt '{prompt}'{did_you_mean(name, known)}; "
                 f"known classes: {', '.join(known) if known else '(none: the model is unconditional)'}. "
                 "Write 'a video of <class>' or the bare class name."
             )

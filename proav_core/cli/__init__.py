@@ -21,6 +21,8 @@ COMMAND_MODULES = [
     "proav_core.cli.config_cmd",
     "proav_core.cli.demo_cmd",
     "proav_core.cli.train_cmd",
+    "proav_core.cli.encode_cmd",
+    "proav_core.cli.sample_cmd",
     "proav_core.cli.eval_cmd",
     "proav_core.cli.model_cmd",
     "proav_core.cli.data_cmd",

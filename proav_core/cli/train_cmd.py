@@ -34,3 +34,16 @@ def generator_cmd(config, overrides, resume, overwrite, **hardware) -> None:
     cfg = load_cli_config(config, overrides)
     out = train_generator(cfg, _hardware(**hardware), resume=resume, overwrite=overwrite)
     console.print(f"generator checkpoint: {out / 'last.ckpt'}")
+
+
+@command.command("autoencoder")
+@config_argument
+@_run_options
+@hardware_options
+def autoencoder_cmd(config, overrides, resume, overwrite, **hardware) -> None:
+    """Train the autoencoder (two stages, generator and discriminator optimisers)."""
+    from proav_core.training.autoencoder_loop import train_autoencoder
+
+    cfg = load_cli_config(config, overrides)
+    out = train_autoencoder(cfg, _hardware(**hardware), resume=resume, overwrite=overwrite)
+    console.print(f"autoencoder checkpoint: {out / 'last.ckpt'}")

@@ -130,12 +130,69 @@ def load_checkpoint(
             raise CheckpointError(
                 f"checkpoint {path} was written for other components:\n  " + "\n  ".join(diff)
             ) from None
+        found = [f"{key}: {_mismatch(value.state_dict(), raw[key])}" for key, value in state.items()
+                 if isinstance(value, torch.nn.Module) and isinstance(raw.get(key), dict)]
+        found = [line for line in found if not line.endswith(": ")]
+        detail = "\n  ".join(found) or f"{type(err).__name__}: {str(err)[:1000]}"
         raise CheckpointError(
-            f"checkpoint {path} does not fit the model the config builds (same components, "
-            f"other sizes?): {type(err).__name__}: {str(err)[:2000]}"
+            f"checkpoint {path} does not fit the model the config builds (same components, other sizes?):\n  "
+            f"{detail}"
         ) from None
     loaded = {**state, **remainder}  # fabric copies plain values back into `state`
     diff = _differences(loaded.get("components", {}), components)
     if diff:
         raise CheckpointError(f"checkpoint {path} was written for other components:\n  " + "\n  ".join(diff))
     return loaded
+
+
+def load_weights(
+    module: torch.nn.Module,
+    path: str | Path,
+    components: dict[str, str],
+    prefix: str,
+    *,
+    prefer_ema: bool = True,
+) -> dict[str, Any]:
+    """Load a trained module's weights (the EMA copy when the checkpoint has one) for inference.
+
+    Only the components under `prefix` (e.g. "model.autoencoder") are compared with the
+    config. Returns the raw checkpoint for its other entries (config, latents, step).
+    """
+    raw = peek_checkpoint(path)
+    saved = {k: v for k, v in raw.get("components", {}).items() if k.startswith(prefix)}
+    wanted = {k: v for k, v in components.items() if k.startswith(prefix)}
+    diff = _differences(saved, wanted)
+    if diff:
+        raise CheckpointError(f"checkpoint {path} was written for other components:\n  " + "\n  ".join(diff))
+    if prefer_ema and "ema" in raw:
+        weights = {k.removeprefix("shadow."): v for k, v in raw["ema"].items() if k.startswith("shadow.")}
+    elif "model" in raw:
+        weights = raw["model"]
+    else:
+        raise CheckpointError(f"checkpoint {path} holds no model weights (keys: {sorted(raw)})")
+    try:
+        module.load_state_dict(weights)
+    except RuntimeError as err:
+        detail = _mismatch(module.state_dict(), weights) or str(err)[:1000]
+        raise CheckpointError(
+            f"checkpoint {path} does not fit the model the config builds (same components, other sizes?): {detail}"
+        ) from None
+    return raw
+
+
+def _mismatch(expected: dict[str, Any], saved: dict[str, Any], show: int = 3) -> str:
+    """One line on how a saved state dict differs from the model's ("" when it fits)."""
+    def shape(v: Any) -> tuple[int, ...]:
+        return tuple(getattr(v, "shape", ()))
+
+    resized = [k for k in expected if k in saved and shape(expected[k]) != shape(saved[k])]
+    missing = [k for k in expected if k not in saved]
+    extra = [k for k in saved if k not in expected]
+    parts = []
+    if resized:
+        shown = ", ".join(f"{k} (checkpoint {shape(saved[k])}, config {shape(expected[k])})" for k in resized[:show])
+        parts.append(f"{len(resized)} tensors of other shapes: {shown}" + (", ..." if len(resized) > show else ""))
+    for label, keys in (("missing from the checkpoint", missing), ("not in the model", extra)):
+        if keys:
+            parts.append(f"{len(keys)} {label}: {', '.join(keys[:show])}" + (", ..." if len(keys) > show else ""))
+    return "; ".join(parts)

@@ -72,13 +72,15 @@ def run_steps(
     checkpoint_every: int,
     train_step: Callable[[int], dict[str, float]],
     checkpoint_state: Callable[[int], dict[str, Any]],
-    curve_keys: tuple[str, ...] = ("loss",),
+    curve_panels: tuple[tuple[str, ...], ...] = (("loss",),),
 ) -> MetricsLog:
     """Call train_step(step) for step in [start, steps): reseeded per step, logged, checkpointed.
 
     train_step returns the figures to log (floats). A checkpoint is written every
-    `checkpoint_every` steps and at the end; the loss curve PNG at the end.
+    `checkpoint_every` steps and at the end; the loss curve PNG at the end, one panel per
+    group of `curve_panels` (whose figures the progress bar also shows).
     """
+    curve_keys = [k for panel in curve_panels for k in panel]
     zero = fabric.is_global_zero
     log = MetricsLog(directory, resume_step=start, enabled=zero)
     with progress_bar(steps, description, disable=not zero) as advance:
@@ -92,7 +94,7 @@ def run_steps(
             if (step + 1) % checkpoint_every == 0 or step + 1 == steps:
                 save_checkpoint(fabric, directory / CHECKPOINT, checkpoint_state(step + 1))
     if zero:
-        plot_curves(directory / "loss.png", {k: log.series(k) for k in curve_keys}, description)
+        plot_curves(directory / "loss.png", [{k: log.series(k) for k in panel} for panel in curve_panels], description)
     return log
 
 
@@ -100,11 +102,13 @@ def verify_replicas(fabric: Fabric, module: torch.nn.Module) -> str:
     """After data-parallel training every rank must hold the same weights; raise if not.
 
     Compares a weighted float64 checksum of all parameters across ranks (one all_gather).
-    Returns a one-line summary. Sharded strategies (FSDP) hold different shards by design and
-    are not checked.
+    Returns a one-line summary ("" for a single process). Sharded strategies (FSDP) hold
+    different shards by design and are not checked.
     """
-    if fabric.world_size == 1 or "fsdp" in type(fabric.strategy).__name__.lower():
-        return "single process: nothing to compare"
+    if fabric.world_size == 1:
+        return ""
+    if "fsdp" in type(fabric.strategy).__name__.lower():
+        return "sharded weights (FSDP): replicas not compared"
     flat = torch.cat([p.detach().double().flatten().cpu() for p in module.parameters()])
     weights = torch.rand(flat.numel(), generator=torch.Generator().manual_seed(0), dtype=torch.float64)
     checksum = torch.stack([flat.sum(), (flat * weights).sum()]).to(fabric.device)

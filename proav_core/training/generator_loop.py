@@ -130,5 +130,6 @@ def train_generator(
     run_steps(fabric, directory=directory, description="train generator", start=start, steps=loop.steps,
               seed=cfg.seed, log_every=loop.log_every, checkpoint_every=loop.checkpoint_every,
               train_step=train_step, checkpoint_state=state)
-    fabric.print(verify_replicas(fabric, model))
+    if summary := verify_replicas(fabric, model):
+        fabric.print(summary)
     return directory

@@ -65,45 +65,57 @@ def _tensorboard(directory: str | Path):
         return None
 
 
-def plot_curves(path: str | Path, curves: dict[str, tuple[list[int], list[float]]], title: str) -> Path:
-    """Draw curves (name -> (steps, values)) on one PNG with a log-scale y axis when positive."""
-    width, height, margin = 720, 420, 60
-    image = Image.new("RGB", (width, height), "white")
+Series = tuple[list[int], list[float]]
+PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#17becf"]
+
+
+def plot_curves(path: str | Path, panels: list[dict[str, Series]], title: str) -> Path:
+    """Draw panels of curves (name -> (steps, values)) stacked in one PNG, each panel with its
+    own y axis (log scale when all its values are positive and span over a decade), so that
+    losses and figures in other units (PSNR in dB) stay readable side by side."""
+    width, panel_height, top = 720, 300, 30
+    image = Image.new("RGB", (width, top + panel_height * max(1, len(panels))), "white")
     draw = ImageDraw.Draw(image)
-    curves = {k: v for k, v in curves.items() if v[0]}
-    points = [(s, v) for steps, values in curves.values() for s, v in zip(steps, values) if math.isfinite(v)]
-    draw.text((margin, 15), title, fill="black")
-    if points:
-        log_y = all(v > 0 for _, v in points)
-        ys = [math.log10(v) if log_y else v for _, v in points]
-        x0, x1 = min(s for s, _ in points), max(s for s, _ in points)
-        y0, y1 = min(ys), max(ys)
-        x1, y1 = (x1 if x1 > x0 else x0 + 1), (y1 if y1 > y0 else y0 + 1e-6)
-
-        def to_px(s: float, v: float) -> tuple[float, float]:
-            y = math.log10(v) if log_y else v
-            return (margin + (s - x0) / (x1 - x0) * (width - 2 * margin),
-                    height - margin - (y - y0) / (y1 - y0) * (height - 2 * margin))
-
-        draw.rectangle([margin, margin, width - margin, height - margin], outline="black")
-        draw.text((margin, height - margin + 8), f"step {x0}", fill="black")
-        draw.text((width - margin - 60, height - margin + 8), f"step {x1}", fill="black")
-        top = 10**y1 if log_y else y1
-        bottom = 10**y0 if log_y else y0
-        draw.text((5, margin - 6), f"{top:.3g}", fill="black")
-        draw.text((5, height - margin - 6), f"{bottom:.3g}", fill="black")
-        palette = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#17becf"]
-        for i, (name, (steps, values)) in enumerate(curves.items()):
-            colour = palette[i % len(palette)]
-            pts = [to_px(s, v) for s, v in zip(steps, values) if math.isfinite(v) and (v > 0 or not log_y)]
-            if len(pts) > 1:
-                draw.line(pts, fill=colour, width=2)
-            draw.text((width - margin - 150, margin + 8 + 14 * i), name, fill=colour)
-        if log_y:
-            draw.text((margin, height - 20), "log scale", fill="gray")
-    else:
-        draw.text((margin, height // 2), "no values logged", fill="black")
+    draw.text((60, 10), title, fill="black")
+    for i, curves in enumerate(panels or [{}]):
+        _draw_panel(draw, (60, top + i * panel_height + 20, width - 60, top + (i + 1) * panel_height - 40), curves)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     image.save(path)
     return path
+
+
+def _draw_panel(draw: ImageDraw.ImageDraw, box: tuple[int, int, int, int], curves: dict[str, Series]) -> None:
+    left, upper, right, lower = box
+    curves = {k: v for k, v in curves.items() if v[0]}
+    points = [(s, v) for steps, values in curves.values() for s, v in zip(steps, values) if math.isfinite(v)]
+    if not points:
+        draw.text((left, (upper + lower) // 2), f"no values logged for {', '.join(curves) or 'this panel'}",
+                  fill="black")
+        return
+    values = [v for _, v in points]
+    log_y = min(values) > 0 and max(values) / min(values) > 10
+
+    def y_of(v: float) -> float:
+        return math.log10(v) if log_y else v
+
+    x0, x1 = min(s for s, _ in points), max(s for s, _ in points)
+    y0, y1 = min(map(y_of, values)), max(map(y_of, values))
+    x1, y1 = (x1 if x1 > x0 else x0 + 1), (y1 if y1 > y0 else y0 + 1e-6)
+
+    def to_px(s: float, v: float) -> tuple[float, float]:
+        return (left + (s - x0) / (x1 - x0) * (right - left), lower - (y_of(v) - y0) / (y1 - y0) * (lower - upper))
+
+    draw.rectangle([left, upper, right, lower], outline="black")
+    draw.text((left, lower + 6), f"step {x0}", fill="black")
+    draw.text((right - 60, lower + 6), f"step {x1}", fill="black")
+    draw.text((5, upper - 6), f"{10 ** y1 if log_y else y1:.3g}", fill="black")
+    draw.text((5, lower - 6), f"{10 ** y0 if log_y else y0:.3g}", fill="black")
+    if log_y:
+        draw.text((left + 80, lower + 6), "log scale", fill="gray")
+    for i, (name, (steps, vals)) in enumerate(curves.items()):
+        colour = PALETTE[i % len(PALETTE)]
+        pts = [to_px(s, v) for s, v in zip(steps, vals) if math.isfinite(v) and (v > 0 or not log_y)]
+        if len(pts) > 1:
+            draw.line(pts, fill=colour, width=2)
+        draw.text((right - 150, upper + 8 + 14 * i), name, fill=colour)

@@ -1,0 +1,114 @@
+"""Train the autoencoder with Lightning Fabric (paper: Adam, lr 1e-4, batch 32).
+
+Two optimisers, as the autoencoder's training step defines them (interfaces.autoencoder
+AutoencoderTrainingStep): G owns the autoencoder's parameters, D the step's discriminators.
+The step decides the stages (reconstruction only before its `disc_start`, then KL and
+adversarial terms); the loop runs G then D each step, with clipping, warm-up and EMA.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch.utils.data import DataLoader
+
+from proav_core.build import build_component
+from proav_core.config import ExperimentConfig, config_to_dict
+from proav_core.errors import ConfigError
+from proav_core.training.batches import StepBatchSampler
+from proav_core.training.checkpoint import component_names, load_checkpoint, rng_state, seed_step
+from proav_core.training.common import (
+    check_finite,
+    prepare_stage_dir,
+    run_dir,
+    run_steps,
+    verify_replicas,
+    write_resolved_config,
+)
+from proav_core.training.ema import EMA
+from proav_core.training.hardware import Hardware, launch_fabric
+from proav_core.training.schedule import warmup_schedule
+
+CURVES = (("loss", "d_loss"), ("video/psnr", "audio/psnr"))  # panels of loss.png
+
+
+def _adam(params, opt) -> torch.optim.Adam:
+    return torch.optim.Adam(params, lr=opt.lr, betas=opt.betas, weight_decay=opt.weight_decay)
+
+
+def train_autoencoder(
+    cfg: ExperimentConfig, hardware: Hardware = Hardware(), *, resume: bool = False, overwrite: bool = False
+) -> Path:
+    """Train on the config's dataset; returns the stage folder (last.ckpt, metrics.csv, loss.png)."""
+    for section, path in ((cfg.model.autoencoder, "model.autoencoder"), (cfg.dataset, "dataset")):
+        if section is None:
+            raise ConfigError(f"autoencoder training needs a [{path}] section", path=path)
+    directory = run_dir(cfg) / "autoencoder"
+    ckpt = prepare_stage_dir(directory, resume, overwrite)
+    fabric = launch_fabric(hardware)
+    loop, opt = cfg.train.autoencoder, cfg.train.autoencoder.optim
+    audio_repr = None if cfg.audio_repr is None else build_component(cfg.audio_repr, clip=cfg.clip)
+    dataset = build_component(cfg.dataset, clip=cfg.clip, audio_repr=audio_repr, split="train")
+
+    seed_step(cfg.seed, -1, 0)  # initial weights depend on the config's seed alone
+    autoencoder = build_component(cfg.model.autoencoder, clip=cfg.clip)
+    step_fn = autoencoder.training_step().to(fabric.device)
+    opt_g = _adam(autoencoder.parameters(), opt)
+    d_params = [p for p in step_fn.discriminators.parameters() if p.requires_grad]
+    opt_d = _adam(d_params, opt) if d_params else None
+    sched_g = warmup_schedule(opt_g, opt.warmup_steps)
+    sched_d = warmup_schedule(opt_d, opt.warmup_steps) if opt_d else None
+    names = component_names(cfg)
+    write_resolved_config(fabric, directory, cfg)
+    autoencoder, opt_g = fabric.setup(autoencoder, opt_g)
+    if opt_d is not None:
+        step_fn.discriminators, opt_d = fabric.setup(step_fn.discriminators, opt_d)
+    ema = EMA(autoencoder.module, loop.ema_decay) if loop.ema_decay else None
+
+    def state(step: int) -> dict[str, Any]:
+        out = {"model": autoencoder, "optimizer": opt_g, "scheduler": sched_g,
+               "discriminators": step_fn.discriminators, "step": step, "config": config_to_dict(cfg),
+               "components": names, "rng": rng_state()}
+        if opt_d is not None:
+            out |= {"optimizer_d": opt_d, "scheduler_d": sched_d}
+        if ema is not None:
+            out["ema"] = ema
+        return out
+
+    start = 0
+    if ckpt is not None:
+        start = int(load_checkpoint(fabric, ckpt, state(0), names)["step"])
+    sampler = StepBatchSampler(len(dataset), loop.batch_size, cfg.seed, fabric.global_rank, fabric.world_size, start)
+    batches = iter(DataLoader(dataset, batch_sampler=sampler, num_workers=loop.num_workers))
+
+    def update(loss: torch.Tensor, module, optimizer, scheduler) -> None:
+        fabric.backward(loss)
+        if opt.grad_clip:
+            fabric.clip_gradients(module, optimizer, max_norm=opt.grad_clip)
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+        scheduler.step()
+
+    def train_step(step: int) -> dict[str, float]:
+        batch = {k: v.to(fabric.device) if isinstance(v, torch.Tensor) else v for k, v in next(batches).items()}
+        loss, logs, recon = step_fn.generator_loss(autoencoder, batch, step)
+        check_finite(step, {**logs, "loss": loss})
+        update(loss, autoencoder, opt_g, sched_g)
+        d = step_fn.discriminator_loss(batch, recon, step) if opt_d is not None else None
+        if d is not None:
+            d_loss, d_logs = d
+            check_finite(step, {**d_logs, "d_loss": d_loss})
+            update(d_loss, step_fn.discriminators, opt_d, sched_d)
+            logs = {**logs, **d_logs}
+        if ema is not None:
+            ema.update(autoencoder)
+        return {**logs, "lr": sched_g.get_last_lr()[0]}
+
+    run_steps(fabric, directory=directory, description="train autoencoder", start=start, steps=loop.steps,
+              seed=cfg.seed, log_every=loop.log_every, checkpoint_every=loop.checkpoint_every,
+              train_step=train_step, checkpoint_state=state, curve_panels=CURVES)
+    if summary := verify_replicas(fabric, autoencoder):
+        fabric.print(summary)
+    return directory

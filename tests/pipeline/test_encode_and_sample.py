@@ -1,0 +1,154 @@
+"""`proav encode` and `proav sample` on the tiny trained run, and their errors."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+import av
+import pytest
+import torch
+
+import proav_core
+from proav_core.training.latent_cache import LatentDataset, LatentManifest
+
+from .conftest import cli
+
+
+def run_folder(config: Path) -> Path:
+    return config.parent / "runs" / "tiny"
+
+
+def stream_seconds(path: Path) -> dict[str, float]:
+    """Decoded duration of each stream: video frames / rate, audio samples / sample rate."""
+    with av.open(str(path)) as container:
+        video, audio = container.streams.video[0], container.streams.audio[0]
+        frames = sum(1 for _ in container.decode(video))
+        container.seek(0)
+        samples = sum(frame.samples for frame in container.decode(audio))
+        return {"video": frames / float(video.average_rate), "audio": samples / audio.codec_context.sample_rate}
+
+
+def test_encode_writes_the_training_split_as_latents(trained):
+    cfg = proav_core.load_config(trained)
+    manifest = LatentManifest.load(run_folder(trained) / "latents")
+    assert manifest.num_items == 6 and manifest.classes == ["circle-drum-0", "square-wood-1"]
+    assert manifest.components["model.autoencoder"] == "mdsa"
+    ae = proav_core.build_component(cfg.model.autoencoder, clip=cfg.clip)
+    assert manifest.plane_shapes == dict(ae.plane_shapes())
+    cache = LatentDataset(run_folder(trained) / "latents")
+    planes, labels = cache.planes, cache.labels
+    assert labels.tolist() == [0, 1, 0, 1, 0, 1]
+    for name, shape in manifest.plane_shapes.items():
+        assert planes[name].shape == (6, *shape)
+        assert planes[name].abs().max() <= manifest.latent_bound  # the latent box
+
+
+def test_encode_again_reuses_the_shards(trained, capsys):
+    shard = run_folder(trained) / "latents" / "shard-00000.pt"
+    before = shard.stat().st_mtime_ns
+    assert cli("encode", trained, "--accelerator", "cpu") == 0
+    assert shard.stat().st_mtime_ns == before
+
+
+@pytest.fixture(scope="module")
+def samples(trained, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("samples") / "out"
+    ckpt = run_folder(trained) / "generator" / "last.ckpt"
+    assert cli("sample", trained, "--ckpt", ckpt, "--prompt", "a video of square-wood-1", "--prompt",
+               "circle-drum-0", "--num", "2", "--steps", "2", "--cfg", "2", "--seed", "5", "--out", out) == 0
+    return out
+
+
+def test_sample_writes_every_file(samples):
+    stems = [f"sample_{i:03d}_{c}" for i, c in enumerate(["square_wood_1"] * 2 + ["circle_drum_0"] * 2)]
+    expected = {f"{s}{suffix}" for s in stems for suffix in (".mp4", ".wav", "_frames.png", "_mel.png")}
+    assert {p.name for p in samples.iterdir()} == expected | {"config.toml"}
+    assert all((samples / name).stat().st_size > 0 for name in expected)
+    resolved = tomllib.loads((samples / "config.toml").read_text())
+    assert resolved["sampler"]["steps"] == 2 and resolved["model"]["generator"]["name"] == "stdit"
+
+
+def test_sample_mp4_has_video_and_audio_of_matching_duration(samples):
+    for mp4 in sorted(samples.glob("*.mp4")):
+        seconds = stream_seconds(mp4)
+        assert seconds["video"] == pytest.approx(1.0)  # 4 frames at 4 fps
+        assert seconds["audio"] == pytest.approx(seconds["video"], abs=0.05), mp4.name
+
+
+def test_sample_is_deterministic_given_the_seed(trained, samples, tmp_path):
+    ckpt = run_folder(trained) / "generator" / "last.ckpt"
+    common = ["sample", trained, "--ckpt", ckpt, "--prompt", "a video of square-wood-1", "--prompt", "circle-drum-0",
+              "--num", "2", "--steps", "2", "--cfg", "2"]
+    assert cli(*common, "--seed", "5", "--out", tmp_path / "same") == 0
+    assert cli(*common, "--seed", "6", "--out", tmp_path / "other") == 0
+    for wav in sorted(samples.glob("*.wav")):
+        assert (tmp_path / "same" / wav.name).read_bytes() == wav.read_bytes(), wav.name
+        assert (tmp_path / "other" / wav.name).read_bytes() != wav.read_bytes(), wav.name
+
+
+# ----------------------------------------------------------------------------- errors
+
+
+def sample_args(config: Path, out: Path, *extra: str, ckpt: Path | None = None) -> list:
+    ckpt = ckpt or run_folder(config) / "generator" / "last.ckpt"
+    return ["sample", config, "--ckpt", ckpt, "--num", "1", "--steps", "1", "--out", out, *extra]
+
+
+def test_missing_checkpoint_is_named(trained, tmp_path, capsys):
+    assert cli(*sample_args(trained, tmp_path / "out", ckpt=tmp_path / "nope.ckpt")) != 0
+    assert f"checkpoint not found: {tmp_path / 'nope.ckpt'}" in capsys.readouterr().err
+
+
+def test_corrupt_checkpoint_is_named(trained, tmp_path, capsys):
+    bad = tmp_path / "bad.ckpt"
+    bad.write_bytes(b"\x00 not a checkpoint")
+    assert cli(*sample_args(trained, tmp_path / "out", ckpt=bad)) != 0
+    err = capsys.readouterr().err
+    assert "bad.ckpt" in err and "corrupt or not a proav checkpoint" in err
+
+
+def test_autoencoder_checkpoint_as_generator_is_refused(trained, tmp_path, capsys):
+    ae = run_folder(trained) / "autoencoder" / "last.ckpt"
+    assert cli(*sample_args(trained, tmp_path / "out", ckpt=ae)) != 0
+    assert "is not a generator checkpoint" in capsys.readouterr().err
+
+
+def test_checkpoint_of_other_components_names_them(trained, tmp_path, capsys):
+    args = sample_args(trained, tmp_path / "out", "--set", "model.generator=token_dit", "--set", "model.stacker=tokens")
+    assert cli(*args) != 0
+    err = capsys.readouterr().err
+    assert "model.generator: checkpoint has 'stdit', config has 'token_dit'" in err
+    assert "model.stacker: checkpoint has 'stack6', config has 'tokens'" in err
+    assert not list((tmp_path / "out").glob("sample_*"))
+
+
+def test_checkpoint_of_other_shapes_is_reported(trained, tmp_path, capsys):
+    args = sample_args(trained, tmp_path / "out", "--set", "model.generator.hidden=32")
+    assert cli(*args) != 0
+    err = capsys.readouterr().err
+    assert "does not fit the model the config builds" in err
+    assert "tensors of other shapes: generator.patch_embed.weight (checkpoint (64, 16), config (32, 16))" in err
+
+
+def test_unknown_class_lists_the_known_ones(trained, tmp_path, capsys):
+    assert cli(*sample_args(trained, tmp_path / "out", "--prompt", "a video of circle-drum-9")) != 0
+    err = capsys.readouterr().err
+    assert "circle-drum-9" in err and "circle-drum-0" in err and "square-wood-1" in err
+    assert not list((tmp_path / "out").glob("sample_*"))
+
+
+def test_unwritable_output_directory(trained, tmp_path, capsys):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("keep me")
+    assert cli(*sample_args(trained, blocker / "out")) != 0
+    assert f"output directory {blocker / 'out'} is not writable" in capsys.readouterr().err
+    assert blocker.read_text() == "keep me"
+
+
+def test_existing_samples_are_never_overwritten(trained, samples, capsys):
+    before = {p.name: p.read_bytes() for p in samples.iterdir()}
+    assert cli(*sample_args(trained, samples, "--seed", "9")) != 0
+    err = capsys.readouterr().err
+    assert "already holds samples" in err and "pass --overwrite or another --out" in err
+    assert {p.name: p.read_bytes() for p in samples.iterdir()} == before
