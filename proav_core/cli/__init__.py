@@ -26,6 +26,7 @@ COMMAND_MODULES = [
     "proav_core.cli.eval_cmd",
     "proav_core.cli.model_cmd",
     "proav_core.cli.data_cmd",
+    "proav_core.cli.bench_cmd",
 ]
 
 

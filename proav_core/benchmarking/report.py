@@ -1,0 +1,87 @@
+"""Presenting a benchmark report: rich tables for the terminal, JSON on disk."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from rich import box
+from rich.console import Console
+from rich.table import Table
+
+
+def si(value: float | None, unit: str = "") -> str:
+    """1.23e12 -> '1.23 T' (+ unit); None -> '-'."""
+    if value is None:
+        return "-"
+    for factor, prefix in ((1e15, "P"), (1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if abs(value) >= factor:
+            return f"{value / factor:.3g} {prefix}{unit}"
+    return f"{value:.3g} {unit}".rstrip()
+
+
+def memory(nbytes: int | None) -> str:
+    if nbytes is None:
+        return "-"
+    for factor, unit in ((2**30, "GiB"), (2**20, "MiB"), (2**10, "KiB")):
+        if nbytes >= factor:
+            return f"{nbytes / factor:.3g} {unit}"
+    return f"{nbytes} B"
+
+
+def results_table(report: dict[str, Any]) -> Table:
+    """One row per measured item: seconds per call (median, min), FLOPs counted per call,
+    analytic FLOPs of its generator part, achieved FLOP/s (counted / median), peak memory.
+    Batch sizes are in the title (fits 80 columns)."""
+    s, dev = report["settings"], report["device"]
+    title = (f"{report['config']}: {dev['name']} ({dev['type']}), {report['precision']}, {report['threads']} "
+             f"threads; batch {s['batch_size']} per training step, {s['sample_batch']} per sampling call; "
+             f"{s['warmup']} warm-up + {s['repeats']} timed calls")
+    table = Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False)
+    table.add_column("item", min_width=12)
+    for column in ("median s (min)", "FLOPs", "analytic", "FLOP/s", "peak mem"):
+        table.add_column(column, justify="right", no_wrap=True)
+    for row in report["rows"]:
+        seconds = f"{row['seconds']['median']:.3g} ({row['seconds']['min']:.3g})"
+        table.add_row(row["label"], seconds, si(row["flops"]), si(row["analytic_flops"]),
+                      si(row["flops_per_second"]), memory(row["peak_memory_bytes"]))
+    return table
+
+
+def parameters_table(report: dict[str, Any]) -> Table:
+    table = Table(title="parameters", box=box.SIMPLE_HEAD, pad_edge=False)
+    table.add_column("component")
+    table.add_column("parameters", justify="right")
+    for name, count in report["parameters"].items():
+        table.add_row(name, f"{count:,}")
+    return table
+
+
+def print_report(report: dict[str, Any], console: Console) -> None:
+    """Tables, then notes: what each row ran, the memory scope, skipped items, checks."""
+    console.print(results_table(report))
+    if report["parameters"]:
+        console.print(parameters_table(report))
+    for row in report["rows"]:
+        console.print(f"- {row['label'].strip()}: {row['note']}", highlight=False)
+    scopes = sorted({row["memory_scope"] for row in report["rows"]})
+    for scope in scopes:
+        console.print(f"peak memory: {scope}", highlight=False)
+    if any(row["analytic_flops"] for row in report["rows"]):
+        console.print(f"FLOPs (analytic): {report['analytic_note']}", highlight=False)
+    check = report["checks"].get("generator_forward_flops")
+    if check:
+        console.print(f"generator forward, batch {check['batch']}: counted {si(check['measured'])} vs analytic "
+                      f"{si(check['analytic'])} (ratio {check['ratio']:.4f})", highlight=False)
+    for item in report["skipped"]:
+        console.print(f"skipped {item['item']}: {item['reason']}", highlight=False)
+    for note in report["notes"]:
+        console.print(f"note: {note}", highlight=False)
+
+
+def write_report(report: dict[str, Any], path: str | Path) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(report, indent=2, default=str) + "\n")
+    return path
