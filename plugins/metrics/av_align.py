@@ -3,7 +3,9 @@
 Per clip: librosa onsets vs peaks of the mean Farneback flow magnitude, matched within
 +-window frames (proav_core.metrics.av_align); the figure is the mean over clips that have
 any peak (clips with none are counted in details). Real clips, when given, are scored the
-same way and reported in details as a reference.
+same way and reported in details as a reference. Details also give the mean number of flow
+peaks and onsets per clip: with a +-3-frame window on a short clip, peaks on nearly every
+frame (flicker, noise) match by chance, so a high score with dense peaks means little.
 """
 
 from __future__ import annotations
@@ -44,18 +46,28 @@ class AVAlign:
 
     def reset(self) -> None:
         self.scores: dict[str, list[float]] = {"real": [], "fake": []}
+        self.peaks: dict[str, list[tuple[int, int]]] = {"real": [], "fake": []}  # (flow peaks, onsets)
 
     def score(self, video, waveform) -> float:
         """One clip: video (3, T, H, W) in [-1, 1], waveform (S,) at the clip's rate."""
-        value, _, _ = av_align(
+        return self._score(video, waveform)[0]
+
+    def _score(self, video, waveform) -> tuple[float, int, int]:
+        value, onsets, flow_peaks = av_align(
             video, waveform, self.clip.fps, self.clip.sample_rate, window=self.window, mode=self.mode,
             flow_threshold=self.flow_threshold, onset_rate=self.sample_rate, hop_length=self.hop_length,
         )
-        return value
+        return value, len(flow_peaks), len(onsets)
 
     def update(self, batch: dict[str, Any], role: Role = "fake") -> None:
         for video, waveform in zip(batch["video"], batch["waveform"]):
-            self.scores[role].append(self.score(video, waveform))
+            value, flow_peaks, onsets = self._score(video, waveform)
+            self.scores[role].append(value)
+            self.peaks[role].append((flow_peaks, onsets))
+
+    def _density(self, role: str) -> dict[str, float]:
+        counts = np.asarray(self.peaks[role], dtype=np.float64).reshape(-1, 2)
+        return {"flow_peaks_per_clip": float(counts[:, 0].mean()), "onsets_per_clip": float(counts[:, 1].mean())}
 
     def _summary(self, role: str) -> tuple[float | None, int]:
         s = np.asarray(self.scores[role], dtype=np.float64)
@@ -67,8 +79,11 @@ class AVAlign:
         protocol = (f"AV-Align {self.mode}, +-{self.window} frames at {self.clip.fps:g} fps, librosa onsets at "
                     f"{self.sample_rate} Hz hop {self.hop_length}, Farneback flow peaks >= {self.flow_threshold}")
         details: dict[str, Any] = {"clips_without_peaks": no_peaks}
+        if self.peaks["fake"]:
+            details |= self._density("fake")
         if self.scores["real"]:
             details["real"], details["real_clips_without_peaks"] = self._summary("real")
+            details |= {f"real_{k}": v for k, v in self._density("real").items()}
         reason = None
         if value is None:
             reason = ("no generated clips were given" if not self.scores["fake"]

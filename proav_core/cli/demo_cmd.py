@@ -45,12 +45,16 @@ def command(config, overrides, clips, samples_per_class, cfg_scale, fresh, **har
     times.add_row("[bold]total[/]", f"[bold]{sum(result.seconds.values()):.1f}[/]")
     console.print(times)
     scores = Table(title="AV-Align (audio onsets vs optical-flow peaks, +-3 frames; 1 = every peak matched)")
-    for column in ("clips", "AV-Align", "clips scored", "note"):
+    for column in ("clips", "AV-Align", "clips scored", "flow peaks / clip", "onsets / clip", "note"):
         scores.add_column(column)
     for name, r in result.av_align.items():
         value = "unavailable" if r.value is None else f"{r.value:.3f}"
-        scores.add_row(name, value, str(r.num_fake), r.reason or "")
+        density = [f"{r.details[k]:.1f}" if k in r.details else "-" for k in ("flow_peaks_per_clip", "onsets_per_clip")]
+        scores.add_row(name, value, str(r.num_fake), *density, r.reason or "")
     console.print(scores)
+    console.print("AV-Align rewards matched peaks, not quality: clips with peaks on most frames (flicker, "
+                  "noise) match by chance within +-3 frames, so read it beside the peak counts of real clips.",
+                  highlight=False)
     run = result.run
     console.print(
         f"samples (mp4 with audio, wav, frame strip, mel image): {run / 'samples'}\n"

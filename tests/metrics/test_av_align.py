@@ -88,6 +88,9 @@ def test_metric_averages_clips_and_reports_real_reference(librosa_warm):
     assert result.value == pytest.approx((1.0 + 0.0 + 0.0) / 3)
     assert result.num_fake == 3 and result.num_real == 1 and result.details["real"] == 1.0
     assert "+-3 frames" in result.protocol and "22050 Hz" in result.protocol
+    # peak density: every video shows the 3 bounces; the silent clip has no onsets
+    assert result.details["flow_peaks_per_clip"] == 3.0 and result.details["onsets_per_clip"] == 2.0
+    assert result.details["real_flow_peaks_per_clip"] == result.details["real_onsets_per_clip"] == 3.0
     metric.reset()
     empty = metric.compute()
     assert empty.value is None and "no generated clips" in empty.reason

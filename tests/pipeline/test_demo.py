@@ -29,7 +29,8 @@ def test_demo_runs_every_stage_and_resumes(tmp_path, capsys):
     assert scores["samples"]["num_fake"] == 4
     for name, result in scores.items():
         assert result["available"] and 0.0 <= result["value"] <= 1.0, name
-    assert "AV-Align" in out and str(run / "samples") in out and "total" in out
+        assert result["details"]["flow_peaks_per_clip"] >= 0 and result["details"]["onsets_per_clip"] >= 0
+    assert "AV-Align" in out and "flow peaks / clip" in out and str(run / "samples") in out and "total" in out
 
     # a second run resumes: nothing is trained again, the same checkpoints are kept
     ckpts = {p: p.stat().st_mtime_ns for p in (run / "autoencoder" / "last.ckpt", run / "generator" / "last.ckpt")}
