@@ -29,10 +29,6 @@ from proav_core.interfaces.metrics import MetricResult
 from proav_core.training.common import CHECKPOINT, run_dir
 from proav_core.training.hardware import Hardware
 
-# The synthetic set: one shape per clip, 4 classes (shape, colour, timbre, ambience), 1-2
-# bounces per clip. Shapes of radius 0.2 x 32 = 6.4 px: the tiny autoencoder learns to place
-# them within the demo's budget (at the dataset's default 0.12 it renders blurred dots).
-SYNTH_PARAMS = {"num_classes": 4, "shapes_per_clip": 1, "min_events": 1, "max_events": 2, "shape_size": 0.2}
 TEST_FRACTION = 0.15
 
 
@@ -50,7 +46,8 @@ class DemoResult:
 
 
 def demo_configs(cfg: ExperimentConfig) -> tuple[ExperimentConfig, ExperimentConfig]:
-    """(config that reads the synthesised files, config that trains from the prepared cache)."""
+    """(config that reads the synthesised files, config that trains from the prepared cache);
+    the config's own [dataset] (syncshapes) says how to synthesise."""
     tree, run = config_to_dict(cfg), run_dir(cfg)
     files = {**tree, "dataset": {"name": "video_folder", "root": str(run / "data"), "test_fraction": TEST_FRACTION}}
     cached = {**tree, "dataset": {"name": "prepared", "root": str(run / "prepared")}}
@@ -78,7 +75,10 @@ def run_demo(cfg: ExperimentConfig, hardware: Hardware, *, clips: int = 128, sam
     from proav_core.training.encode import encode_dataset
     from proav_core.training.generator_loop import train_generator
 
+    from proav_core.data.synth import syncshapes_params
+
     run = run_dir(cfg)
+    synth_params = syncshapes_params(cfg)  # before anything is deleted or written
     if fresh and run.exists():
         shutil.rmtree(run)
     result = DemoResult(run)
@@ -94,7 +94,7 @@ def run_demo(cfg: ExperimentConfig, hardware: Hardware, *, clips: int = 128, sam
     with stage("synthesise", f"{clips} syncshapes clips as mp4 files in {run / 'data'}"):
         events = run / "data" / EVENTS_FILE
         if not (events.is_file() and len(json.loads(events.read_text())["files"]) == clips):
-            synthesize(run / "data", clips, cfg.clip, dict(SYNTH_PARAMS, seed=cfg.seed))
+            synthesize(run / "data", clips, cfg.clip, synth_params)
     with stage("prepare", f"decode, mel_frames, shard into {run / 'prepared'}"):
         prepare(files_cfg, run / "prepared")
     with stage("train autoencoder", f"{cfg.train.autoencoder.steps} steps"):

@@ -14,19 +14,6 @@ def command() -> None:
     """Sounding-video data: write syncshapes clips as mp4 files, prepare a dataset into a cache."""
 
 
-def _syncshapes_params(cfg) -> dict:
-    from proav_core.config import to_plain
-    from proav_core.errors import UsageError
-
-    if cfg.dataset is None:
-        return {}
-    if cfg.dataset.name != "syncshapes":
-        raise UsageError(f"`proav data synth` writes syncshapes clips, but the config's dataset is "
-                         f"'{cfg.dataset.name}'; use a config with [dataset] name = \"syncshapes\" (or none)")
-    params = to_plain(cfg.dataset.params)
-    return params
-
-
 @command.command("synth")
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="folder to write the clips to")
 @click.option("--num", default=16, show_default=True, type=click.IntRange(min=1), help="files to write")
@@ -41,10 +28,10 @@ def _syncshapes_params(cfg) -> dict:
 def synth_cmd(out, num, config, overrides, clips_per_file, split) -> None:
     """Write syncshapes clips as mp4 files in class subfolders, plus events.json (event frames)."""
     from proav_core.cli.demo_cmd import default_config_path
-    from proav_core.data.synth import synthesize
+    from proav_core.data.synth import synthesize, syncshapes_params
 
     cfg = load_cli_config(config or default_config_path(), overrides)
-    params = _syncshapes_params(cfg)
+    params = syncshapes_params(cfg)
     path = synthesize(out, num, cfg.clip, params, clips_per_file=clips_per_file, split=split)
     console.print(f"wrote {num} file(s) under {out}; event frames in {path}")
 

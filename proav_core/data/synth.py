@@ -15,11 +15,23 @@ from pathlib import Path
 from typing import Any
 
 from proav_core.build import build
+from proav_core.config import ExperimentConfig, to_plain
+from proav_core.errors import UsageError
 from proav_core.data.writers import write_mp4
 from proav_core.interfaces.data import ClipSpec
 from proav_core.progress import progress_bar
 
 EVENTS_FILE = "events.json"
+
+
+def syncshapes_params(cfg: ExperimentConfig) -> dict[str, Any]:
+    """The config's syncshapes parameters ({} without a [dataset]); a UsageError for another dataset."""
+    if cfg.dataset is None:
+        return {}
+    if cfg.dataset.name != "syncshapes":
+        raise UsageError(f"synthesising writes syncshapes clips, but the config's dataset is "
+                         f"'{cfg.dataset.name}'; use a config with [dataset] name = \"syncshapes\" (or none)")
+    return to_plain(cfg.dataset.params)
 
 
 def synthesize(
