@@ -21,6 +21,7 @@ from proav_core.training.batches import StepBatchSampler
 from proav_core.training.checkpoint import component_names, load_checkpoint, rng_state, seed_step
 from proav_core.training.common import (
     check_finite,
+    optimizer_step,
     prepare_stage_dir,
     run_dir,
     run_steps,
@@ -83,24 +84,16 @@ def train_autoencoder(
     sampler = StepBatchSampler(len(dataset), loop.batch_size, cfg.seed, fabric.global_rank, fabric.world_size, start)
     batches = iter(DataLoader(dataset, batch_sampler=sampler, num_workers=loop.num_workers))
 
-    def update(loss: torch.Tensor, module, optimizer, scheduler) -> None:
-        fabric.backward(loss)
-        if opt.grad_clip:
-            fabric.clip_gradients(module, optimizer, max_norm=opt.grad_clip)
-        optimizer.step()
-        optimizer.zero_grad(set_to_none=True)
-        scheduler.step()
-
     def train_step(step: int) -> dict[str, float]:
         batch = {k: v.to(fabric.device) if isinstance(v, torch.Tensor) else v for k, v in next(batches).items()}
         loss, logs, recon = step_fn.generator_loss(autoencoder, batch, step)
         check_finite(step, {**logs, "loss": loss})
-        update(loss, autoencoder, opt_g, sched_g)
+        optimizer_step(fabric, loss, autoencoder, opt_g, sched_g, opt.grad_clip)
         d = step_fn.discriminator_loss(batch, recon, step) if opt_d is not None else None
         if d is not None:
             d_loss, d_logs = d
             check_finite(step, {**d_logs, "d_loss": d_loss})
-            update(d_loss, step_fn.discriminators, opt_d, sched_d)
+            optimizer_step(fabric, d_loss, step_fn.discriminators, opt_d, sched_d, opt.grad_clip)
             logs = {**logs, **d_logs}
         if ema is not None:
             ema.update(autoencoder)

@@ -60,6 +60,17 @@ def write_resolved_config(fabric: Fabric, directory: Path, cfg: ExperimentConfig
     fabric.barrier()
 
 
+def optimizer_step(fabric: Fabric, loss: torch.Tensor, module: torch.nn.Module, optimizer: Any, scheduler: Any,
+                   grad_clip: float | None) -> None:
+    """backward, clip the gradient norm (when grad_clip), step, zero the gradients, step the schedule."""
+    fabric.backward(loss)
+    if grad_clip:
+        fabric.clip_gradients(module, optimizer, max_norm=grad_clip)
+    optimizer.step()
+    optimizer.zero_grad(set_to_none=True)
+    scheduler.step()
+
+
 def run_steps(
     fabric: Fabric,
     *,

@@ -21,6 +21,7 @@ from proav_core.training.batches import StepBatchSampler
 from proav_core.training.checkpoint import component_names, load_checkpoint, rng_state, seed_step
 from proav_core.training.common import (
     check_finite,
+    optimizer_step,
     prepare_stage_dir,
     run_dir,
     run_steps,
@@ -117,12 +118,7 @@ def train_generator(
         x1 = stacker.stack({k: v.to(fabric.device) for k, v in batch["planes"].items()})  # (B, *latent)
         loss = model(x1, batch["label"].to(fabric.device))
         check_finite(step, {"flow": loss})
-        fabric.backward(loss)
-        if opt.grad_clip:
-            fabric.clip_gradients(model, optimizer, max_norm=opt.grad_clip)
-        optimizer.step()
-        optimizer.zero_grad(set_to_none=True)
-        scheduler.step()
+        optimizer_step(fabric, loss, model, optimizer, scheduler, opt.grad_clip)
         if ema is not None:
             ema.update(model)
         return {"loss": float(loss.detach()), "lr": scheduler.get_last_lr()[0]}
