@@ -23,8 +23,8 @@ import json
 import os
 import platform
 import re
+import statistics
 import sys
-import time
 from contextlib import nullcontext
 from pathlib import Path
 
@@ -34,6 +34,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import proav_core  # noqa: E402
+from proav_core.benchmarking.measure import time_calls  # noqa: E402
 
 PLANES = {
     "tiny": {f"{m}_{a}": s for m in ("video", "audio") for a, s in (("hw", (4, 4, 4)), ("tw", (4, 8, 4)), ("th", (4, 8, 4)))},
@@ -42,22 +43,9 @@ PLANES = {
 STEPS = 30
 
 
-def sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
 def timed(fn, device: torch.device, repeats: int) -> float:
-    """Median wall-clock seconds of `repeats` calls after one warm-up call."""
-    fn()
-    sync(device)
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        sync(device)
-        times.append(time.perf_counter() - start)
-    return sorted(times)[len(times) // 2]
+    """Median seconds of `repeats` calls after one warm-up call."""
+    return statistics.median(time_calls(fn, device, warmup=1, repeats=repeats))
 
 
 def device_name(device: torch.device) -> str:

@@ -18,8 +18,8 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import statistics
 import sys
-import time
 from contextlib import nullcontext
 from pathlib import Path
 
@@ -29,26 +29,14 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import proav_core  # noqa: E402
+from proav_core.benchmarking.measure import time_calls  # noqa: E402
 
 CONFIGS = {"tiny": "configs/mdsa_tiny.toml", "base": "configs/mdsa_base.toml", "paper": "configs/mdsa_paper.toml"}
 
 
-def sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
 def timed(fn, device: torch.device, repeats: int) -> float:
     """Median seconds of `repeats` calls after one warm-up call."""
-    fn()
-    sync(device)
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        sync(device)
-        times.append(time.perf_counter() - start)
-    return sorted(times)[len(times) // 2]
+    return statistics.median(time_calls(fn, device, warmup=1, repeats=repeats))
 
 
 def bench_row(row: str, batch: int, repeats: int, device: torch.device, precision: str) -> dict:

@@ -13,11 +13,12 @@ import argparse
 import json
 import platform
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 import torch
+
+from proav_core.benchmarking.measure import time_calls
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "metrics" / "fixtures"))
@@ -25,13 +26,7 @@ sys.path.insert(0, str(ROOT / "tests" / "metrics" / "fixtures"))
 
 def timed(fn, repeat: int = 3) -> float:
     """Best wall-clock seconds of `repeat` calls (after one warm-up call)."""
-    fn()
-    best = float("inf")
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - start)
-    return best
+    return min(time_calls(fn, torch.device("cpu"), warmup=1, repeats=repeat))
 
 
 def bench_frechet(out: dict) -> None:

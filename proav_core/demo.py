@@ -114,7 +114,7 @@ def run_demo(cfg: ExperimentConfig, hardware: Hardware, *, clips: int = 128, sam
     with stage("AV-Align", "samples (read back from mp4), held-out real clips, shuffled real pairs"):
         fake = [read_clip(path, cfg.clip) for path in result.samples]
         test = build_component(cfg.dataset, clip=cfg.clip, split="test")
-        real = [(test[i]["video"], test[i]["waveform"]) for i in range(len(test))]
+        real = [(item["video"], item["waveform"]) for item in map(test.__getitem__, range(len(test)))]
         shuffled = [(real[i][0], real[(i + 1) % len(real)][1]) for i in range(len(real))]
         result.av_align = {"samples": av_align_of(cfg, fake), "real clips": av_align_of(cfg, real),
                            "shuffled real pairs": av_align_of(cfg, shuffled)}

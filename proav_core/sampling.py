@@ -56,7 +56,7 @@ class SamplingPipeline:
         plane_shapes = {k: tuple(v) for k, v in latents["plane_shapes"].items()}
         parts = build_generation(cfg, plane_shapes, latents["latent_bound"], list(latents["classes"]))
         flow = FlowModel(parts.generator, parts.conditioner, parts.objective, parts.stacker.loss_mask())
-        load_weights(flow, checkpoint, component_names(cfg), "model.")
+        load_weights(flow, checkpoint, component_names(cfg), "model.", raw=raw)
         autoencoder = load_autoencoder(cfg, autoencoder_checkpoint or latents["autoencoder_checkpoint"])
         audio_repr = None if cfg.audio_repr is None else build_component(cfg.audio_repr, clip=cfg.clip)
         pipe = cls(cfg, flow, parts.stacker, parts.sampler, autoencoder, audio_repr, device)

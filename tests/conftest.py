@@ -11,6 +11,18 @@ import torch
 os.environ.setdefault("COLUMNS", "200")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _one_intra_op_thread():
+    """The suite runs tiny models whose ops are too small to gain from intra-op threads; on a
+    shared 2-core machine the thread hand-offs cost more than the maths (measured: a tiny MDSA
+    step takes 0.2 s with one thread, 1-10 s with two under load). One thread for the whole
+    session also keeps results bit-comparable between fixtures of any scope and their tests."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(autouse=True)
 def _seeded():
     torch.manual_seed(0)

@@ -152,13 +152,15 @@ def load_weights(
     prefix: str,
     *,
     prefer_ema: bool = True,
+    raw: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Load a trained module's weights (the EMA copy when the checkpoint has one) for inference.
 
     Only the components under `prefix` (e.g. "model.autoencoder") are compared with the
-    config. Returns the raw checkpoint for its other entries (config, latents, step).
+    config. `raw`: the checkpoint already read by peek_checkpoint(path), so it is not read
+    twice. Returns the raw checkpoint for its other entries (config, latents, step).
     """
-    raw = peek_checkpoint(path)
+    raw = peek_checkpoint(path) if raw is None else raw
     saved = {k: v for k, v in raw.get("components", {}).items() if k.startswith(prefix)}
     wanted = {k: v for k, v in components.items() if k.startswith(prefix)}
     diff = _differences(saved, wanted)

@@ -1,27 +1,16 @@
-"""Shared fixtures of the data tests: tiny clip specs, one torch thread (the machine is shared)."""
+"""Shared fixtures of the data tests: tiny clip specs, synthesised files."""
 
 from __future__ import annotations
 
 import pytest
-import torch
 
 from proav_core import ClipSpec
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture
 def tiny_clip() -> ClipSpec:
     """8 frames of 16 x 16 at 8 fps, 16 kHz: one second."""
     return ClipSpec(frames=8, fps=8.0, height=16, width=16, sample_rate=16000)
-
-
 
 
 @pytest.fixture(scope="session")

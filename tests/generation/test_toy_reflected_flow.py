@@ -51,12 +51,7 @@ def sliced_w1(a: torch.Tensor, b: torch.Tensor, directions: int = 64) -> float:
 
 @pytest.fixture(scope="module")
 def trained():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # (module scope: conftest's one-thread fixture is per test)
-    try:
-        yield train()
-    finally:
-        torch.set_num_threads(threads)
+    return train()
 
 
 def train():

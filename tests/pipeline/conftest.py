@@ -7,7 +7,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import torch
 
 from proav_core.cli import main
 
@@ -90,16 +89,6 @@ steps = 2
 
 def cli(*args: str) -> int:
     return main([str(a) for a in args])
-
-
-@pytest.fixture(scope="package", autouse=True)
-def _one_intra_op_thread():
-    """Tiny ops gain nothing from intra-op threads on a shared 2-core machine; one thread for
-    the whole package also keeps results bit-comparable between fixtures and tests."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="package")
