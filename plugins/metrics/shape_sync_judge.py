@@ -1,0 +1,201 @@
+"""shape_sync: a ground-truth score for clips of the synthetic syncshapes domain, no learned weights.
+
+A syncshapes clip of class c shows a shape of kind SHAPES[c % 6] in the light saturated colour
+shape_colour(c / C) bouncing on a dark floor; every impact on video frame k starts a hit with
+c's timbre at sample round(k * S / T). Per clip (`judge_clip`):
+
+1. Objects (shape_sync_video): 8-connected components of class-palette pixels per frame of at
+   least min_area_fraction * pi * (shape_size * min(H, W))^2 pixels. single_object_share:
+   frames with exactly one object / T.
+2. Class: every frame's clear object (the only one, or twice the next one's area) votes for
+   the nearest class hue (colour_class) and for the best-fitting shape template (shape_kind;
+   shape_class = the first class of that kind); video_class maximises colour + shape votes
+   (ties: colour votes, then the lower index).
+   audio_class: the nearest reference timbre profile (shape_sync_audio).
+3. Events: bounces = frames where the clear object's centroid is lowest (local maximum of
+   its row, rising at least min_prominence shape radii within 2 frames on each side);
+   onsets = log-mel flux peaks, on the frame whose start is nearest.
+4. Sync: bounces and onsets matched one-to-one within +-window frames (most matches, then the
+   least total |offset|). precision = matches / onsets, recall = matches / bounces,
+   F1 = 2 matches / (bounces + onsets); an empty list counts as 1 for its own ratio, so a clip
+   with neither has F1 = 1 (counted in `clips_without_events`), one with only one kind F1 = 0.
+   Offsets are onset frame - bounce frame.
+
+`aggregate` / `score_clips` summarise many clips; the headline is `sync_f1`, the mean per-clip F1.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+
+import numpy as np
+from pydantic import Field
+from torch import Tensor
+
+from proav_core import ComponentParams
+
+from proav_plugins.metrics.shape_sync_audio import classify_audio, detect_onsets
+from proav_plugins.metrics.shape_sync_video import analyse_video, class_kinds, find_bounces
+
+
+class ShapeSyncParams(ComponentParams):
+    """Thresholds of the analysis (defaults work for 32x32 and 64x64 clips at 8 fps, 16 kHz)."""
+
+    num_classes: int = Field(4, ge=1, description="syncshapes classes (each has its own shape, colour, timbre)")
+    shape_size: float = Field(0.12, gt=0, le=0.5,
+                              description="expected shape radius as a fraction of min(H, W) (syncshapes' shape_size)")
+    min_area_fraction: float = Field(
+        0.2, gt=0, le=2, description="a component counts as an object from this fraction of pi * radius^2 pixels "
+                                     "(a real triangle of the smallest size covers ~0.3)")
+    window: int = Field(1, ge=0, description="bounce-onset match tolerance in frames")
+    min_value: float = Field(0.6, gt=0, le=1, description="HSV value of a palette pixel (background <= 0.5)")
+    min_saturation: float = Field(0.25, ge=0, le=1, description="HSV saturation of a palette pixel (shapes: 0.55)")
+    hue_tolerance: float = Field(0.06, gt=0, le=0.5, description="largest hue distance to a class hue, in turns")
+    min_prominence: float = Field(0.02, ge=0, description="a bounce rises at least this many shape radii on each side")
+    onset_threshold_db: float = Field(
+        3.0, gt=0, description="an onset's strength (floor-lifted log-mel flux) peaks this many dB above its median")
+
+
+@dataclass
+class ClipJudgement:
+    """What shape_sync sees in one clip (classes are indices < num_classes; None: no object seen)."""
+
+    objects_per_frame: list[int]
+    single_object_share: float
+    colour_class: int | None
+    shape_kind: str | None
+    shape_class: int | None  # first class of that kind
+    video_class: int | None
+    audio_class: int | None  # None: silent waveform
+    label: int | None
+    bounces: list[int]
+    onsets: list[int]
+    matches: list[tuple[int, int]]  # (bounce frame, onset frame)
+    precision: float
+    recall: float
+    f1: float
+    mean_offset: float | None  # onset - bounce, frames, over matches
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def match_events(bounces: Sequence[int], onsets: Sequence[int], window: int) -> list[tuple[int, int]]:
+    """One-to-one (bounce, onset) pairs with |onset - bounce| <= window: the most pairs, then the
+    least total |offset| (exact DP over the sorted lists; an optimal matching never crosses)."""
+    b, o = sorted(bounces), sorted(onsets)
+    # best[i][j]: (pairs, -total offset) using b[i:], o[j:]
+    best = [[(0, 0)] * (len(o) + 1) for _ in range(len(b) + 1)]
+    for i in range(len(b) - 1, -1, -1):
+        for j in range(len(o) - 1, -1, -1):
+            cands = [best[i + 1][j], best[i][j + 1]]
+            if abs(o[j] - b[i]) <= window:
+                pairs, cost = best[i + 1][j + 1]
+                cands.append((pairs + 1, cost - abs(o[j] - b[i])))
+            best[i][j] = max(cands)
+    pairs, i, j = [], 0, 0
+    while i < len(b) and j < len(o):
+        nxt = best[i + 1][j + 1]
+        if abs(o[j] - b[i]) <= window and best[i][j] == (nxt[0] + 1, nxt[1] - abs(o[j] - b[i])):
+            pairs.append((b[i], o[j]))
+            i, j = i + 1, j + 1
+        elif best[i][j] == best[i + 1][j]:
+            i += 1
+        else:
+            j += 1
+    return pairs
+
+
+def sync_scores(bounces: Sequence[int], onsets: Sequence[int], window: int = 1) -> dict:
+    """precision, recall, f1, matches, mean_offset of one clip (rules in the module docstring)."""
+    matches = match_events(bounces, onsets, window)
+    m, nb, no = len(matches), len(bounces), len(onsets)
+    return {"precision": m / no if no else 1.0, "recall": m / nb if nb else 1.0,
+            "f1": 2 * m / (nb + no) if nb + no else 1.0, "matches": matches,
+            "mean_offset": float(np.mean([on - bo for bo, on in matches])) if matches else None}
+
+
+def judge_clip(video: Tensor, waveform: Tensor, sample_rate: int, label: int | None = None,
+               settings: ShapeSyncParams | None = None) -> ClipJudgement:
+    """Judge one clip: video (3, T, H, W) in [-1, 1], waveform (S,) at `sample_rate` spanning the
+    same T frames, optional class label."""
+    s = settings or ShapeSyncParams()
+    _, t, h, w = video.shape
+    radius = s.shape_size * min(h, w)
+    seen = analyse_video(video, s.num_classes, s.min_area_fraction * math.pi * radius**2, s.min_value,
+                         s.min_saturation, s.hue_tolerance)
+    colour = shape_kind = shape_class = video_class = None
+    if seen.colour_votes.sum() > 0:
+        colour = int(seen.colour_votes.argmax())
+        shape_kind = seen.kinds[int((seen.kind_votes + 1e-3 * seen.mean_iou).argmax())]
+        shape_class = class_kinds(s.num_classes).index(shape_kind)
+        shape_votes = [float(seen.kind_votes[seen.kinds.index(kind)]) for kind in class_kinds(s.num_classes)]
+        votes = [(float(seen.colour_votes[c]) + shape_votes[c], float(seen.colour_votes[c]), -c)
+                 for c in range(s.num_classes)]
+        video_class = -max(votes)[2]
+    bounces = find_bounces(seen.y, s.min_prominence * radius)
+    onsets = detect_onsets(waveform, sample_rate, t, s.onset_threshold_db)
+    audio_class = None
+    if waveform.numel() and float(waveform.abs().max()) > 1e-4:
+        audio_class = classify_audio(waveform, sample_rate, t, s.num_classes)[0]
+    counts = seen.objects_per_frame
+    return ClipJudgement(
+        objects_per_frame=counts, single_object_share=sum(c == 1 for c in counts) / t, colour_class=colour,
+        shape_kind=shape_kind, shape_class=shape_class, video_class=video_class, audio_class=audio_class,
+        label=None if label is None else int(label), bounces=bounces, onsets=onsets,
+        **sync_scores(bounces, onsets, s.window),
+    )
+
+
+def _share(flags: Sequence[bool]) -> float | None:
+    return float(np.mean(flags)) if len(flags) else None
+
+
+def aggregate(judgements: Sequence[ClipJudgement], num_classes: int = 4) -> dict:
+    """Summary of many clips (None where there is nothing to average):
+
+    single_object_share, empty_frame_share (over all frames), objects_per_frame; with labels
+    (`labelled_clips` of them): colour_, shape_ (kind), video_, audio_accuracy; always
+    av_class_agreement (video_class == audio_class, both seen); sync_f1 (mean per-clip F1, the headline),
+    sync_precision, sync_recall (means), sync_f1_pooled (2 all matches / (all bounces + all
+    onsets); 1 when there are none), mean_offset (onset - bounce over all matches, frames),
+    matches_, bounces_, onsets_per_clip, clips_without_events (F1 = 1 by definition)."""
+    js = list(judgements)
+    if not js:
+        return {"clips": 0, "sync_f1": None}
+    kinds = class_kinds(num_classes)
+    frames = [c for j in js for c in j.objects_per_frame]
+    labelled = [j for j in js if j.label is not None]
+    matched = [on - bo for j in js for bo, on in j.matches]
+    nb, no = sum(len(j.bounces) for j in js), sum(len(j.onsets) for j in js)
+    return {
+        "clips": len(js), "single_object_share": _share([c == 1 for c in frames]),
+        "objects_per_frame": float(np.mean(frames)), "empty_frame_share": _share([c == 0 for c in frames]),
+        "labelled_clips": len(labelled),
+        "colour_accuracy": _share([j.colour_class == j.label for j in labelled]),
+        "shape_accuracy": _share([0 <= j.label < num_classes and j.shape_kind == kinds[j.label] for j in labelled]),
+        "video_accuracy": _share([j.video_class == j.label for j in labelled]),
+        "audio_accuracy": _share([j.audio_class == j.label for j in labelled]),
+        "av_class_agreement": _share([j.video_class is not None and j.video_class == j.audio_class for j in js]),
+        "sync_f1": float(np.mean([j.f1 for j in js])),
+        "sync_precision": float(np.mean([j.precision for j in js])),
+        "sync_recall": float(np.mean([j.recall for j in js])),
+        "sync_f1_pooled": 2 * len(matched) / (nb + no) if nb + no else 1.0,
+        "mean_offset": float(np.mean(matched)) if matched else None,
+        "matches_per_clip": len(matched) / len(js),
+        "bounces_per_clip": nb / len(js), "onsets_per_clip": no / len(js),
+        "clips_without_events": sum(not j.bounces and not j.onsets for j in js),
+    }
+
+
+def score_clips(videos: Sequence[Tensor] | Tensor, waveforms: Sequence[Tensor] | Tensor, sample_rate: int,
+                labels: Sequence[int] | Tensor | None = None, settings: ShapeSyncParams | None = None) -> dict:
+    """Judge clips (videos (B, 3, T, H, W) or a list of (3, T, H, W); waveforms (B, S) or a list of
+    (S,); labels (B,) or None) and return `aggregate` of them. For per-clip results as well,
+    call judge_clip on each clip and aggregate the list."""
+    s = settings or ShapeSyncParams()
+    labels = [None] * len(videos) if labels is None else [int(x) for x in labels]
+    return aggregate([judge_clip(v, a, sample_rate, lab, s) for v, a, lab in zip(videos, waveforms, labels)],
+                     s.num_classes)
