@@ -7,6 +7,8 @@ each registered on its own so a config can swap any one by name.
                  gcm_attn, bi_block_crossattn           attention_cross.py
                  identity                               streams.py
     decoder      plane_decoder       decoder.py
+    pixel_stem   patch_linear, conv  pixel_heads.py (the encoder's first layer)
+    pixel_head   patch_linear, conv  pixel_heads.py (the decoder's last layer)
     discriminator video_patch3d, audio_patch2d           discriminators.py
     perceptual   none, vgg16_local   perceptual.py
     autoencoder  mdsa                autoencoder.py (posterior.py: latent box; training_step.py)
@@ -28,6 +30,14 @@ from proav_plugins.mdsa.decoder import PlaneDecoder, PlaneDecoderParams
 from proav_plugins.mdsa.discriminators import AudioPatch2d, AudioPatchParams, PatchParams, VideoPatch3d
 from proav_plugins.mdsa.encoder import Timesformer3dEncoder, TimesformerParams
 from proav_plugins.mdsa.perceptual import NoPerceptual, Vgg16LocalParams, Vgg16Perceptual
+from proav_plugins.mdsa.pixel_heads import (
+    ConvHead,
+    ConvParams,
+    ConvStem,
+    PatchLinearHead,
+    PatchLinearParams,
+    PatchLinearStem,
+)
 from proav_plugins.mdsa.plane_mi import PlaneMiParams, PlaneMutualInformation
 from proav_plugins.mdsa.projector import PlaneProjector, PlaneProjectorParams
 from proav_plugins.mdsa.streams import IdentityBlock
@@ -52,6 +62,14 @@ def proav_register_components(registry) -> None:
     add("attention", "bi_block_crossattn", BiBlockCrossAttention, BiBlockParams,
         "Bi-Block CrossAttn: audio <-> video cross-attention inside non-overlapping blocks (Eq. 8)")
     add("attention", "identity", IdentityBlock, NoParams, "no attention: both streams pass through unchanged")
+    add("pixel_stem", "patch_linear", PatchLinearStem, PatchLinearParams,
+        "one linear map per non-overlapping p x p patch (paper, ViT-style patch embedding)")
+    add("pixel_stem", "conv", ConvStem, ConvParams,
+        "3x3 conv, residual blocks and a stride-2 conv per halving of the resolution")
+    add("pixel_head", "patch_linear", PatchLinearHead, PatchLinearParams,
+        "one linear map per token to its p x p pixels (paper; nothing crosses patch borders)")
+    add("pixel_head", "conv", ConvHead, ConvParams,
+        "residual blocks, nearest upsampling and a 3x3 conv per doubling of the resolution")
     add("decoder", "plane_decoder", PlaneDecoder, PlaneDecoderParams,
         "expand each plane along its missing axis and sum (Eq. 7), space-time blocks, unpatchify to pixels")
     add("discriminator", "video_patch3d", VideoPatch3d, PatchParams, "3-D PatchGAN over (T, H, W); T kept")

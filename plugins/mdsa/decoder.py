@@ -4,7 +4,8 @@ dual-modal decoder of Fig. 2a).
 expand: each plane is broadcast along its missing axis and the three are summed,
     Z[t, h, w] = z_hw[h, w] + z_tw[t, w] + z_th[t, h]   -> (B, D, T, H', W');
 forward: fixed 3-D sin-cos positions, `depth` divided space-time blocks (TimeSformer style,
-like the encoder), then a linear layer to d x d pixels per token and an unpatchify back to
+like the encoder), then a pixel head (kind `pixel_head`: the paper-style linear map of each
+token to its d x d pixels, `patch_linear`, or the convolutional upsampler `conv`) back to
 (B, out_channels, T, H, W). The output is not squashed; the autoencoder clamps what it
 hands out to [-1, 1]. The paper does not state decoder sizes; the defaults mirror the encoder.
 """
@@ -15,7 +16,7 @@ from einops import rearrange
 from pydantic import Field
 from torch import Tensor, nn
 
-from proav_core import ComponentParams, ConfigError
+from proav_core import Component, ComponentParams, ConfigError, build_component
 from proav_plugins.mdsa.spacetime import DividedSpaceTimeStack, sincos_positions
 
 
@@ -23,22 +24,23 @@ class PlaneDecoderParams(ComponentParams):
     depth: int = Field(4, ge=0, description="divided space-time blocks")
     heads: int = Field(4, ge=1, description="attention heads (the width comes from the autoencoder)")
     mlp_dim: int = Field(1536, ge=1, description="hidden width of each block's MLP")
+    head: Component["pixel_head"] = Field("patch_linear", description="tokens -> pixels (paper: patch_linear)")
 
 
 class PlaneDecoder(nn.Module):
     """(B, dim, T, H', W') volume -> (B, out_channels, T, H' * d, W' * d)."""
 
-    def __init__(self, depth: int, heads: int, mlp_dim: int, dim: int = 384, out_channels: int = 3,
-                 downsample: int = 8, clip: object | None = None):
+    def __init__(self, depth: int, heads: int, mlp_dim: int, head: object = "patch_linear", dim: int = 384,
+                 out_channels: int = 3, downsample: int = 8, clip: object | None = None):
         super().__init__()
         if dim % heads or dim % 8:
             raise ConfigError(
                 f"plane_decoder: width {dim} must be divisible by heads={heads} and by 8 (positions)",
                 path="decoder.heads",
             )
-        self.out_channels, self.patch = out_channels, downsample
+        self.out_channels = out_channels
         self.blocks = DividedSpaceTimeStack(dim, depth, heads, mlp_dim)
-        self.to_pixels = nn.Linear(dim, out_channels * downsample * downsample)
+        self.head = build_component(head, "pixel_head", dim=dim, out_channels=out_channels, patch=downsample)
 
     @staticmethod
     def expand(hw: Tensor, tw: Tensor, th: Tensor) -> Tensor:
@@ -50,5 +52,4 @@ class PlaneDecoder(nn.Module):
         _, d, t, h, w = volume.shape
         x = volume + sincos_positions(volume, t, h, w, dim=d)  # (B, D, T, H', W')
         x = self.blocks(rearrange(x, "b d t h w -> b t h w d"))  # (B, T, H', W', D)
-        x = self.to_pixels(x)  # (B, T, H', W', C*d*d)
-        return rearrange(x, "b t h w (c i j) -> b c t (h i) (w j)", i=self.patch, j=self.patch)  # (B, C, T, H, W)
+        return self.head(rearrange(x, "b t h w d -> b d t h w"))  # (B, C, T, H, W)

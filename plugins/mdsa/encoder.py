@@ -1,6 +1,7 @@
 """`timesformer3d`: video-to-3D-latent encoder with divided space-time attention (paper Eq. 1).
 
-A (1, d, d) patch embedding turns each frame into an H/d x W/d grid of tokens (T is kept),
+A pixel stem (kind `pixel_stem`: the paper's linear (1, d, d) patch embedding `patch_linear`,
+or the convolutional `conv`) turns each frame into an H/d x W/d grid of tokens (T is kept),
 fixed 3-D sin-cos positions are added, then `depth` TimeSformer blocks attend over time at
 each position and over space within each frame. Paper: 256 x 256 -> 32 x 32 (d = 8); the
 paper does not state the encoder's width or depth, so the defaults reuse the projector's
@@ -13,7 +14,7 @@ from einops import rearrange
 from pydantic import Field
 from torch import Tensor, nn
 
-from proav_core import ComponentParams, ConfigError
+from proav_core import Component, ComponentParams, ConfigError, build_component
 from proav_core.interfaces import ClipSpec
 from proav_plugins.mdsa.spacetime import DividedSpaceTimeStack, sincos_positions
 
@@ -24,12 +25,13 @@ class TimesformerParams(ComponentParams):
     depth: int = Field(4, ge=0, description="divided space-time blocks")
     heads: int = Field(4, ge=1, description="attention heads (dim must be divisible)")
     mlp_dim: int = Field(1536, ge=1, description="hidden width of each block's MLP")
+    stem: Component["pixel_stem"] = Field("patch_linear", description="pixels -> tokens (paper: patch_linear)")
 
 
 class Timesformer3dEncoder(nn.Module):
     """(B, C_in, T, H, W) -> (B, dim, T, H/d, W/d)."""
 
-    def __init__(self, patch_size: int, dim: int, depth: int, heads: int, mlp_dim: int,
+    def __init__(self, patch_size: int, dim: int, depth: int, heads: int, mlp_dim: int, stem: object = "patch_linear",
                  in_channels: int = 3, clip: ClipSpec | None = None):
         super().__init__()
         if dim % heads:
@@ -41,13 +43,12 @@ class Timesformer3dEncoder(nn.Module):
                 path="encoder.patch_size",
             )
         self.out_dim, self.downsample = dim, patch_size
-        self.patch = nn.Conv3d(in_channels, dim, kernel_size=(1, patch_size, patch_size),
-                               stride=(1, patch_size, patch_size))
+        self.stem = build_component(stem, "pixel_stem", in_channels=in_channels, dim=dim, patch=patch_size)
         self.blocks = DividedSpaceTimeStack(dim, depth, heads, mlp_dim)
 
     def forward(self, x: Tensor) -> Tensor:
         """x (B, C_in, T, H, W) -> (B, dim, T, H/d, W/d)."""
-        x = self.patch(x)  # (B, D, T, H', W')
+        x = self.stem(x)  # (B, D, T, H', W')
         _, d, t, h, w = x.shape
         x = x + sincos_positions(x, t, h, w, dim=d)  # (B, D, T, H', W')
         x = self.blocks(rearrange(x, "b d t h w -> b t h w d"))  # (B, T, H', W', D)

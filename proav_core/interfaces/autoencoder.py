@@ -36,6 +36,28 @@ class Encoder(Protocol):
 
 
 @runtime_checkable
+class PixelStem(Protocol):
+    """kind `pixel_stem`: pixels -> tokens, frame by frame (the first layer of an encoder).
+
+    forward: (B, C_in, T, H, W) -> (B, dim, T, H/p, W/p).
+    Factory context: in_channels: int, dim: int, patch: int (p, the downsampling).
+    """
+
+    def forward(self, x: Tensor) -> Tensor: ...
+
+
+@runtime_checkable
+class PixelHead(Protocol):
+    """kind `pixel_head`: tokens -> pixels, frame by frame (the last layer of a decoder).
+
+    forward: (B, dim, T, H', W') -> (B, out_channels, T, H' p, W' p), unbounded values.
+    Factory context: dim: int, out_channels: int, patch: int (p, the upsampling).
+    """
+
+    def forward(self, x: Tensor) -> Tensor: ...
+
+
+@runtime_checkable
 class Projector(Protocol):
     """kind `projector`: 3-D volume -> 2-D plane by collapsing one axis (paper Eq. 2).
 
