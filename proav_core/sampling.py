@@ -1,4 +1,5 @@
-"""Sampling from trained checkpoints: noise -> sampler(generator) -> unstack -> decode.
+"""Sampling from trained checkpoints: noise -> sampler(generator) -> unstack -> undo the
+latent normalisation -> decode.
 
     pipe = SamplingPipeline.from_checkpoint(cfg, "runs/demo/generator/last.ckpt")
     out = pipe.sample(["a video of circle"], cfg_scale=2.0, seed=0)
@@ -22,6 +23,7 @@ from proav_core.interfaces.generation import StepCallback
 from proav_core.training.checkpoint import component_names, load_weights, peek_checkpoint
 from proav_core.training.encode import load_autoencoder
 from proav_core.training.generator_loop import FlowModel
+from proav_core.training.latent_norm import LatentNormalizer
 
 
 @dataclass
@@ -38,8 +40,10 @@ class SamplingPipeline:
     """A trained generator (EMA weights) with its autoencoder, ready to sample."""
 
     def __init__(self, cfg: ExperimentConfig, flow: FlowModel, stacker: Any, sampler: Any,
-                 autoencoder: torch.nn.Module, audio_repr: Any, device: torch.device | str = "cpu"):
+                 autoencoder: torch.nn.Module, audio_repr: Any, device: torch.device | str = "cpu",
+                 normalizer: LatentNormalizer | None = None):
         self.cfg, self.flow, self.stacker, self.sampler = cfg, flow.eval(), stacker, sampler
+        self.normalizer = normalizer  # None: the generator works in the autoencoder's own space
         self.autoencoder, self.audio_repr = autoencoder.eval(), audio_repr
         self.device = torch.device(device)
 
@@ -54,12 +58,15 @@ class SamplingPipeline:
         if cfg.sampler is None or cfg.objective is None:
             raise ConfigError("sampling needs [sampler] and [objective] sections", path="sampler")
         plane_shapes = {k: tuple(v) for k, v in latents["plane_shapes"].items()}
-        parts = build_generation(cfg, plane_shapes, latents["latent_bound"], list(latents["classes"]))
+        normalizer = (LatentNormalizer.from_dict(latents["normalization"]) if latents.get("normalization")
+                      else None)  # generator checkpoints from before normalisation
+        box = latents["latent_bound"] if normalizer is None else normalizer.bound(latents["latent_bound"])
+        parts = build_generation(cfg, plane_shapes, box, list(latents["classes"]))
         flow = FlowModel(parts.generator, parts.conditioner, parts.objective, parts.stacker.loss_mask())
         load_weights(flow, checkpoint, component_names(cfg), "model.", raw=raw)
         autoencoder = load_autoencoder(cfg, autoencoder_checkpoint or latents["autoencoder_checkpoint"])
         audio_repr = None if cfg.audio_repr is None else build_component(cfg.audio_repr, clip=cfg.clip)
-        pipe = cls(cfg, flow, parts.stacker, parts.sampler, autoencoder, audio_repr, device)
+        pipe = cls(cfg, flow, parts.stacker, parts.sampler, autoencoder, audio_repr, device, normalizer)
         pipe.flow.to(device)
         pipe.autoencoder.to(device)
         return pipe
@@ -84,7 +91,10 @@ class SamplingPipeline:
         generator = torch.Generator(device="cpu").manual_seed(seed)
         x0 = self.flow.objective.sample_noise((n, *self.stacker.latent_shape), generator=generator).to(self.device)
         x1 = self.sampler(self.flow.generator, x0, cond=cond, null_cond=null, cfg_scale=cfg_scale, callback=callback)
-        video, audio = self.autoencoder.decode_latents(self.stacker.unstack(x1))
+        planes = self.stacker.unstack(x1)  # {name: (N, C, a, b)}
+        if self.normalizer is not None:
+            planes = self.normalizer.denormalize(planes)
+        video, audio = self.autoencoder.decode_latents(planes)
         waveform = None
         if audio is not None and self.audio_repr is not None:
             waveform = self.audio_repr.decode(audio.float().cpu())

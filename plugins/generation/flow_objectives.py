@@ -7,7 +7,9 @@ x_t = (1 - t) x0 + t x1 never leaves it; the network regresses the velocity x1 -
 `reflected_flow` sampler integrates it reflecting at the box walls.
 `flow` is plain rectified flow (Gaussian noise, no box), the baseline.
 
-Both: t ~ U[0, 1); loss = mean over real (mask = 1) positions of the squared velocity error;
+Both: t ~ U[0, 1) (`time_sampling = "uniform"`) or t = sigmoid(n), n ~ N(0, 1)
+("logit_normal", Esser et al. 2024: more training on the middle of the path, where the
+velocity is hardest to predict); loss = mean over real (mask = 1) positions of the squared velocity error;
 the data's padding (mask = 0) is zeroed before use, so it never reaches the loss; condition
 dropout for classifier-free guidance replaces a sample's condition by the null condition
 with probability `cond_dropout` (UniForm drops its text condition with probability 0.5).
@@ -16,6 +18,7 @@ with probability `cond_dropout` (UniForm drops its text condition with probabili
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Literal
 
 import torch
 from pydantic import Field
@@ -55,8 +58,15 @@ def truncated_normal(shape: Sequence[int], bound: float, std: float = 1.0,
 class FlowMatching:
     """Shared loss: straight path, velocity target, masked MSE, condition dropout."""
 
-    def __init__(self, cond_dropout: float):
-        self.cond_dropout = cond_dropout
+    def __init__(self, cond_dropout: float, time_sampling: str = "uniform"):
+        self.cond_dropout, self.time_sampling = cond_dropout, time_sampling
+
+    def sample_time(self, batch: int, generator: torch.Generator | None, device: torch.device | None) -> Tensor:
+        """(B,) times in [0, 1): uniform, or the sigmoid of a standard normal (logit_normal)."""
+        u = _rand((batch,), generator, device)
+        if self.time_sampling == "uniform":
+            return u
+        return torch.sigmoid(torch.special.ndtri(u.double().clamp(1e-6, 1 - 1e-6))).to(u.dtype)
 
     def noise(self, shape: Sequence[int], generator: torch.Generator | None, device: torch.device | None) -> Tensor:
         """x0 of `shape`, drawn with `generator` (on its device), returned on `device`."""
@@ -78,7 +88,7 @@ class FlowMatching:
             x1 = x1 * mask  # the data's padding never reaches the model or the loss
         self.check_data(x1)
         x0 = self.noise(x1.shape, generator, x1.device).to(x1.dtype)  # (B, *latent)
-        t = _rand((b,), generator, x1.device).to(x1.dtype)  # (B,)
+        t = self.sample_time(b, generator, x1.device).to(x1.dtype)  # (B,)
         if null_cond is not None:  # kept in the graph even at p = 0, so DDP sees the null's parameters used
             drop = (_rand((b,), generator, x1.device) < self.cond_dropout if self.cond_dropout > 0
                     else torch.zeros(b, dtype=torch.bool, device=x1.device))  # (B,)
@@ -95,13 +105,16 @@ class FlowParams(ComponentParams):
     noise_std: float = Field(1.0, gt=0, description="standard deviation of the Gaussian noise")
     cond_dropout: float = Field(0.1, ge=0, le=1, description="probability of replacing a sample's condition by "
                                 "the null condition (classifier-free guidance; UniForm uses 0.5)")
+    time_sampling: Literal["uniform", "logit_normal"] = Field(
+        "uniform", description="training times: uniform on [0, 1) or logit_normal (sigmoid of N(0, 1))")
 
 
 class RectifiedFlow(FlowMatching):
     """Rectified flow: x0 ~ N(0, noise_std^2), no box."""
 
-    def __init__(self, noise_std: float, cond_dropout: float, latent_bound: float | None = None):
-        super().__init__(cond_dropout)  # an autoencoder's box, if offered, does not apply
+    def __init__(self, noise_std: float, cond_dropout: float, time_sampling: str = "uniform",
+                 latent_bound: float | None = None):
+        super().__init__(cond_dropout, time_sampling)  # an autoencoder's box, if offered, does not apply
         self.noise_std = noise_std
 
     def noise(self, shape: Sequence[int], generator: torch.Generator | None, device: torch.device | None) -> Tensor:
@@ -118,8 +131,9 @@ class ReflectedFlowParams(FlowParams):
 class ReflectedFlow(FlowMatching):
     """Reflected flow matching: x0 ~ N(0, noise_std^2) truncated to [-b, b]; data must lie in the box."""
 
-    def __init__(self, noise_std: float, cond_dropout: float, bound: float | None, latent_bound: float | None = None):
-        super().__init__(cond_dropout)
+    def __init__(self, noise_std: float, cond_dropout: float, bound: float | None, time_sampling: str = "uniform",
+                 latent_bound: float | None = None):
+        super().__init__(cond_dropout, time_sampling)
         self.noise_std, self.bound = noise_std, resolve_bound(bound, latent_bound)
         self._checked = False
 

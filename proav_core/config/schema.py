@@ -6,6 +6,8 @@ from the command line or `fabric run`.
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field
 
 from proav_core.config.components import Component
@@ -30,6 +32,8 @@ class OptimConfig(StrictModel):
     betas: tuple[float, float] = (0.9, 0.999)
     weight_decay: float = Field(0.0, ge=0)
     warmup_steps: int = Field(0, ge=0, description="linear LR warm-up steps")
+    decay: Literal["none", "cosine"] = Field(
+        "none", description="after the warm-up: none (constant LR) or cosine (to 0 at the loop's last step)")
     grad_clip: float | None = Field(1.0, gt=0, description="max global grad norm; unset = off")
 
 
@@ -43,6 +47,9 @@ class LoopConfig(StrictModel):
     log_every: int = Field(10, ge=1)
     checkpoint_every: int = Field(500, ge=1)
     num_workers: int = Field(0, ge=0, description="DataLoader worker processes")
+    eval_every: int = Field(0, ge=0, description="held-out evaluation every N steps and at the end (autoencoder: "
+                            "PSNR of the test split's reconstructions, EMA weights), logged as val/*; 0 = off")
+    eval_clips: int = Field(32, ge=1, description="held-out clips per evaluation (the first of the test split)")
 
 
 class TrainConfig(StrictModel):

@@ -8,6 +8,7 @@ adversarial terms); the loop runs G then D each step, with clipping, warm-up and
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ from torch.utils.data import DataLoader
 from proav_core.build import build_component
 from proav_core.config import ExperimentConfig, config_to_dict
 from proav_core.errors import ConfigError
+from proav_core.metrics.psnr import psnr
 from proav_core.training.batches import StepBatchSampler
 from proav_core.training.checkpoint import component_names, load_checkpoint, rng_state, seed_step
 from proav_core.training.common import (
@@ -33,10 +35,39 @@ from proav_core.training.hardware import Hardware, launch_fabric
 from proav_core.training.schedule import warmup_schedule
 
 CURVES = (("loss", "d_loss"), ("video/psnr", "audio/psnr"))  # panels of loss.png
+VAL_CURVES = (("val/video_psnr", "val/audio_psnr"),)  # with train.autoencoder.eval_every
 
 
 def _adam(params, opt) -> torch.optim.Adam:
     return torch.optim.Adam(params, lr=opt.lr, betas=opt.betas, weight_decay=opt.weight_decay)
+
+
+def held_out_psnr(model: torch.nn.Module, dataset: Any, clips: int, device: torch.device,
+                  batch_size: int = 8) -> Callable[[int], dict[str, float]]:
+    """An `evaluate` for run_steps: mean PSNR (dB) of the reconstructions (posterior means,
+    `model` in eval mode) of the first `clips` items of `dataset`, per modality, as val/*."""
+    items = [dataset[i] for i in range(min(clips, len(dataset)))]
+    if not items:
+        raise ConfigError("train.autoencoder.eval_every needs held-out clips, but the dataset's test split is "
+                          "empty; set eval_every = 0 or give the dataset a test split", path="train.autoencoder")
+    modalities = [m for m in ("video", "audio") if m in getattr(model, "modalities", ("video", "audio"))]
+    data = {m: torch.stack([it[m] for it in items]) for m in modalities}
+
+    @torch.no_grad()
+    def evaluate(step: int) -> dict[str, float]:
+        was_training = model.training
+        model.eval()
+        scores: dict[str, list[torch.Tensor]] = {m: [] for m in modalities}
+        for i in range(0, len(items), batch_size):
+            given = {m: data[m][i : i + batch_size].to(device) for m in modalities}
+            out = dict(zip(("video", "audio"), model.decode_latents(model.encode_latents(
+                given.get("video"), given.get("audio")))))
+            for m in modalities:
+                scores[m].append(psnr(out[m].float().cpu(), given[m].float().cpu()))
+        model.train(was_training)
+        return {f"val/{m}_psnr": float(torch.cat(v).mean()) for m, v in scores.items()}
+
+    return evaluate
 
 
 def train_autoencoder(
@@ -59,8 +90,8 @@ def train_autoencoder(
     opt_g = _adam(autoencoder.parameters(), opt)
     d_params = [p for p in step_fn.discriminators.parameters() if p.requires_grad]
     opt_d = _adam(d_params, opt) if d_params else None
-    sched_g = warmup_schedule(opt_g, opt.warmup_steps)
-    sched_d = warmup_schedule(opt_d, opt.warmup_steps) if opt_d else None
+    sched_g = warmup_schedule(opt_g, opt.warmup_steps, opt.decay, loop.steps)
+    sched_d = warmup_schedule(opt_d, opt.warmup_steps, opt.decay, loop.steps) if opt_d else None
     names = component_names(cfg)
     write_resolved_config(fabric, directory, cfg)
     autoencoder, opt_g = fabric.setup(autoencoder, opt_g)
@@ -99,9 +130,15 @@ def train_autoencoder(
             ema.update(autoencoder)
         return {**logs, "lr": sched_g.get_last_lr()[0]}
 
+    evaluate = None
+    if loop.eval_every:
+        held_out = build_component(cfg.dataset, clip=cfg.clip, audio_repr=audio_repr, split="test")
+        evaluate = held_out_psnr(ema.shadow if ema is not None else autoencoder.module, held_out, loop.eval_clips,
+                                 fabric.device)
     run_steps(fabric, directory=directory, description="train autoencoder", start=start, steps=loop.steps,
               seed=cfg.seed, log_every=loop.log_every, checkpoint_every=loop.checkpoint_every,
-              train_step=train_step, checkpoint_state=state, curve_panels=CURVES)
+              train_step=train_step, checkpoint_state=state,
+              curve_panels=CURVES + (VAL_CURVES if evaluate else ()), evaluate=evaluate, eval_every=loop.eval_every)
     if summary := verify_replicas(fabric, autoencoder):
         fabric.print(summary)
     return directory

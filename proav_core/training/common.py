@@ -4,6 +4,7 @@ bookkeeping (progress, CSV log, periodic atomic checkpoints, the loss curve)."""
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -84,26 +85,39 @@ def run_steps(
     train_step: Callable[[int], dict[str, float]],
     checkpoint_state: Callable[[int], dict[str, Any]],
     curve_panels: tuple[tuple[str, ...], ...] = (("loss",),),
+    evaluate: Callable[[int], dict[str, float]] | None = None,
+    eval_every: int = 0,
 ) -> MetricsLog:
     """Call train_step(step) for step in [start, steps): reseeded per step, logged, checkpointed.
 
-    train_step returns the figures to log (floats). A checkpoint is written every
-    `checkpoint_every` steps and at the end; the loss curve PNG at the end, one panel per
-    group of `curve_panels` (whose figures the progress bar also shows).
+    train_step returns the figures to log (floats). Every logged row also holds `train_s`, the
+    seconds spent in train_step since step 0 (evaluation, logging and checkpoints excluded;
+    carried over a resume), so curves can be drawn against training time. With `evaluate`,
+    evaluate(steps_done) runs every `eval_every` steps and at the end, and its figures join
+    that step's row. A checkpoint is written every `checkpoint_every` steps and at the end;
+    the loss curve PNG at the end, one panel per group of `curve_panels` (whose figures the
+    progress bar also shows).
     """
     curve_keys = [k for panel in curve_panels for k in panel]
     zero = fabric.is_global_zero
     log = MetricsLog(directory, resume_step=start, enabled=zero)
+    trained = float(log.rows[-1].get("train_s") or 0.0) if log.rows else 0.0
     with progress_bar(steps, description, disable=not zero) as advance:
         advance(start)
         for step in range(start, steps):
             seed_step(seed, step, fabric.global_rank)
+            began = time.perf_counter()
             figures = train_step(step)
-            if (step + 1) % log_every == 0 or step + 1 == steps:
-                log.log(step + 1, figures)
+            trained += time.perf_counter() - began
+            done = step + 1
+            evaluated = evaluate is not None and eval_every > 0 and (done % eval_every == 0 or done == steps)
+            if evaluated:
+                figures = {**figures, **evaluate(done)}
+            if evaluated or done % log_every == 0 or done == steps:
+                log.log(done, {**figures, "train_s": round(trained, 2)})
             advance(1, **{k: v for k, v in figures.items() if k in curve_keys})
-            if (step + 1) % checkpoint_every == 0 or step + 1 == steps:
-                save_checkpoint(fabric, directory / CHECKPOINT, checkpoint_state(step + 1))
+            if done % checkpoint_every == 0 or done == steps:
+                save_checkpoint(fabric, directory / CHECKPOINT, checkpoint_state(done))
     if zero:
         plot_curves(directory / "loss.png", [{k: log.series(k) for k in panel} for panel in curve_panels], description)
     return log

@@ -2,7 +2,8 @@
 
 Items are encoded in dataset order into shards of `shard_size`; each shard is written
 atomically, so an interrupted run resumes at the first missing shard (when the same
-checkpoint is used). The manifest is written last.
+checkpoint is used). The manifest is written last, with the per-channel statistics of the
+latents that the generator normalises with (latent_norm.py).
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ from proav_core.progress import progress_bar
 from proav_core.training.checkpoint import component_names, load_weights
 from proav_core.training.common import CHECKPOINT, run_dir
 from proav_core.training.hardware import Hardware, default_precision
-from proav_core.training.latent_cache import MANIFEST, LatentManifest, write_shard
+from proav_core.training.latent_cache import MANIFEST, LatentManifest, read_shard, write_shard
+from proav_core.training.latent_norm import LatentNormalizer
 
 PROGRESS = "encode-progress.json"
 
@@ -91,6 +93,7 @@ def encode_dataset(
                 advance(len(labels[-1]))
             write_shard(out, index, {k: torch.cat(v) for k, v in planes.items()}, torch.cat(labels))
 
+    normalizer = LatentNormalizer.fit(read_shard(out / name)["planes"] for name in shards)
     LatentManifest(
         plane_shapes=dict(autoencoder.plane_shapes()),
         latent_bound=float(autoencoder.latent_bound),
@@ -99,5 +102,6 @@ def encode_dataset(
         num_items=len(dataset),
         autoencoder_checkpoint=str(checkpoint),
         components=component_names(cfg),
+        normalization=normalizer.to_dict(),
     ).save(out)
     return out

@@ -1,6 +1,7 @@
 """Train the generator on cached latents with Lightning Fabric (paper: AdamW, lr 1e-4).
 
-Per step: stack the planes, condition tokens from the labels, the objective's loss
+Per step: normalise the planes per channel (the latent cache's statistics, latent_norm.py),
+stack them, condition tokens from the labels, the objective's loss
 (reflected flow by default, with condition dropout for classifier-free guidance), backward,
 clip, step, LR warm-up, EMA.
 """
@@ -59,7 +60,7 @@ def build_flow_model(cfg: ExperimentConfig, latents: LatentDataset) -> tuple[Flo
     if cfg.objective is None:
         raise ConfigError("generator training needs an [objective] section", path="objective")
     m = latents.manifest
-    parts = build_generation(cfg, m.plane_shapes, m.latent_bound, m.classes)
+    parts = build_generation(cfg, m.plane_shapes, latents.normalizer().bound(m.latent_bound), m.classes)
     model = FlowModel(parts.generator, parts.conditioner, parts.objective, parts.stacker.loss_mask())
     return model, parts.stacker
 
@@ -88,9 +89,10 @@ def train_generator(
     latents = LatentDataset(latents_dir or run_dir(cfg) / "latents")
     seed_step(cfg.seed, -1, 0)  # initial weights depend on the config's seed alone
     model, stacker = build_flow_model(cfg, latents)
+    normalizer = latents.normalizer()
     opt = loop.optim
     optimizer = torch.optim.AdamW(model.parameters(), lr=opt.lr, betas=opt.betas, weight_decay=opt.weight_decay)
-    scheduler = warmup_schedule(optimizer, opt.warmup_steps)
+    scheduler = warmup_schedule(optimizer, opt.warmup_steps, opt.decay, loop.steps)
     names = component_names(cfg)
     write_resolved_config(fabric, directory, cfg)
     model, optimizer = fabric.setup(model, optimizer)
@@ -101,6 +103,7 @@ def train_generator(
                "config": config_to_dict(cfg), "components": names, "rng": rng_state(),
                "latents": {"plane_shapes": latents.manifest.plane_shapes,
                            "latent_bound": latents.manifest.latent_bound,
+                           "normalization": normalizer.to_dict(),
                            "classes": latents.manifest.classes,
                            "autoencoder_checkpoint": latents.manifest.autoencoder_checkpoint}}
         if ema is not None:
@@ -115,7 +118,8 @@ def train_generator(
 
     def train_step(step: int) -> dict[str, float]:
         batch = next(batches)
-        x1 = stacker.stack({k: v.to(fabric.device) for k, v in batch["planes"].items()})  # (B, *latent)
+        planes = normalizer.normalize({k: v.to(fabric.device) for k, v in batch["planes"].items()})
+        x1 = stacker.stack(planes)  # (B, *latent), normalised space
         loss = model(x1, batch["label"].to(fabric.device))
         check_finite(step, {"flow": loss})
         optimizer_step(fabric, loss, model, optimizer, scheduler, opt.grad_clip)

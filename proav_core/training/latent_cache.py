@@ -1,6 +1,7 @@
-"""The latent cache: planes in generator space, written by `proav encode`, read by generator
-training. Shards are written atomically; a manifest records the latent geometry, the box,
-the class names and where the latents came from.
+"""The latent cache: planes in the autoencoder's generator space, written by `proav encode`,
+read by generator training. Shards are written atomically; a manifest records the latent
+geometry, the box, the per-channel statistics the generator normalises with
+(latent_norm.py), the class names and where the latents came from.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import torch
 from torch.utils.data import Dataset
 
 from proav_core.errors import DataError
+from proav_core.training.latent_norm import LatentNormalizer
 
 MANIFEST = "latents.json"
 
@@ -28,6 +30,7 @@ class LatentManifest:
     num_items: int = 0
     autoencoder_checkpoint: str = ""
     components: dict[str, str] = field(default_factory=dict)
+    normalization: dict[str, Any] | None = None  # LatentNormalizer.to_dict(); None: caches from before
 
     def save(self, directory: Path) -> None:
         tmp = directory / (MANIFEST + ".tmp")
@@ -45,6 +48,17 @@ class LatentManifest:
         data = json.loads(path.read_text())
         data["plane_shapes"] = {k: tuple(v) for k, v in data["plane_shapes"].items()}
         return cls(**data)
+
+
+def read_shard(path: Path) -> dict[str, Any]:
+    """One shard {planes: {name: (N, C, a, b)}, label: (N,)}, or a DataError naming the file."""
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:
+        raise DataError(
+            f"latent shard {path} is unreadable ({type(err).__name__}); rerun `proav encode`",
+            source=str(path),
+        ) from None
 
 
 def write_shard(directory: Path, index: int, planes: dict[str, torch.Tensor], labels: torch.Tensor) -> str:
@@ -65,14 +79,7 @@ class LatentDataset(Dataset):
         planes: dict[str, list[torch.Tensor]] = {}
         labels = []
         for shard in self.manifest.shards:
-            path = self.directory / shard
-            try:
-                data = torch.load(path, map_location="cpu", weights_only=True)
-            except Exception as err:
-                raise DataError(
-                    f"latent shard {path} is unreadable ({type(err).__name__}); rerun `proav encode`",
-                    source=str(path),
-                ) from None
+            data = read_shard(self.directory / shard)
             for k, v in data["planes"].items():
                 planes.setdefault(k, []).append(v)
             labels.append(data["label"])
@@ -80,6 +87,12 @@ class LatentDataset(Dataset):
             raise DataError(f"latent cache {self.directory} holds no latents; rerun `proav encode`")
         self.planes = {k: torch.cat(v) for k, v in planes.items()}
         self.labels = torch.cat(labels)
+
+    def normalizer(self) -> LatentNormalizer:
+        """The cache's per-channel statistics (identity for a cache written without them)."""
+        if self.manifest.normalization is None:
+            return LatentNormalizer.identity(self.manifest.plane_shapes)
+        return LatentNormalizer.from_dict(self.manifest.normalization)
 
     def __len__(self) -> int:
         return len(self.labels)

@@ -136,3 +136,16 @@ def test_null_condition_stays_in_the_graph_without_dropout():
                     cond.null(2))
     loss.backward()
     assert cond.null_tokens.grad is not None and cond.null_tokens.grad.abs().sum() == 0
+
+
+@pytest.mark.parametrize("name", ["reflected_flow", "flow"])
+def test_logit_normal_times_are_the_sigmoid_of_a_standard_normal(name):
+    obj = proav_core.build("objective", name, time_sampling="logit_normal")
+    t = obj.sample_time(100_000, torch.Generator().manual_seed(0), None)
+    assert t.shape == (100_000,) and float(t.min()) > 0 and float(t.max()) < 1
+    logit = torch.log(t / (1 - t)).double()
+    assert abs(float(logit.mean())) < 0.02 and float(logit.std()) == pytest.approx(1.0, abs=0.02)
+    uniform = proav_core.build("objective", name).sample_time(100_000, torch.Generator().manual_seed(0), None)
+    middle = lambda x: float(((x > 0.25) & (x < 0.75)).float().mean())  # noqa: E731
+    assert middle(uniform) == pytest.approx(0.5, abs=0.01)
+    assert middle(t) == pytest.approx(math.erf(math.log(3) / math.sqrt(2)), abs=0.01)  # P(|N(0,1)| < logit(0.75))

@@ -68,3 +68,27 @@ def test_existing_run_needs_resume_and_a_missing_checkpoint_is_named(tmp_path):
     with pytest.raises(UsageError, match="pass --resume to continue that run or --overwrite"):
         train(tmp_path, 1)
     assert (out / "last.ckpt").read_bytes() == before
+
+
+def test_held_out_psnr_curve_is_logged_against_training_time(tmp_path):
+    """eval_every = 2 over 5 steps: val PSNR at steps 2, 4 and 5 (the end), equal to a direct
+    evaluation of the final EMA weights; train_s grows with the steps."""
+    from proav_core.training.autoencoder_loop import held_out_psnr
+    from proav_core.training.encode import load_autoencoder
+
+    path = tiny_config(tmp_path, ae_steps=5, disc_start=100)
+    cfg = proav_core.load_config(path, overrides=["train.autoencoder.eval_every=2", "train.autoencoder.log_every=3"])
+    out = train_autoencoder(cfg, CPU)
+    import csv
+
+    rows = list(csv.DictReader((out / "metrics.csv").open()))
+    assert [int(r["step"]) for r in rows] == [2, 3, 4, 5]
+    evaluated = [r for r in rows if r["val/video_psnr"]]
+    assert [int(r["step"]) for r in evaluated] == [2, 4, 5]
+    times = [float(r["train_s"]) for r in rows]
+    assert all(0 < a < b for a, b in zip(times, times[1:]))
+    test = proav_core.build_component(cfg.dataset, clip=cfg.clip, split="test",
+                                      audio_repr=proav_core.build_component(cfg.audio_repr, clip=cfg.clip))
+    direct = held_out_psnr(load_autoencoder(cfg), test, cfg.train.autoencoder.eval_clips, torch.device("cpu"))(5)
+    assert float(evaluated[-1]["val/video_psnr"]) == pytest.approx(direct["val/video_psnr"], abs=1e-4)
+    assert float(evaluated[-1]["val/audio_psnr"]) == pytest.approx(direct["val/audio_psnr"], abs=1e-4)
