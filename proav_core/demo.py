@@ -7,7 +7,11 @@ Stages (each resumes where an interrupted run stopped):
   4. encode the training clips into latents                            <run>/latents
   5. train the generator on the latents                                 <run>/generator
   6. sample every class, written as mp4 + wav + PNGs                    <run>/samples
-  7. AV-Align of the samples, of held-out real clips, and of shuffled real pairs
+  7. score: the autoencoder's PSNR on held-out clips; AV-Align and the syncshapes ground-truth
+     score (shape_sync) of the samples (read back from their mp4s), of held-out real clips
+     and of shuffled real pairs; the quality targets they are held to
+  8. a contact sheet: per class, real clips above generated ones     <run>/contact_sheet.png
+Everything measured goes to <run>/demo_summary.json.
 """
 
 from __future__ import annotations
@@ -23,8 +27,9 @@ from typing import Any
 
 import torch
 
-from proav_core.build import build, build_component
+from proav_core.build import build_component
 from proav_core.config import ExperimentConfig, config_from_dict, config_to_dict
+from proav_core.demo_scores import Clip, score_set, shuffled, targets, write_contact_sheet
 from proav_core.interfaces.metrics import MetricResult
 from proav_core.training.common import CHECKPOINT, run_dir
 from proav_core.training.hardware import Hardware
@@ -36,13 +41,17 @@ TEST_FRACTION = 0.15
 class DemoResult:
     run: Path
     seconds: dict[str, float] = field(default_factory=dict)
-    av_align: dict[str, MetricResult] = field(default_factory=dict)
+    scores: dict[str, dict[str, MetricResult]] = field(default_factory=dict)  # set -> metric -> result
+    reconstruction: dict[str, float] = field(default_factory=dict)
+    targets: dict[str, dict] = field(default_factory=dict)
     samples: list[Path] = field(default_factory=list)
+    contact_sheet: Path | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {"run": str(self.run), "seconds": self.seconds,
-                "av_align": {k: v.to_dict() for k, v in self.av_align.items()},
-                "samples": [str(p) for p in self.samples]}
+        return {"run": str(self.run), "seconds": self.seconds, "reconstruction": self.reconstruction,
+                "scores": {s: {m: r.to_dict() for m, r in by.items()} for s, by in self.scores.items()},
+                "targets": self.targets, "samples": [str(p) for p in self.samples],
+                "contact_sheet": None if self.contact_sheet is None else str(self.contact_sheet)}
 
 
 def demo_configs(cfg: ExperimentConfig) -> tuple[ExperimentConfig, ExperimentConfig]:
@@ -54,31 +63,20 @@ def demo_configs(cfg: ExperimentConfig) -> tuple[ExperimentConfig, ExperimentCon
     return config_from_dict(files, source="demo (files)"), config_from_dict(cached, source="demo")
 
 
-def av_align_of(cfg: ExperimentConfig, pairs: list[tuple[torch.Tensor, torch.Tensor]]) -> MetricResult:
-    """AV-Align over (video (3, T, H, W), waveform (S,)) pairs, with the config's settings."""
-    sections = [m for m in cfg.metrics if m.name == "av_align"]
-    metric = (build_component(sections[0], clip=cfg.clip) if sections
-              else build("metric", "av_align", clip=cfg.clip))
-    for video, waveform in pairs:
-        metric.update({"video": video[None], "waveform": waveform[None]}, role="fake")
-    return metric.compute()
-
-
 def run_demo(cfg: ExperimentConfig, hardware: Hardware, *, clips: int = 128, samples_per_class: int = 4,
              cfg_scale: float = 2.0, fresh: bool = False, say: Callable[[str], None] = print) -> DemoResult:
     """Run every stage; `fresh` deletes the run folder first (otherwise each stage resumes)."""
-    from proav_core.data import list_media_files, read_clip
+    from proav_core.data import read_clip
     from proav_core.data.prepare import prepare
-    from proav_core.data.synth import EVENTS_FILE, synthesize
+    from proav_core.data.synth import EVENTS_FILE, synthesize, syncshapes_params
     from proav_core.sampling import SamplingPipeline, write_samples
-    from proav_core.training.autoencoder_loop import train_autoencoder
-    from proav_core.training.encode import encode_dataset
+    from proav_core.training.autoencoder_loop import held_out_psnr, train_autoencoder
+    from proav_core.training.encode import encode_dataset, load_autoencoder
     from proav_core.training.generator_loop import train_generator
-
-    from proav_core.data.synth import syncshapes_params
 
     run = run_dir(cfg)
     synth_params = syncshapes_params(cfg)  # before anything is deleted or written
+    shape_sync_params = {k: synth_params[k] for k in ("num_classes", "shape_size") if k in synth_params}
     if fresh and run.exists():
         shutil.rmtree(run)
     result = DemoResult(run)
@@ -103,20 +101,30 @@ def run_demo(cfg: ExperimentConfig, hardware: Hardware, *, clips: int = 128, sam
         encode_dataset(cfg, hardware)
     with stage("train generator", f"{cfg.train.generator.steps} steps"):
         train_generator(cfg, hardware, resume=(run / "generator" / CHECKPOINT).is_file())
-    with stage("sample", f"{samples_per_class} per class, 30-step reflected flow, CFG {cfg_scale}"):
+    with stage("sample", f"{samples_per_class} per class, {cfg.sampler.params.steps if cfg.sampler else 30}-step "
+                         f"sampler, CFG {cfg_scale}"):
         pipe = SamplingPipeline.from_checkpoint(cfg, run / "generator" / CHECKPOINT)
-        prompts = [p for p in pipe.default_prompts() for _ in range(samples_per_class)]
-        generated = pipe.sample(prompts, cfg_scale=cfg_scale, seed=cfg.seed)
+        names = [c for c in pipe.classes for _ in range(samples_per_class)]
+        generated = pipe.sample([f"a video of {c}" for c in names], cfg_scale=cfg_scale, seed=cfg.seed)
         for old in (run / "samples").glob("sample_*"):
             old.unlink()
-        write_samples(run / "samples", generated, cfg)
-        result.samples = list_media_files(run / "samples")
-    with stage("AV-Align", "samples (read back from mp4), held-out real clips, shuffled real pairs"):
-        fake = [read_clip(path, cfg.clip) for path in result.samples]
+        written = write_samples(run / "samples", generated, cfg)
+        result.samples = [p for p in written if p.suffix == ".mp4"]
+    with stage("score", "held-out reconstruction; AV-Align and shape_sync of samples (read back from mp4), "
+                        "held-out real clips and shuffled real pairs"):
         test = build_component(cfg.dataset, clip=cfg.clip, split="test")
-        real = [(item["video"], item["waveform"]) for item in map(test.__getitem__, range(len(test)))]
-        shuffled = [(real[i][0], real[(i + 1) % len(real)][1]) for i in range(len(real))]
-        result.av_align = {"samples": av_align_of(cfg, fake), "real clips": av_align_of(cfg, real),
-                           "shuffled real pairs": av_align_of(cfg, shuffled)}
+        real = [Clip(it["video"], it["waveform"], test.classes[int(it["label"])], it["audio"])
+                for it in map(test.__getitem__, range(len(test)))]
+        fake = []
+        for path, name, audio in zip(result.samples, names, generated.audio):
+            video, waveform = read_clip(path, cfg.clip)
+            fake.append(Clip(video, waveform, name, audio))
+        psnr = held_out_psnr(load_autoencoder(cfg), test, len(test), torch.device("cpu"))(0)
+        result.reconstruction = {k.removeprefix("val/"): round(v, 2) for k, v in psnr.items()}
+        sets = {"samples": fake, "real clips": real, "shuffled real pairs": shuffled(real)}
+        result.scores = {k: score_set(cfg, v, shape_sync_params) for k, v in sets.items()}
+        result.targets = targets(result.scores, result.reconstruction)
+    with stage("contact sheet", f"real above generated clips per class: {run / 'contact_sheet.png'}"):
+        result.contact_sheet = write_contact_sheet(run / "contact_sheet.png", cfg, real, fake, shape_sync_params)
     (run / "demo_summary.json").write_text(json.dumps(result.to_json(), indent=2))
     return result

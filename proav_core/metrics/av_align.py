@@ -120,6 +120,13 @@ def audio_onsets(waveform: Tensor | np.ndarray, sample_rate: int, target_rate: i
     return librosa.frames_to_time(frames, sr=target_rate, hop_length=hop_length)
 
 
+def warm_up() -> None:
+    """Run librosa's onset detection once on silence. Its numba code compiles on the first call
+    in a fresh environment (20-40 s on a 2-core CPU) and is cached in site-packages, so the
+    Makefile calls this once after installing and no run pays it again."""
+    audio_onsets(np.zeros(22050, dtype=np.float32), 22050)
+
+
 def av_align(
     video: Tensor,
     waveform: Tensor,

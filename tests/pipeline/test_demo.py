@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+from PIL import Image
+
 from proav_core.data import probe_media
 
 from .conftest import cli, tiny_config
@@ -17,27 +19,41 @@ def test_demo_runs_every_stage_and_resumes(tmp_path, capsys):
     run = tmp_path / "runs" / "tiny"
     summary = json.loads((run / "demo_summary.json").read_text())
     assert list(summary["seconds"]) == ["synthesise", "prepare", "train autoencoder", "encode", "train generator",
-                                        "sample", "AV-Align"]
+                                        "sample", "score", "contact sheet"]
     assert sorted(p.parent.name for p in (run / "data").rglob("*.mp4")) == ["circle-drum-0"] * 6 + ["square-wood-1"] * 6
     samples = summary["samples"]
     assert len(samples) == 2  # one per class of the config's syncshapes (num_classes = 2)
     for path in samples:
         info = probe_media(path)
         assert info.fps == 4.0 and (info.width, info.height) == (16, 16)
-    scores = summary["av_align"]
+    scores = summary["scores"]
     assert list(scores) == ["samples", "real clips", "shuffled real pairs"]
-    assert scores["samples"]["num_fake"] == 2
-    for name, result in scores.items():
-        assert result["available"] and 0.0 <= result["value"] <= 1.0, name
-        assert result["details"]["flow_peaks_per_clip"] >= 0 and result["details"]["onsets_per_clip"] >= 0
-    assert "AV-Align" in out and "flow peaks / clip" in out and str(run / "samples") in out and "total" in out
+    assert scores["samples"]["av_align"]["num_fake"] == 2 and scores["samples"]["shape_sync"]["num_fake"] == 2
+    assert scores["real clips"]["shape_sync"]["num_fake"] == 2  # the test split of 12 clips at 15 %
+    for name, by_metric in scores.items():
+        align, sync = by_metric["av_align"], by_metric["shape_sync"]
+        assert align["available"] and 0.0 <= align["value"] <= 1.0, name
+        assert align["details"]["flow_peaks_per_clip"] >= 0 and align["details"]["onsets_per_clip"] >= 0
+        assert sync["available"] and 0.0 <= sync["value"] <= 1.0, name
+        assert 0.0 <= sync["details"]["single_object_share"] <= 1.0
+        assert sync["details"]["labelled_clips"] == sync["num_fake"]  # every clip judged against its class
+    # real clips are judged against their own truth: one object in every frame, the right class
+    real = scores["real clips"]["shape_sync"]["details"]
+    assert real["single_object_share"] == 1.0 and real["video_accuracy"] == 1.0 and real["audio_accuracy"] == 1.0
+    assert set(summary["reconstruction"]) == {"video_psnr", "audio_psnr"}
+    assert all(set(t) == {"value", "threshold", "met"} for t in summary["targets"].values())
+    sheet = Image.open(summary["contact_sheet"])
+    assert sheet.width > 16 * 4 * 2 and sheet.height > 4 * 16 * 2  # 2 classes x (1 real + 1 generated) rows
+    for text in ("AV-Align", "sync F1", "flow peaks / clip", "targets", str(run / "samples"), "total",
+                 "contact sheet"):
+        assert text in out, text
 
     # a second run resumes: nothing is trained again, the same checkpoints are kept
     ckpts = {p: p.stat().st_mtime_ns for p in (run / "autoencoder" / "last.ckpt", run / "generator" / "last.ckpt")}
     assert cli(*args) == 0
     assert {p: p.stat().st_mtime_ns for p in ckpts} == ckpts
     again = json.loads((run / "demo_summary.json").read_text())
-    assert again["av_align"]["real clips"]["value"] == scores["real clips"]["value"]
+    assert again["scores"]["real clips"] == scores["real clips"]
 
 
 def test_demo_needs_a_syncshapes_dataset_and_writes_nothing(tmp_path, capsys):

@@ -1,0 +1,101 @@
+"""What `proav demo` measures: AV-Align and the
+syncshapes ground-truth score (`shape_sync`) of the samples, the held-out real clips and
+shuffled real pairs, the targets those figures are held to, and the contact sheet.
+
+A clip set is a list of `Clip`s (video (3, T, H, W) in [-1, 1], waveform (S,), the class name
+it is meant to show, and its audio representation for the contact sheet).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from torch import Tensor
+
+from proav_core.build import build, build_component
+from proav_core.config import ExperimentConfig
+from proav_core.data.contact_sheet import SheetRow, save_contact_sheet
+from proav_core.interfaces.metrics import MetricResult
+
+SETS = ("samples", "real clips", "shuffled real pairs")
+
+
+@dataclass
+class Clip:
+    video: Tensor  # (3, T, H, W) in [-1, 1]
+    waveform: Tensor  # (S,)
+    class_name: str
+    audio: Tensor | None = None  # (T, H, W) audio representation, for the contact sheet
+
+
+def shuffled(clips: list[Clip]) -> list[Clip]:
+    """Each clip's video with the next clip's soundtrack (the class is the video's)."""
+    n = len(clips)
+    return [Clip(c.video, clips[(i + 1) % n].waveform, c.class_name, clips[(i + 1) % n].audio)
+            for i, c in enumerate(clips)]
+
+
+def metric(cfg: ExperimentConfig, name: str, **defaults: Any) -> Any:
+    """The config's [[metrics]] section of that name, or the metric built with `defaults`."""
+    sections = [m for m in cfg.metrics if m.name == name]
+    if sections:
+        return build_component(sections[0], clip=cfg.clip)
+    return build("metric", name, clip=cfg.clip, **defaults)
+
+
+def score_set(cfg: ExperimentConfig, clips: list[Clip], shape_sync_params: dict[str, Any]) -> dict[str, MetricResult]:
+    """AV-Align and shape_sync of one clip set."""
+    out = {}
+    for name, defaults in (("av_align", {}), ("shape_sync", shape_sync_params)):
+        m = metric(cfg, name, **defaults)
+        for c in clips:
+            batch = {"video": c.video[None], "waveform": c.waveform[None], "class_name": [c.class_name]}
+            m.update(batch, role="fake")
+        out[name] = m.compute()
+    return out
+
+
+def targets(scores: dict[str, dict[str, MetricResult]], reconstruction: dict[str, float]) -> dict[str, dict]:
+    """The issue's quality targets for the demo, each with its figure, threshold and verdict."""
+    sync = {k: scores[k]["shape_sync"].value for k in SETS}
+    fake = scores["samples"]["shape_sync"].details
+    checks = {
+        "video reconstruction >= 26 dB": (reconstruction["video_psnr"], 26.0),
+        "mel reconstruction >= 32 dB": (reconstruction["audio_psnr"], 32.0),
+        "sample frames with exactly one object >= 0.9": (fake.get("single_object_share"), 0.9),
+        "samples' video class recognised >= 0.9": (fake.get("video_accuracy"), 0.9),
+        "samples' audio class recognised >= 0.9": (fake.get("audio_accuracy"), 0.9),
+        "sample sync F1 >= 0.9 x real clips'": (sync["samples"], None if sync["real clips"] is None
+                                                else 0.9 * sync["real clips"]),
+        "sample sync F1 >= 2 x shuffled pairs'": (sync["samples"], None if sync["shuffled real pairs"] is None
+                                                  else 2 * sync["shuffled real pairs"]),
+    }
+    return {name: {"value": None if v is None else round(float(v), 3),
+                   "threshold": None if t is None else round(float(t), 3),
+                   "met": v is not None and t is not None and v >= t}
+            for name, (v, t) in checks.items()}
+
+
+def clip_note(judge: Any, clip: Clip) -> str:
+    """What shape_sync saw in one clip, in two short lines for the contact sheet."""
+    j = judge(clip.video, clip.waveform)
+    single = sum(c == 1 for c in j.objects_per_frame)
+    return (f"1 object in {single}/{len(j.objects_per_frame)}\n"
+            f"bounce {','.join(map(str, j.bounces)) or '-'} onset {','.join(map(str, j.onsets)) or '-'}")
+
+
+def write_contact_sheet(path: Path, cfg: ExperimentConfig, real: list[Clip], fake: list[Clip],
+                        shape_sync_params: dict[str, Any], per_class: int = 2) -> Path:
+    """Per class: `per_class` real clips above `per_class` generated ones, each with its mel images
+    and a note of what shape_sync saw."""
+    judge = metric(cfg, "shape_sync", **shape_sync_params).judge
+    groups = []
+    for name in dict.fromkeys(c.class_name for c in fake):
+        rows = [SheetRow(f"real {i + 1}", c.video, c.audio, clip_note(judge, c))
+                for i, c in enumerate([c for c in real if c.class_name == name][:per_class])]
+        rows += [SheetRow(f"generated {i + 1}", c.video, c.audio, clip_note(judge, c))
+                 for i, c in enumerate([c for c in fake if c.class_name == name][:per_class])]
+        groups.append((name, rows))
+    return save_contact_sheet(path, groups)
