@@ -1,0 +1,79 @@
+"""Quality benchmark: train a config within a time budget on this machine, then measure what it
+makes (proav_core.benchmarking.quality): held-out reconstruction PSNR and its curve against
+training time, shape_sync and AV-Align of samples / real clips / shuffled pairs, the
+targets, FVD and KVD with the offline I3D. Prints tables and writes JSON.
+
+    .venv/bin/python benchmarks/bench_quality.py configs/demo.toml --minutes 7
+    .venv/bin/python benchmarks/bench_quality.py configs/quality_base.toml --minutes 60 --ae-share 0.75
+        [--set KEY=VALUE ...] [--clips 128] [--samples-per-class 4] [--no-fvd]
+        [--out benchmarks/measured/quality-<config name>.json]
+
+The JSON holds the commit it was measured on; benchmarks/measured/ keeps the runs the README
+quotes. The run folder is <output_dir>/<name>-quality (checkpoints, samples, contact sheet).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from rich.table import Table  # noqa: E402
+
+from proav_core.benchmarking.quality import run_quality  # noqa: E402
+from proav_core.cli.common import console  # noqa: E402
+from proav_core.cli.demo_cmd import scores_table  # noqa: E402
+from proav_core.config import load_config  # noqa: E402
+from proav_core.interfaces.metrics import MetricResult  # noqa: E402
+from proav_core.training.hardware import Hardware  # noqa: E402
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("config")
+    ap.add_argument("--minutes", type=float, required=True, help="training budget, both loops together")
+    ap.add_argument("--ae-share", type=float, default=0.6, help="share of the budget for the autoencoder")
+    ap.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    ap.add_argument("--clips", type=int, default=128, help="syncshapes clips to synthesise")
+    ap.add_argument("--samples-per-class", type=int, default=4)
+    ap.add_argument("--cfg", type=float, default=2.0, help="guidance scale")
+    ap.add_argument("--no-fvd", action="store_true", help="skip FVD/KVD (the I3D takes ~6 s per clip on a CPU)")
+    ap.add_argument("--accelerator", default="cpu")
+    ap.add_argument("--out", default=None, help="JSON path (default benchmarks/measured/quality-<name>.json)")
+    args = ap.parse_args(argv)
+
+    cfg = load_config(args.config, overrides=args.overrides)
+    report = run_quality(cfg, Hardware(accelerator=args.accelerator), minutes=args.minutes, ae_share=args.ae_share,
+                         clips=args.clips, samples_per_class=args.samples_per_class, cfg_scale=args.cfg,
+                         fvd=not args.no_fvd, say=console.print)
+    demo = report["demo"]
+    curve = Table(title="held-out reconstruction PSNR against training time (autoencoder, EMA weights)")
+    for column in ("step", "train s", "video dB", "mel dB"):
+        curve.add_column(column, justify="right")
+    for row in report["autoencoder_curve"]:
+        curve.add_row(str(row["step"]), f"{row['train_s']:.0f}", f"{row.get('val/video_psnr', float('nan')):.2f}",
+                      f"{row.get('val/audio_psnr', float('nan')):.2f}")
+    console.print(curve)
+    scores = {s: {m: MetricResult(**{k: v for k, v in r.items() if k != "available"}) for m, r in by.items()}
+              for s, by in demo["scores"].items()}
+    console.print(scores_table(scores))
+    for name, t in demo["targets"].items():
+        console.print(f"{'met ' if t['met'] else 'MISS'}  {name}: {t['value']} (threshold {t['threshold']})",
+                      highlight=False)
+    for name, r in report.get("video_distances", {}).items():
+        console.print(f"{name.upper()}: {r['value']} ({r['num_real']} real, {r['num_fake']} generated clips)",
+                      highlight=False)
+    console.print(f"seconds per stage: {demo['seconds']}; total {report['total_seconds']} s", highlight=False)
+    out = Path(args.out or ROOT / "benchmarks" / "measured" / f"quality-{cfg.name}.json")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=2))
+    console.print(f"JSON: {out}", highlight=False)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,77 @@
+"""The quality benchmark's parts: budgets, the reconstruction run and its curve, the Table-5
+ablation configs and the ordering check."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from proav_core.benchmarking.ablations import PAPER_TABLE5, ablation_config, paper_order_holds
+from proav_core.benchmarking.quality import budget_config, git_commit, run_reconstruction
+from proav_core.config import load_config
+from proav_core.errors import ConfigError, UsageError
+from proav_core.training.hardware import Hardware
+
+from .conftest import CONFIGS, tiny_config
+
+ABLATIONS = CONFIGS / "ablations"
+
+
+@pytest.mark.parametrize("row", list(PAPER_TABLE5))
+def test_every_table5_row_applies_to_another_base(row):
+    base = load_config(CONFIGS / "demo.toml")
+    cfg = ablation_config(base, ABLATIONS / f"{row}.toml")
+    assert cfg.name == f"demo-{row}"
+    assert cfg.clip == base.clip and cfg.train == base.train  # the base's size and budget are kept
+    attention = cfg.model.autoencoder.params.attention
+    expected = {"no_mt_selfattn": ("temporal", "identity"), "no_gcm_attn": ("cross", "identity"),
+                "no_bi_block_crossattn": ("decoder", "identity")}
+    base_attention = base.model.autoencoder.params.attention
+    for part in ("spatial", "temporal", "cross", "decoder"):
+        want = expected[row][1] if row in expected and expected[row][0] == part else getattr(base_attention, part).name
+        assert getattr(attention, part).name == want, part
+    base_kl = base.model.autoencoder.params.loss.kl_weight
+    assert base_kl > 0 and cfg.model.autoencoder.params.loss.kl_weight == (0.0 if row == "no_kl" else base_kl)
+
+
+def test_a_missing_ablation_file_is_named(tmp_path):
+    base = load_config(CONFIGS / "demo.toml")
+    with pytest.raises(ConfigError, match="ablation file not found: .*nope.toml"):
+        ablation_config(base, tmp_path / "nope.toml")
+
+
+def test_paper_order_counts_agreeing_pairs():
+    perfect = {"full": 25.0, "no_mt_selfattn": 24.0, "no_gcm_attn": 23.0, "no_bi_block_crossattn": 22.0, "no_kl": 21.0}
+    assert paper_order_holds(perfect) == {"paper_order": list(PAPER_TABLE5), "measured_order": list(PAPER_TABLE5),
+                                          "agreeing_pairs": 10, "pairs": 10, "holds": True}
+    swapped = {**perfect, "no_kl": 24.5}  # no_kl now beats three rows it should lose to
+    verdict = paper_order_holds(swapped)
+    assert verdict["agreeing_pairs"] == 7 and not verdict["holds"]
+    assert verdict["measured_order"] == ["full", "no_kl", "no_mt_selfattn", "no_gcm_attn", "no_bi_block_crossattn"]
+
+
+def test_budget_config_fills_each_share(tmp_path):
+    cfg = load_config(tiny_config(tmp_path))
+    run = budget_config(cfg, {"autoencoder": 0.5, "generator": 0.25}, minutes=2, ae_share=0.75)
+    assert run.train.autoencoder.steps == 180 and run.train.generator.steps == 120  # 90 s / 0.5, 30 s / 0.25
+    assert run.train.autoencoder.eval_every == 18 and run.name == "tiny-quality"
+    with pytest.raises(UsageError, match="--ae-share must lie strictly between 0 and 1"):
+        budget_config(cfg, {"autoencoder": 0.5, "generator": 0.25}, minutes=2, ae_share=1.0)
+
+
+def test_reconstruction_run_reports_a_curve_and_the_final_psnr(tmp_path):
+    cfg = load_config(tiny_config(tmp_path))
+    report = run_reconstruction(cfg, Hardware(accelerator="cpu"), minutes=0.001, evaluations=4, stage2_share=0.25,
+                                say=lambda _: None)
+    assert report["steps"] == 20 and report["stage2_from"] == 15  # the floor of 20 steps
+    assert [row["step"] for row in report["curve"]] == [5, 10, 15, 20]
+    assert all(row["train_s"] > 0 for row in report["curve"])
+    assert report["curve"][0]["train_s"] < report["curve"][-1]["train_s"]
+    assert set(report["final"]) == {"video_psnr", "audio_psnr"} and report["held_out_clips"] == 4
+    assert all(0 < v < 100 for v in report["final"].values())
+
+
+def test_git_commit_names_head():
+    commit = git_commit()
+    assert commit is None or re.fullmatch(r"[0-9a-f]{40}(\+dirty)?", commit)
