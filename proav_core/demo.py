@@ -63,12 +63,30 @@ def demo_configs(cfg: ExperimentConfig) -> tuple[ExperimentConfig, ExperimentCon
     return config_from_dict(files, source="demo (files)"), config_from_dict(cached, source="demo")
 
 
+def synthesise_clips(folder: Path, clips: int, clip: Any, params: dict[str, Any]) -> None:
+    """Write `clips` syncshapes clips into `folder` unless it already holds exactly those: a
+    folder written for another [clip] is an error (resuming would train on the wrong clips)."""
+    from proav_core.data.synth import EVENTS_FILE, synthesize
+    from proav_core.errors import UsageError
+
+    events = folder / EVENTS_FILE
+    if events.is_file():
+        record = json.loads(events.read_text())
+        if record.get("clip") != clip.model_dump():
+            raise UsageError(f"{events} holds clips of {record.get('clip')}, but the config's [clip] is "
+                             f"{clip.model_dump()}; start over with --fresh (deletes {folder.parent}) or give the "
+                             "config another name")
+        if len(record["files"]) == clips:
+            return
+    synthesize(folder, clips, clip, params)
+
+
 def run_demo(cfg: ExperimentConfig, hardware: Hardware, *, clips: int = 128, samples_per_class: int = 4,
              cfg_scale: float = 2.0, fresh: bool = False, say: Callable[[str], None] = print) -> DemoResult:
     """Run every stage; `fresh` deletes the run folder first (otherwise each stage resumes)."""
     from proav_core.data import read_clip
     from proav_core.data.prepare import prepare
-    from proav_core.data.synth import EVENTS_FILE, synthesize, syncshapes_params
+    from proav_core.data.synth import syncshapes_params
     from proav_core.sampling import SamplingPipeline, write_samples
     from proav_core.training.autoencoder_loop import held_out_psnr, train_autoencoder
     from proav_core.training.encode import encode_dataset, load_autoencoder
@@ -90,9 +108,7 @@ def run_demo(cfg: ExperimentConfig, hardware: Hardware, *, clips: int = 128, sam
         result.seconds[name] = round(time.perf_counter() - start, 1)
 
     with stage("synthesise", f"{clips} syncshapes clips as mp4 files in {run / 'data'}"):
-        events = run / "data" / EVENTS_FILE
-        if not (events.is_file() and len(json.loads(events.read_text())["files"]) == clips):
-            synthesize(run / "data", clips, cfg.clip, synth_params)
+        synthesise_clips(run / "data", clips, cfg.clip, synth_params)
     with stage("prepare", f"decode, mel_frames, shard into {run / 'prepared'}"):
         prepare(files_cfg, run / "prepared")
     with stage("train autoencoder", f"{cfg.train.autoencoder.steps} steps"):

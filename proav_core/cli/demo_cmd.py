@@ -5,6 +5,7 @@ from __future__ import annotations
 from importlib import resources
 
 import click
+from rich.console import Group
 from rich.table import Table
 
 from proav_core.cli.common import console, hardware_options
@@ -74,17 +75,24 @@ def _fmt(value, digits: int = 3) -> str:
     return "-" if value is None else f"{value:.{digits}f}"
 
 
-def scores_table(scores) -> Table:
-    """One row per clip set: shape_sync's figures beside AV-Align and its peak counts."""
-    table = Table(title="scores (samples read back from their mp4 files)")
-    for column in ("clips", "n", "sync F1", "1 object / frame", "class (video)", "class (audio)",
-                   "bounces / clip", "onsets / clip", "AV-Align", "flow peaks / clip", "librosa onsets / clip"):
-        table.add_column(column)
+def scores_table(scores) -> Group:
+    """Two tables, one row per clip set: shape_sync's figures, then AV-Align with its peak counts
+    (narrow enough for an 80-column terminal)."""
+    sync_table = Table(title="shape_sync: syncshapes' ground truth (samples read back from their mp4 files)")
+    sync_table.add_column("clips", ratio=1)
+    for column in ("n", "sync F1", "1 object\n/ frame", "class\n(video)", "class\n(audio)", "bounces\n/ clip",
+                   "onsets\n/ clip"):
+        sync_table.add_column(column, justify="right", no_wrap=True)
+    align_table = Table(title="AV-Align")
+    align_table.add_column("clips", ratio=1)
+    for column in ("AV-Align", "flow peaks / clip", "librosa onsets / clip"):
+        align_table.add_column(column, justify="right", no_wrap=True)
     for name, by in scores.items():
         sync, align = by["shape_sync"], by["av_align"]
         d, a = sync.details, align.details
-        table.add_row(name, str(sync.num_fake), _fmt(sync.value), _fmt(d.get("single_object_share")),
-                      _fmt(d.get("video_accuracy")), _fmt(d.get("audio_accuracy")), _fmt(d.get("bounces_per_clip"), 1),
-                      _fmt(d.get("onsets_per_clip"), 1), _fmt(align.value), _fmt(a.get("flow_peaks_per_clip"), 1),
-                      _fmt(a.get("onsets_per_clip"), 1))
-    return table
+        sync_table.add_row(name, str(sync.num_fake), _fmt(sync.value), _fmt(d.get("single_object_share")),
+                           _fmt(d.get("video_accuracy")), _fmt(d.get("audio_accuracy")),
+                           _fmt(d.get("bounces_per_clip"), 1), _fmt(d.get("onsets_per_clip"), 1))
+        align_table.add_row(name, _fmt(align.value), _fmt(a.get("flow_peaks_per_clip"), 1),
+                            _fmt(a.get("onsets_per_clip"), 1))
+    return Group(sync_table, align_table)

@@ -61,3 +61,16 @@ def test_demo_needs_a_syncshapes_dataset_and_writes_nothing(tmp_path, capsys):
     assert cli("demo", "--config", config, "--set", "dataset=video_folder", "--set", "dataset.root=x") == 2
     assert "the config's dataset is 'video_folder'" in capsys.readouterr().err
     assert not (tmp_path / "runs").exists()
+
+
+def test_demo_refuses_to_resume_a_run_made_for_another_clip(tmp_path, capsys):
+    config = tiny_config(tmp_path)
+    data = tmp_path / "runs" / "tiny" / "data"
+    data.mkdir(parents=True)
+    stale = {"clip": {"frames": 99, "fps": 4.0, "height": 16, "width": 16, "sample_rate": 8000}, "classes": [],
+             "files": {}}
+    (data / "events.json").write_text(json.dumps(stale))
+    assert cli("demo", "--config", config, "--clips", "12", "--accelerator", "cpu") == 2
+    err = capsys.readouterr().err
+    assert "events.json holds clips of" in err and "--fresh" in err
+    assert json.loads((data / "events.json").read_text()) == stale  # nothing overwritten
