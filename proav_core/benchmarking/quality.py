@@ -1,8 +1,8 @@
 """The quality benchmark: what a config makes in a given time on this machine.
 
 `run_quality(cfg, hardware, minutes=...)`:
-1. calibrate: seconds per autoencoder step and per generator step at the loops' batch
-   sizes (proav bench's workloads on synthetic batches);
+1. synthesise and prepare the clips, then calibrate: seconds per step of the real training
+   loops (a few dozen steps of each in a scratch folder);
 2. share the budget between the two loops (`ae_share` to the autoencoder) and set their step
    counts from it, with a held-out evaluation of the autoencoder about every tenth of its run
    (the PSNR-versus-training-time curve);
@@ -20,7 +20,9 @@ from __future__ import annotations
 import csv
 import datetime
 import platform
+import shutil
 import subprocess
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -46,25 +48,40 @@ def git_commit(root: Path | None = None) -> str | None:
     return head.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
 
 
-def calibrate(cfg: ExperimentConfig, hardware: Hardware,
-              parts: tuple[str, ...] = ("autoencoder", "generator")) -> dict[str, float]:
-    """Median seconds per training step: {"autoencoder": stage 1 (or the one stage), "generator": ...}."""
-    from proav_core.benchmarking import BenchSettings, run_benchmarks
+def loop_seconds_per_step(metrics_csv: Path, skip: int = 10) -> float:
+    """Seconds per step of a training run, from the train_s column of its metrics.csv, over the
+    steps after the first `skip` (start-up excluded)."""
+    with metrics_csv.open(newline="") as f:
+        rows = [(int(r["step"]), float(r["train_s"])) for r in csv.DictReader(f) if r.get("train_s")]
+    later = [r for r in rows if r[0] >= skip]
+    if len(later) < 2:
+        raise UsageError(f"{metrics_csv}: too few logged steps after step {skip} to time the loop")
+    (s0, t0), (s1, t1) = later[0], later[-1]
+    return (t1 - t0) / (s1 - s0)
 
-    out = {}
-    for part, loop, keys in (("autoencoder", cfg.train.autoencoder, ("ae_step_stage1", "ae_step")),
-                             ("generator", cfg.train.generator, ("generator_step",))):
-        if part not in parts:
-            continue
-        skip = ("generator", "sample") if part == "autoencoder" else ("autoencoder", "sample")
-        settings = BenchSettings(accelerator=hardware.accelerator, precision=hardware.precision,
-                                 batch_size=loop.batch_size, flops=False, repeats=3, skip=skip)
-        rows = {r["key"]: r for r in run_benchmarks(cfg, settings)["rows"]}
-        found = [rows[k] for k in keys if k in rows]
-        if not found:
-            raise UsageError(f"could not time a {part} step for {cfg.name}: the config lacks what it needs")
-        out[part] = float(found[0]["seconds"]["median"])
-    return out
+
+def calibrate(cfg: ExperimentConfig, hardware: Hardware, parts: tuple[str, ...] = ("autoencoder", "generator"),
+              steps: int = 30, skip: int = 10) -> dict[str, float]:
+    """Seconds per step of the real training loops (data, EMA and logging included) on the
+    config's own dataset: `steps` steps of each part in a scratch folder (the generator on the
+    latents of that scratch autoencoder), timed after the first `skip`. Stage 1 is timed; a
+    config whose stage 2 builds discriminators pays more per step from disc_start."""
+    from proav_core.training.autoencoder_loop import train_autoencoder
+    from proav_core.training.common import run_dir
+    from proav_core.training.encode import encode_dataset
+    from proav_core.training.generator_loop import train_generator
+
+    with tempfile.TemporaryDirectory(prefix="proav-calibrate-") as tmp:
+        tree = {**config_to_dict(cfg), "output_dir": tmp, "name": "calibration"}
+        for part in ("autoencoder", "generator"):
+            tree.setdefault("train", {}).setdefault(part, {}).update(
+                steps=steps, checkpoint_every=steps, log_every=5, eval_every=0)
+        scratch = config_from_dict(tree, source=f"{cfg.name} (step-time calibration)")
+        train_autoencoder(scratch, hardware)
+        if "generator" in parts:
+            encode_dataset(scratch, hardware)
+            train_generator(scratch, hardware)
+        return {part: loop_seconds_per_step(run_dir(scratch) / part / "metrics.csv", skip) for part in parts}
 
 
 def budget_config(cfg: ExperimentConfig, seconds_per_step: dict[str, float], minutes: float, ae_share: float,
@@ -82,7 +99,6 @@ def budget_config(cfg: ExperimentConfig, seconds_per_step: dict[str, float], min
         loop["checkpoint_every"] = max(1, steps // 4)
         if part == "autoencoder":
             loop["eval_every"] = max(1, steps // evaluations)
-    tree["name"] = f"{cfg.name}-quality"
     return config_from_dict(tree, source=f"{cfg.name} (quality benchmark, {minutes:g} min)")
 
 
@@ -112,17 +128,30 @@ def run_quality(cfg: ExperimentConfig, hardware: Hardware, *, minutes: float, ae
                 clips: int = 128, samples_per_class: int = 4, cfg_scale: float = 2.0, fvd: bool = True,
                 say: Callable[[str], None] = print) -> dict[str, Any]:
     """Calibrate, train within the budget, sample and score; returns the report (see the module doc)."""
-    from proav_core.demo import run_demo
+    from proav_core.build import build_component
+    from proav_core.data import read_clip
+    from proav_core.data.prepare import prepare
+    from proav_core.data.synth import syncshapes_params
+    from proav_core.demo import demo_configs, run_demo, synthesise_clips
     from proav_core.demo_scores import Clip
+    from proav_core.training.common import run_dir
 
     started = time.perf_counter()
-    say(f"calibrating the step time of {cfg.name}")
-    per_step = calibrate(cfg, hardware)
+    cfg = config_from_dict({**config_to_dict(cfg), "name": f"{cfg.name}-quality"}, source=f"{cfg.name} (quality)")
+    run = run_dir(cfg)
+    if run.exists():
+        shutil.rmtree(run)
+    say(f"synthesising and preparing {clips} clips in {run}")
+    files_cfg, cached = demo_configs(cfg)
+    synthesise_clips(run / "data", clips, cfg.clip, syncshapes_params(cfg))
+    prepare(files_cfg, run / "prepared")
+    say(f"calibrating the step times of {cfg.name}'s training loops on those clips")
+    per_step = calibrate(cached, hardware)
     run_cfg = budget_config(cfg, per_step, minutes, ae_share)
     say(f"budget {minutes:g} min: autoencoder {run_cfg.train.autoencoder.steps} steps, "
         f"generator {run_cfg.train.generator.steps} steps")
     result = run_demo(run_cfg, hardware, clips=clips, samples_per_class=samples_per_class, cfg_scale=cfg_scale,
-                      fresh=True, say=say)
+                      say=say)
     report: dict[str, Any] = {
         "config": cfg.name, "commit": git_commit(), "minutes": minutes, "ae_share": ae_share,
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
@@ -133,12 +162,7 @@ def run_quality(cfg: ExperimentConfig, hardware: Hardware, *, minutes: float, ae
         "autoencoder_curve": autoencoder_curve(result.run / "autoencoder" / "metrics.csv"),
     }
     if fvd:
-        from proav_core.build import build_component
-        from proav_core.data import read_clip
-        from proav_core.demo import demo_configs
-
         say("FVD and KVD with the offline I3D (about 6 s per clip on a 2-core CPU)")
-        _, cached = demo_configs(run_cfg)
         test = build_component(cached.dataset, clip=cached.clip, split="test")
         real = [Clip(it["video"], it["waveform"], "") for it in map(test.__getitem__, range(len(test)))]
         fake = [Clip(*read_clip(p, cached.clip), "") for p in result.samples]

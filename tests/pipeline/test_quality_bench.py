@@ -8,7 +8,7 @@ import re
 import pytest
 
 from proav_core.benchmarking.ablations import PAPER_TABLE5, ablation_config, paper_order_holds
-from proav_core.benchmarking.quality import budget_config, git_commit, run_reconstruction
+from proav_core.benchmarking.quality import budget_config, calibrate, git_commit, loop_seconds_per_step, run_reconstruction
 from proav_core.config import load_config
 from proav_core.errors import ConfigError, UsageError
 from proav_core.training.hardware import Hardware
@@ -55,7 +55,7 @@ def test_budget_config_fills_each_share(tmp_path):
     cfg = load_config(tiny_config(tmp_path))
     run = budget_config(cfg, {"autoencoder": 0.5, "generator": 0.25}, minutes=2, ae_share=0.75)
     assert run.train.autoencoder.steps == 180 and run.train.generator.steps == 120  # 90 s / 0.5, 30 s / 0.25
-    assert run.train.autoencoder.eval_every == 18 and run.name == "tiny-quality"
+    assert run.train.autoencoder.eval_every == 18 and run.name == cfg.name
     with pytest.raises(UsageError, match="--ae-share must lie strictly between 0 and 1"):
         budget_config(cfg, {"autoencoder": 0.5, "generator": 0.25}, minutes=2, ae_share=1.0)
 
@@ -75,3 +75,39 @@ def test_reconstruction_run_reports_a_curve_and_the_final_psnr(tmp_path):
 def test_git_commit_names_head():
     commit = git_commit()
     assert commit is None or re.fullmatch(r"[0-9a-f]{40}(\+dirty)?", commit)
+
+
+def test_loop_seconds_per_step_skips_the_start(tmp_path):
+    csv = tmp_path / "metrics.csv"
+    csv.write_text("step,loss,train_s\n5,1.0,9.0\n10,0.9,10.0\n15,0.8,11.5\n20,0.7,13.0\n")
+    assert loop_seconds_per_step(csv, skip=10) == pytest.approx(0.3)  # (13.0 - 10.0) / (20 - 10)
+    with pytest.raises(UsageError, match="too few logged steps after step 20"):
+        loop_seconds_per_step(csv, skip=20)
+
+
+def test_calibration_times_both_real_loops_and_leaves_no_run(tmp_path):
+    cfg = load_config(tiny_config(tmp_path))
+    per_step = calibrate(cfg, Hardware(accelerator="cpu"), steps=12, skip=2)
+    assert set(per_step) == {"autoencoder", "generator"} and all(0 < v < 60 for v in per_step.values())
+    assert not (tmp_path / "runs").exists()  # a scratch folder, removed afterwards
+
+
+def test_quality_benchmark_script_trains_scores_and_writes_json(tmp_path, capsys):
+    import importlib.util
+    import json
+
+    script = CONFIGS.parent / "benchmarks" / "bench_quality.py"
+    spec = importlib.util.spec_from_file_location("bench_quality", script)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    out = tmp_path / "quality.json"
+    assert bench.main([str(tiny_config(tmp_path)), "--minutes", "0.01", "--clips", "12", "--samples-per-class", "1",
+                       "--no-fvd", "--out", str(out)]) == 0
+    report = json.loads(out.read_text())
+    assert report["config"] == "tiny-quality" and report["steps"] == {"autoencoder": 20, "generator": 20}
+    assert set(report["seconds_per_step"]) == {"autoencoder", "generator"}
+    assert [row["step"] for row in report["autoencoder_curve"]] == [2 * k for k in range(1, 11)]
+    assert list(report["demo"]["scores"]) == ["samples", "real clips", "shuffled real pairs"]
+    assert set(report["demo"]["reconstruction"]) == {"video_psnr", "audio_psnr"}
+    assert (tmp_path / "runs" / "tiny-quality" / "contact_sheet.png").is_file()
+    assert "held-out reconstruction PSNR against training time" in capsys.readouterr().out
