@@ -28,19 +28,19 @@ from proav_core.training.hardware import Hardware  # noqa: E402
 
 
 def shared_data(base, clips: int):
-    """Synthesise and prepare the base config's syncshapes clips once; the base config reading them."""
+    """Synthesise and prepare the base config's syncshapes clips once (as the demo does, in
+    <output_dir>/<name>-ablations); the base config reading them, its runs in that folder."""
     from proav_core.data.prepare import prepare
     from proav_core.data.synth import syncshapes_params
-    from proav_core.demo import TEST_FRACTION, synthesise_clips
+    from proav_core.demo import demo_configs, synthesise_clips
 
-    folder = Path(base.output_dir) / f"{base.name}-ablations"
+    named = config_from_dict({**config_to_dict(base), "name": f"{base.name}-ablations"}, source="ablation data")
+    folder = Path(named.output_dir) / named.name
+    files_cfg, cached = demo_configs(named)
     synthesise_clips(folder / "data", clips, base.clip, syncshapes_params(base))
-    tree = config_to_dict(base)
-    files = {**tree, "dataset": {"name": "video_folder", "root": str(folder / "data"), "test_fraction": TEST_FRACTION}}
-    prepare(config_from_dict(files, source="ablation data"), folder / "prepared")
-    tree["dataset"] = {"name": "prepared", "root": str(folder / "prepared")}
-    tree["output_dir"] = str(folder)
-    return config_from_dict(tree, source=f"{base.name} (ablation base)")
+    prepare(files_cfg, folder / "prepared")
+    return config_from_dict({**config_to_dict(cached), "name": base.name, "output_dir": str(folder)},
+                            source=f"{base.name} (ablation base)")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -111,3 +111,24 @@ def test_quality_benchmark_script_trains_scores_and_writes_json(tmp_path, capsys
     assert set(report["demo"]["reconstruction"]) == {"video_psnr", "audio_psnr"}
     assert (tmp_path / "runs" / "tiny-quality" / "contact_sheet.png").is_file()
     assert "held-out reconstruction PSNR against training time" in capsys.readouterr().out
+
+
+def test_ablation_script_runs_rows_on_shared_clips_and_resumes(tmp_path, capsys):
+    import importlib.util
+    import json
+
+    spec = importlib.util.spec_from_file_location("bench_ablations", CONFIGS.parent / "benchmarks" / "bench_ablations.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    out = tmp_path / "ablations.json"
+    args = ["--base", str(tiny_config(tmp_path)), "--minutes-per-row", "0.001", "--rows", "full", "no_kl",
+            "--clips", "12", "--out", str(out)]
+    assert bench.main(args) == 0
+    report = json.loads(out.read_text())
+    assert list(report["rows"]) == ["full", "no_kl"] and report["ordering"]["pairs"] == 1
+    assert all(r["steps"] == 20 and r["stage2_from"] == 14 for r in report["rows"].values())
+    folder = tmp_path / "runs" / "tiny-ablations"
+    assert sorted(p.name for p in folder.iterdir()) == ["data", "prepared", "tiny-full", "tiny-no_kl"]
+    assert "paper's order" in capsys.readouterr().out
+    assert bench.main(args) == 0  # a rerun keeps both rows
+    assert "full: kept from" in capsys.readouterr().out and json.loads(out.read_text())["rows"] == report["rows"]
