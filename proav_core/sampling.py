@@ -4,6 +4,8 @@ latent normalisation -> decode.
     pipe = SamplingPipeline.from_checkpoint(cfg, "runs/demo/generator/last.ckpt")
     out = pipe.sample(["a video of circle"], cfg_scale=2.0, seed=0)
     out.video (N, 3, T, H, W) in [-1, 1], out.audio (N, T, H, W), out.waveform (N, S)
+    out = pipe.sample(task="a2v", audio="song.wav")      # animate a soundtrack (proav_core.tasks)
+    out = pipe.sample(task="v2a", video=frames)          # score a silent video, frames (N, 3, T, H, W)
 """
 
 from __future__ import annotations
@@ -22,18 +24,33 @@ from proav_core.errors import ConfigError, UsageError
 from proav_core.interfaces.generation import StepCallback
 from proav_core.training.checkpoint import component_names, load_weights, peek_checkpoint
 from proav_core.training.encode import load_autoencoder
-from proav_core.training.generator_loop import FlowModel
+from proav_core.data.condition_inputs import read_audio_clips, read_video_clips
+from proav_core.interfaces.autoencoder import Planes
+from proav_core.tasks import TASK_IDS, GivenPlanes, Task, get_task, given_mask
+from proav_core.training.generator_loop import FlowModel, flow_model
 from proav_core.training.latent_norm import LatentNormalizer
 
 
 @dataclass
 class Generated:
-    """Decoded samples. waveform is None without an audio stream or audio representation."""
+    """Decoded samples. waveform is None without an audio stream or audio representation.
+
+    task: what was generated; mode: "joint", "trained" (a task the generator was trained for)
+    or "zero-shot" (given planes held on the flow path); note: why that mode, for the user;
+    names: a file stem per sample (None: from the prompts)."""
 
     prompts: list[str]
     video: Tensor | None
     audio: Tensor | None
     waveform: Tensor | None
+    task: str = "joint"
+    mode: str = "joint"
+    note: str = ""
+    names: list[str] | None = None
+
+
+Media = Tensor | str | Path
+HOLD_MODES = ("auto", "trained", "zero_shot")
 
 
 class SamplingPipeline:
@@ -62,7 +79,7 @@ class SamplingPipeline:
                       else None)  # generator checkpoints from before normalisation
         box = latents["latent_bound"] if normalizer is None else normalizer.bound(latents["latent_bound"])
         parts = build_generation(cfg, plane_shapes, box, list(latents["classes"]))
-        flow = FlowModel(parts.generator, parts.conditioner, parts.objective, parts.stacker.loss_mask())
+        flow = flow_model(parts, raw.get("tasks"))  # checkpoints before tasks: joint only
         load_weights(flow, checkpoint, component_names(cfg), "model.", raw=raw)
         autoencoder = load_autoencoder(cfg, autoencoder_checkpoint or latents["autoencoder_checkpoint"])
         audio_repr = None if cfg.audio_repr is None else build_component(cfg.audio_repr, clip=cfg.clip)
@@ -75,22 +92,134 @@ class SamplingPipeline:
     def classes(self) -> list[str]:
         return list(self.flow.conditioner.classes)
 
+    @property
+    def trained_tasks(self) -> list[str]:
+        """The tasks the generator was trained for (["joint"] for a joint-only generator)."""
+        return self.flow.trained_tasks
+
     def default_prompts(self) -> list[str]:
         """"a video of <class>" for each class; one empty prompt (null condition) without classes."""
         return [f"a video of {c}" for c in self.classes] or [""]
 
     @torch.no_grad()
-    def sample(self, prompts: Sequence[str], cfg_scale: float = 1.0, seed: int = 0,
-               callback: StepCallback | None = None) -> Generated:
-        """One sample per prompt; deterministic given the seed."""
-        prompts = list(prompts)
+    def sample(self, prompts: Sequence[str] | None = None, cfg_scale: float = 1.0, seed: int = 0,
+               callback: StepCallback | None = None, *, task: str = "joint", audio: Media | None = None,
+               video: Media | None = None, hold: str = "auto") -> Generated:
+        """One sample per prompt (joint), or per given clip (a2v, v2a); deterministic given the seed.
+
+        a2v: `audio` is a waveform (S,) or (N, S) at clip.sample_rate, or a file path (a wav or any
+        file with an audio track, cut into clips); v2a: `video` is (3, T, H, W) or (N, 3, T, H, W)
+        in [-1, 1], or a video file path. Prompts are optional for a2v/v2a (default: none, the
+        class must come from the given side). `hold`: "auto" (trained when the generator was
+        trained for the task, else zero-shot), "trained" or "zero_shot" (proav_core.tasks).
+        """
+        spec = get_task(task)
+        if not spec.given:
+            if audio is not None or video is not None:
+                raise UsageError("--task joint generates both modalities; give --audio only with --task a2v "
+                                 "and --video only with --task v2a")
+            prompts = list(self.default_prompts() if prompts is None else prompts)
+            return self._run(prompts, cfg_scale, seed, callback, spec, None, None)
+        given_side, names = self._given_side(spec, audio, video)
+        n = next(iter(given_side.values())).shape[0]
+        prompts = [""] * n if prompts is None else list(prompts)
+        if len(prompts) == 1 and n > 1:
+            prompts = prompts * n
+        if len(prompts) != n:
+            raise UsageError(f"--task {task}: {len(prompts)} prompts for {n} given clips; give one prompt, one per "
+                             "clip, or none")
+        mode, note = self._mode(spec, hold)
+        planes = {}
+        for m in spec.given:
+            planes |= self._encode(m, given_side[m])
+        given = self._given_planes(spec, planes, mode)
+        out = self._run(prompts, cfg_scale, seed, callback, spec, given, mode)
+        out.note, out.names = note, [f"{task}_{name}" for name in names]
+        if "audio" in given_side:  # the given soundtrack itself, not its decoded latent
+            out.waveform, out.audio = given_side["audio_waveform"].cpu(), given_side["audio"].float().cpu()
+        if "video" in given_side:
+            out.video = given_side["video"].float().cpu()
+        return out
+
+    def _mode(self, task: Task, hold: str) -> tuple[str, str]:
+        """-> ("trained" | "zero-shot", a note for the user)."""
+        if hold not in HOLD_MODES:
+            raise UsageError(f"--hold: unknown mode '{hold}'; known: {', '.join(HOLD_MODES)}")
+        trained = task.name in self.trained_tasks
+        if hold == "trained" and not trained:
+            raise UsageError(f"--hold trained: the generator was trained for {', '.join(self.trained_tasks)}, not "
+                             f"{task.name}; use --hold zero_shot (or auto)")
+        if hold == "zero_shot" or not trained:
+            why = "as asked" if hold == "zero_shot" else f"the generator was trained for {', '.join(self.trained_tasks)} only"
+            return "zero-shot", f"{task.name} runs zero-shot ({why}): the given planes are held on the flow path"
+        return "trained", f"{task.name} runs as trained (given planes clean, task embedding)"
+
+    def _given_side(self, task: Task, audio: Media | None, video: Media | None) -> tuple[dict[str, Tensor], list[str]]:
+        """The given modality in dataset layout, {"audio": (N, T, H, W), "audio_waveform": (N, S)} or
+        {"video": (N, 3, T, H, W)}, and a name per clip."""
+        clip = self.cfg.clip
+        wanted, other = ("audio", "video") if "audio" in task.given else ("video", "audio")
+        value = audio if wanted == "audio" else video
+        if (audio if other == "audio" else video) is not None:
+            raise UsageError(f"--task {task.name} generates the {other}; give --{wanted} only")
+        if value is None:
+            raise UsageError(f"--task {task.name} needs --{wanted} FILE (or a tensor): the {wanted} to condition on")
+        stem = Path(value).stem if isinstance(value, (str, Path)) else "clip"
+        if wanted == "audio":
+            if self.audio_repr is None:
+                raise ConfigError("a2v needs an [audio_repr] section to turn the waveform into the audio stream",
+                                  path="audio_repr")
+            wave = read_audio_clips(value, clip) if isinstance(value, (str, Path)) else value.float()
+            wave = wave[None] if wave.dim() == 1 else wave  # (N, S)
+            if wave.shape[-1] != clip.num_samples:
+                raise UsageError(f"a2v: the waveform has {wave.shape[-1]} samples; a clip at [clip] has "
+                                 f"{clip.num_samples} ({clip.duration:g} s at {clip.sample_rate} Hz)")
+            side = {"audio": self.audio_repr.encode(wave), "audio_waveform": wave}  # (N, T, H, W), (N, S)
+        else:
+            frames = read_video_clips(value, clip) if isinstance(value, (str, Path)) else value.float()
+            frames = frames[None] if frames.dim() == 4 else frames  # (N, 3, T, H, W)
+            want = (3, clip.frames, clip.height, clip.width)
+            if tuple(frames.shape[1:]) != want:
+                raise UsageError(f"v2a: the video is {tuple(frames.shape)}; [clip] needs (N, {', '.join(map(str, want))})")
+            side = {"video": frames}
+        n = next(iter(side.values())).shape[0]
+        return side, [f"{stem}_{k * clip.duration:.2f}s" for k in range(n)]
+
+    def _encode(self, modality: str, x: Tensor) -> Planes:
+        """One modality in dataset layout -> its planes in generator space (autoencoder.encode_modality)."""
+        if not hasattr(self.autoencoder, "encode_modality"):
+            raise UsageError(f"the autoencoder ({type(self.autoencoder).__name__}) cannot encode one modality alone "
+                             "(no encode_modality method), so it cannot condition on given audio or video")
+        return self.autoencoder.encode_modality(modality, x.to(self.device))
+
+    def _given_planes(self, task: Task, planes: Planes, mode: str) -> GivenPlanes:
+        """Encoded given planes -> GivenPlanes in the generator's (normalised, stacked) space."""
+        if self.normalizer is not None:
+            planes = self.normalizer.normalize(planes)
+        shapes = {k: tuple(v.shape[1:]) for k, v in self.stacker.unstack(torch.zeros(1, *self.stacker.latent_shape)).items()}
+        n = next(iter(planes.values())).shape[0]
+        full = {k: planes[k] if k in planes else torch.zeros(n, *shape, device=self.device) for k, shape in shapes.items()}
+        bound = getattr(self.sampler, "bound", None)
+        return GivenPlanes(self.stacker.stack(full), given_mask(self.stacker, task).to(self.device),
+                           "clean" if mode == "trained" else "path", bound)
+
+    def _run(self, prompts: list[str], cfg_scale: float, seed: int, callback: StepCallback | None, task: Task,
+             given: GivenPlanes | None, mode: str | None) -> Generated:
         n = len(prompts)
         conditioner = self.flow.conditioner
         cond = (conditioner.from_prompts(prompts) if self.classes else conditioner.null(n)).to(self.device)
         null = conditioner.null(n).to(self.device)
+        if self.flow.tasks is not None:  # a multi-task generator: the task embedding joins the condition
+            ids = torch.full((n,), TASK_IDS[task.name if mode == "trained" else "joint"], device=self.device)
+            cond, null = self.flow.tasks.embed(cond, ids), self.flow.tasks.embed(null, ids)
         generator = torch.Generator(device="cpu").manual_seed(seed)
         x0 = self.flow.objective.sample_noise((n, *self.stacker.latent_shape), generator=generator).to(self.device)
-        x1 = self.sampler(self.flow.generator, x0, cond=cond, null_cond=null, cfg_scale=cfg_scale, callback=callback)
+        velocity = self.flow.generator
+        if given is not None:
+            velocity, x0 = given.bind(velocity, x0), given.start(x0)
+        x1 = self.sampler(velocity, x0, cond=cond, null_cond=null, cfg_scale=cfg_scale, callback=callback)
+        if given is not None:
+            x1 = given.paste(x1)
         planes = self.stacker.unstack(x1)  # {name: (N, C, a, b)}
         if self.normalizer is not None:
             planes = self.normalizer.denormalize(planes)
@@ -99,7 +228,7 @@ class SamplingPipeline:
         if audio is not None and self.audio_repr is not None:
             waveform = self.audio_repr.decode(audio.float().cpu())
         return Generated(prompts, None if video is None else video.float().cpu().clamp(-1, 1),
-                         None if audio is None else audio.float().cpu(), waveform)
+                         None if audio is None else audio.float().cpu(), waveform, task.name, mode or "joint")
 
 
 def _slug(prompt: str) -> str:
@@ -118,7 +247,7 @@ def write_samples(folder: str | Path, generated: Generated, cfg: ExperimentConfi
     files: list[Path] = []
     clip = cfg.clip
     for i, prompt in enumerate(generated.prompts):
-        stem = f"sample_{i:03d}_{_slug(prompt)}"
+        stem = f"sample_{i:03d}_{_slug(generated.names[i] if generated.names else prompt)}"
         video = None if generated.video is None else generated.video[i]
         audio = None if generated.audio is None else generated.audio[i]
         if video is not None and generated.waveform is not None:

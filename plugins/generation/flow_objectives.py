@@ -9,7 +9,8 @@ x_t = (1 - t) x0 + t x1 never leaves it; the network regresses the velocity x1 -
 
 Both: t ~ U[0, 1) (`time_sampling = "uniform"`) or t = sigmoid(n), n ~ N(0, 1)
 ("logit_normal", Esser et al. 2024: more training on the middle of the path, where the
-velocity is hardest to predict); loss = mean over real (mask = 1) positions of the squared velocity error;
+velocity is hardest to predict); loss = mean over real (mask = 1) positions of the squared velocity error
+(the mask is one for the whole batch, (*latent), or per item, (B, *latent));
 the data's padding (mask = 0) is zeroed before use, so it never reaches the loss; condition
 dropout for classifier-free guidance replaces a sample's condition by the null condition
 with probability `cond_dropout` (UniForm drops its text condition with probability 0.5).
@@ -81,7 +82,7 @@ class FlowMatching:
 
     def loss(self, model: VelocityFn, x1: Tensor, cond: Tensor, null_cond: Tensor | None,
              mask: Tensor | None = None, generator: torch.Generator | None = None) -> Tensor:
-        """x1 (B, *latent) data, cond/null_cond (B, L, Dc), mask (*latent) -> scalar loss."""
+        """x1 (B, *latent) data, cond/null_cond (B, L, Dc), mask (*latent) or (B, *latent) -> scalar loss."""
         b = x1.shape[0]
         if mask is not None:
             mask = mask.to(x1.device, x1.dtype)
@@ -98,7 +99,8 @@ class FlowMatching:
         err = (model(xt, t, cond) - (x1 - x0)).float() ** 2  # (B, *latent)
         if mask is None:
             return err.mean()
-        return (err * mask).sum() / (mask.sum() * b)
+        per_item = mask.dim() == x1.dim()  # (B, *latent): e.g. a multi-task batch masks each item's given planes
+        return (err * mask).sum() / (mask.sum() * (1 if per_item else b)).clamp_min(1)
 
 
 class FlowParams(ComponentParams):

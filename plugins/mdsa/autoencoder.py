@@ -126,29 +126,40 @@ class Mdsa(nn.Module):
 
     def _streams(self, video: Tensor | None, audio: Tensor | None) -> dict[str, Tensor]:
         """Dataset layout -> {m: (B, C_m, T, H, W)}, checked against the clip."""
-        t, h, w = self.clip.frames, self.clip.height, self.clip.width
         given = {"video": video, "audio": audio}
-        out = {}
-        for m in self.modalities:
-            x = given[m]
-            want = (3, t, h, w) if m == "video" else (t, h, w)
-            if x is None or tuple(x.shape[1:]) != want:
-                got = "None" if x is None else tuple(x.shape)
-                raise ValueError(f"mdsa ({'+'.join(self.modalities)}) needs {m} of shape (B, {', '.join(map(str, want))}) "
-                                 f"for [clip] frames={t} height={h} width={w}; got {got}")
-            out[m] = x if m == "video" else x.unsqueeze(1)  # (B, C_m, T, H, W)
-        return out
+        return {m: self._stream(m, given[m]) for m in self.modalities}
+
+    def _stream(self, m: str, x: Tensor | None) -> Tensor:
+        """One modality in dataset layout -> (B, C_m, T, H, W), checked against the clip."""
+        t, h, w = self.clip.frames, self.clip.height, self.clip.width
+        want = (3, t, h, w) if m == "video" else (t, h, w)
+        if x is None or tuple(x.shape[1:]) != want:
+            got = "None" if x is None else tuple(x.shape)
+            raise ValueError(f"mdsa ({'+'.join(self.modalities)}) needs {m} of shape (B, {', '.join(map(str, want))}) "
+                             f"for [clip] frames={t} height={h} width={w}; got {got}")
+        return x if m == "video" else x.unsqueeze(1)  # (B, C_m, T, H, W)
 
     # ----------------------------------------------------------------------------- encode / decode
     def encode(self, video: Tensor | None, audio: Tensor | None) -> dict[str, DiagonalGaussian]:
         """video (B, 3, T, H, W), audio (B, T, H, W) -> posterior per plane name."""
         posteriors = {}
         for m, x in self._streams(video, audio).items():
-            u = self.encoders[m](x)  # (B, D_e, T, H', W')
-            for p in COLLAPSED:
-                moments = self.projectors[f"{m}_{p}"](u)  # (B, 2C, a, b)
-                posteriors[f"{m}_{p}"] = DiagonalGaussian(moments, self.latent_clip)
+            posteriors |= self._encode_stream(m, x)
         return posteriors
+
+    def _encode_stream(self, m: str, x: Tensor) -> dict[str, DiagonalGaussian]:
+        u = self.encoders[m](x)  # (B, D_e, T, H', W')
+        return {f"{m}_{p}": DiagonalGaussian(self.projectors[f"{m}_{p}"](u), self.latent_clip)  # (B, 2C, a, b)
+                for p in COLLAPSED}
+
+    def encode_modality(self, modality: str, x: Tensor) -> Planes:
+        """One modality alone -> its three planes in generator space (the encoders do not mix
+        modalities; GCM and Bi-Block attention sit in the decoder). x: video (B, 3, T, H, W)
+        or audio (B, T, H, W). Conditional tasks encode their given side with it."""
+        if modality not in self.modalities:
+            raise ValueError(f"mdsa ({'+'.join(self.modalities)}) has no {modality} stream")
+        stream = self._stream(modality, x)  # (B, C_m, T, H, W)
+        return {k: self.latent_scale * q.mode() for k, q in self._encode_stream(modality, stream).items()}
 
     def _lift(self, name: str, z: Tensor) -> Tensor:
         x = self.lifts[name](z)  # (B, width, a, b)

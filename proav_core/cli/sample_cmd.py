@@ -11,8 +11,20 @@ from proav_core.cli.common import config_argument, console, load_cli_config
 from proav_core.errors import UsageError
 
 
-def check_writable(out: Path, overwrite: bool) -> None:
-    """The output folder exists or can be made, accepts files, and holds no earlier samples."""
+def check_no_earlier_samples(out: Path, overwrite: bool) -> None:
+    """Refuse an --out that holds samples already (unless --overwrite), or that cannot be made
+    (the nearest existing folder above it is not writable); nothing is created."""
+    existing = next((p for p in (out, *out.parents) if p.exists()), Path("."))
+    if not existing.is_dir() or not os.access(existing, os.W_OK):
+        raise UsageError(f"output directory {out} is not writable ({existing} is not a writable folder); "
+                         "pass another --out")
+    earlier = sorted(out.glob("sample_*.mp4")) if out.is_dir() else []
+    if earlier and not overwrite:
+        raise UsageError(f"{out} already holds samples ({earlier[0].name}, ...); pass --overwrite or another --out")
+
+
+def check_writable(out: Path) -> None:
+    """The output folder exists or can be made, and accepts files."""
     try:
         out.mkdir(parents=True, exist_ok=True)
         probe = out / f".proav-write-test-{os.getpid()}"
@@ -20,41 +32,56 @@ def check_writable(out: Path, overwrite: bool) -> None:
         probe.unlink()
     except OSError as err:
         raise UsageError(f"output directory {out} is not writable ({err.strerror}); pass another --out") from None
-    earlier = sorted(out.glob("sample_*.mp4"))
-    if earlier and not overwrite:
-        raise UsageError(f"{out} already holds samples ({earlier[0].name}, ...); pass --overwrite or another --out")
 
 
 @click.command("sample")
 @config_argument
 @click.option("--ckpt", required=True, help="generator checkpoint (e.g. runs/demo/generator/last.ckpt)")
 @click.option("--ae-ckpt", default=None, help="autoencoder checkpoint (default: the one the latents came from)")
+@click.option("--task", default="joint", show_default=True,
+              help="joint (generate both), a2v (animate --audio), v2a (score --video)")
+@click.option("--audio", "audio_file", default=None, help="a2v: the soundtrack, a wav or any file with an audio track; "
+              "cut into clips, one sample each")
+@click.option("--video", "video_file", default=None, help="v2a: the video to score, cut into clips, one sample each")
+@click.option("--hold", default="auto", show_default=True,
+              help="a2v/v2a: auto (trained when the generator learned the task, else zero_shot), trained, zero_shot")
 @click.option("--prompt", "prompts", multiple=True, help='"a video of <class>" or a class name; repeatable '
-              "(default: each class in turn)")
-@click.option("--num", default=4, show_default=True, type=click.IntRange(min=1), help="samples per prompt (per class without --prompt)")
+              "(default: each class in turn; none for a2v/v2a)")
+@click.option("--num", default=4, show_default=True, type=click.IntRange(min=1),
+              help="samples per prompt (per class without --prompt); joint only")
 @click.option("--steps", default=None, type=click.IntRange(min=1), help="sampler steps (default: the config's)")
 @click.option("--cfg", "cfg_scale", default=1.0, show_default=True, type=float, help="classifier-free guidance scale")
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("--out", "out_dir", required=True, help="output folder")
 @click.option("--overwrite", is_flag=True, help="replace samples already in --out")
 @click.option("--accelerator", default="auto", show_default=True, help="cpu, cuda, auto")
-def command(config, overrides, ckpt, ae_ckpt, prompts, num, steps, cfg_scale, seed, out_dir, overwrite,
-            accelerator) -> None:
+def command(config, overrides, ckpt, ae_ckpt, task, audio_file, video_file, hold, prompts, num, steps, cfg_scale,
+            seed, out_dir, overwrite, accelerator) -> None:
     """Write, per sample: an mp4 with its audio track, a wav, a PNG frame strip, a PNG mel image;
-    and the resolved config."""
+    and the resolved config. With --task a2v/v2a the mp4 carries the given side and the generated one."""
     from proav_core.sampling import SamplingPipeline, write_samples
+    from proav_core.tasks import get_task
 
+    spec = get_task(task, "--task")
     if steps is not None:
         overrides = (*overrides, f"sampler.steps={steps}")
     cfg = load_cli_config(config, overrides)
     out = Path(out_dir)
-    check_writable(out, overwrite)
+    check_no_earlier_samples(out, overwrite)
     device = "cuda" if accelerator in ("cuda", "gpu") or (accelerator == "auto" and _cuda()) else "cpu"
     pipe = SamplingPipeline.from_checkpoint(cfg, ckpt, ae_ckpt, device=device)
-    chosen = [p for p in (prompts or pipe.default_prompts()) for _ in range(num)]
-    generated = pipe.sample(chosen, cfg_scale=cfg_scale, seed=seed)
+    if spec.given:
+        generated = pipe.sample(list(prompts) or None, cfg_scale=cfg_scale, seed=seed, task=spec.name,
+                                audio=audio_file, video=video_file, hold=hold)
+        console.print(generated.note)
+    else:
+        if audio_file or video_file:
+            raise UsageError("--audio goes with --task a2v and --video with --task v2a; --task joint takes neither")
+        chosen = [p for p in (prompts or pipe.default_prompts()) for _ in range(num)]
+        generated = pipe.sample(chosen, cfg_scale=cfg_scale, seed=seed)
+    check_writable(out)
     files = write_samples(out, generated, cfg)
-    console.print(f"{len(chosen)} samples in {out} ({len(files)} files), config: {out / 'config.toml'}")
+    console.print(f"{len(generated.prompts)} samples in {out} ({len(files)} files), config: {out / 'config.toml'}")
 
 
 def _cuda() -> bool:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from proav_core.config.components import Component
 from proav_core.interfaces.data import ClipSpec
@@ -52,9 +52,36 @@ class LoopConfig(StrictModel):
     eval_clips: int = Field(32, ge=1, description="held-out clips per evaluation (the first of the test split)")
 
 
+class GeneratorLoopConfig(LoopConfig):
+    """`[train.generator]`: a loop plus the tasks the generator learns."""
+
+    tasks: dict[str, float] = Field(
+        default_factory=lambda: {"joint": 1.0},
+        description="task -> probability per item (normalised): joint, a2v, v2a. More than joint trains a "
+                    "multi-task generator (given planes enter clean, a learned task embedding joins the condition)")
+
+    @field_validator("tasks")
+    @classmethod
+    def _known_tasks(cls, value: dict[str, float]) -> dict[str, float]:
+        import difflib
+
+        known = ("joint", "a2v", "v2a")  # proav_core.tasks.TASKS, without importing torch here
+        for name, p in value.items():
+            if name not in known:
+                close = difflib.get_close_matches(name, known, n=1, cutoff=0.3)
+                raise ValueError(f"unknown task '{name}'; known tasks: {', '.join(known)}"
+                                 + (f"; closest: {close[0]}" if close else ""))
+            if not p > 0:
+                raise ValueError(f"task '{name}' has probability {p}; give each listed task a positive weight")
+        if not value:
+            raise ValueError("name at least one task, e.g. {joint = 1.0}")
+        total = sum(value.values())
+        return {k: value[k] / total for k in known if k in value}
+
+
 class TrainConfig(StrictModel):
     autoencoder: LoopConfig = LoopConfig(batch_size=32)
-    generator: LoopConfig = LoopConfig(batch_size=64, ema_decay=0.9999)
+    generator: GeneratorLoopConfig = GeneratorLoopConfig(batch_size=64, ema_decay=0.9999)
 
 
 class ExperimentConfig(StrictModel):

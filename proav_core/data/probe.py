@@ -16,7 +16,7 @@ from pathlib import Path
 import av
 
 from proav_core.data.bad_input import BadInput
-from proav_core.data.media_files import MEDIA_EXTENSIONS, is_media_file
+from proav_core.data.media_files import MEDIA_EXTENSIONS
 
 
 @dataclass(frozen=True)
@@ -33,8 +33,10 @@ class MediaInfo:
     origin: float  # the container's start time, seconds; clip times count from here
 
 
-def open_media(path: str | Path) -> av.container.InputContainer:
-    """Open a media file for reading, or raise BadInput naming the file and the reason."""
+def open_media(path: str | Path, extensions: tuple[str, ...] | None = MEDIA_EXTENSIONS) -> av.container.InputContainer:
+    """Open a media file for reading, or raise BadInput naming the file and the reason.
+
+    `extensions`: the file names accepted (None: any, e.g. for a soundtrack in a wav file)."""
     p = Path(path)
     if not p.exists():
         raise BadInput(p, "unreadable path", "no such file")
@@ -42,9 +44,9 @@ def open_media(path: str | Path) -> av.container.InputContainer:
         raise BadInput(p, "unreadable path", "a folder, not a file")
     if not os.access(p, os.R_OK):
         raise BadInput(p, "unreadable path", "permission denied")
-    if not is_media_file(p):
+    if extensions is not None and p.suffix.lower() not in extensions:
         raise BadInput(p, "unsupported container",
-                       f"'{p.suffix or '(no extension)'}' is not one of {', '.join(MEDIA_EXTENSIONS)}")
+                       f"'{p.suffix or '(no extension)'}' is not one of {', '.join(extensions)}")
     try:
         return av.open(str(p), metadata_errors="ignore")
     except PermissionError as err:

@@ -170,6 +170,9 @@ class Autoencoder(Protocol):
     bounded to [-latent_bound, latent_bound], the box of the reflected flow;
     `decode_latents` undoes the scaling and decodes. What the scale and bound are is the
     autoencoder's own documented choice.
+    Optional: encode_modality(modality, x) -> that modality's planes in generator space, from
+    that modality alone (video (B, 3, T, H, W) or audio (B, T, H, W)); conditional tasks
+    (a2v, v2a) need it to encode their given side.
     Factory context: clip: ClipSpec.
     """
 

@@ -84,9 +84,10 @@ class Objective(Protocol):
     """kind `objective`: the generator's training loss.
 
     sample_noise: x_0 of the objective's noise distribution, (B, *latent_shape).
-    loss: x_1 (B, *latent_shape) data latents -> scalar loss; `mask` (*latent_shape) weights
-    positions (0 = ignore; the data's masked values are zeroed before use, so they never
-    reach the model or the loss); condition dropout for classifier-free guidance replaces
+    loss: x_1 (B, *latent_shape) data latents -> scalar loss; `mask` (*latent_shape), or
+    (B, *latent_shape) per item, weights positions (0 = ignore; the data's masked values are
+    zeroed before use, so they never reach the loss; the loss is the mean over weighted
+    positions; multi-task training masks each item's given planes this way); condition dropout for classifier-free guidance replaces
     `cond` rows by `null_cond` rows with the objective's configured probability (no
     dropout when null_cond is None). `generator` makes noise, t and dropout reproducible.
     Factory context: latent_bound: float (the autoencoder's box, when there is one).
@@ -116,6 +117,10 @@ class Sampler(Protocol):
     v_null + cfg_scale * (v_cond - v_null); with cfg_scale == 1 (or null_cond equal to
     cond) it is exactly the conditional prediction. `callback(i, t, x)` runs after every
     step, t being the time reached (the last call has t = 1). Deterministic given x0.
+    Conditional tasks (proav_core.tasks): the pipeline hands the sampler a velocity bound by
+    GivenPlanes.bind and a start state from GivenPlanes.start, so a sampler that integrates
+    the velocity from x0 needs nothing more; one that alters its state otherwise (adds noise)
+    calls GivenPlanes.project on it.
     Factory context: latent_bound: float (the autoencoder's box, when there is one).
     """
 

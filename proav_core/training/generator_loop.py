@@ -1,7 +1,8 @@
 """Train the generator on cached latents with Lightning Fabric (paper: AdamW, lr 1e-4).
 
 Per step: normalise the planes per channel (the latent cache's statistics, latent_norm.py),
-stack them, condition tokens from the labels, the objective's loss
+stack them, condition tokens from the labels (and, for a multi-task generator, a task per
+item: task_mix.py), the objective's loss
 (reflected flow by default, with condition dropout for classifier-free guidance), backward,
 clip, step, LR warm-up, EMA.
 """
@@ -17,9 +18,9 @@ from torch.utils.data import DataLoader
 
 from proav_core.build import build_generation
 from proav_core.config import ExperimentConfig, config_to_dict
-from proav_core.errors import ConfigError
+from proav_core.errors import ConfigError, UsageError
 from proav_core.training.batches import StepBatchSampler
-from proav_core.training.checkpoint import component_names, load_checkpoint, rng_state, seed_step
+from proav_core.training.checkpoint import component_names, load_checkpoint, peek_checkpoint, rng_state, seed_step
 from proav_core.training.common import (
     check_finite,
     optimizer_step,
@@ -33,23 +34,47 @@ from proav_core.training.ema import EMA
 from proav_core.training.hardware import Hardware, launch_fabric
 from proav_core.training.latent_cache import LatentDataset
 from proav_core.training.schedule import warmup_schedule
+from proav_core.training.task_mix import TaskMix
 
 
 class FlowModel(nn.Module):
-    """Generator + conditioner, trained as one module; forward returns the objective's loss."""
+    """Generator + conditioner (+ the task mix of a multi-task generator), trained as one module;
+    forward returns the objective's loss."""
 
-    def __init__(self, generator: nn.Module, conditioner: nn.Module, objective: Any, loss_mask: Tensor):
+    def __init__(self, generator: nn.Module, conditioner: nn.Module, objective: Any, loss_mask: Tensor,
+                 tasks: TaskMix | None = None):
         super().__init__()
         self.generator = generator
         self.conditioner = conditioner
         self.objective = objective
+        self.tasks = tasks  # None: joint generation only
         self.register_buffer("loss_mask", loss_mask.float(), persistent=False)
+
+    @property
+    def trained_tasks(self) -> list[str]:
+        return ["joint"] if self.tasks is None else list(self.tasks.names)
 
     def forward(self, x1: Tensor, labels: Tensor) -> Tensor:
         """x1 (B, *latent_shape) data latents, labels (B,) -> scalar loss."""
         cond = self.conditioner.from_labels(labels)  # (B, L, Dc)
         null = self.conditioner.null(x1.shape[0])  # (B, L, Dc)
-        return self.objective.loss(self.generator, x1, cond, null, mask=self.loss_mask)
+        if self.tasks is None:
+            return self.objective.loss(self.generator, x1, cond, null, mask=self.loss_mask)
+        given, mask, ids = self.tasks.split(x1, self.loss_mask)  # (B, *latent) bool, (B, *latent), (B,)
+        clean = x1 * self.loss_mask  # (B, *latent)
+
+        def model(xt: Tensor, t: Tensor, c: Tensor) -> Tensor:
+            return self.generator(torch.where(given, clean, xt), t, c)  # given planes enter clean
+
+        return self.objective.loss(model, x1, self.tasks.embed(cond, ids), self.tasks.embed(null, ids), mask=mask)
+
+
+def flow_model(parts: Any, tasks: dict[str, float] | None) -> FlowModel:
+    """The FlowModel of built generation parts; a task mix when `tasks` names more than joint."""
+    mix = None
+    if tasks and set(tasks) != {"joint"}:
+        mix = TaskMix(tasks, parts.stacker, parts.conditioner.dim)
+    return FlowModel(parts.generator, parts.conditioner, parts.objective, parts.stacker.loss_mask(), mix)
 
 
 def build_flow_model(cfg: ExperimentConfig, latents: LatentDataset) -> tuple[FlowModel, Any]:
@@ -61,8 +86,17 @@ def build_flow_model(cfg: ExperimentConfig, latents: LatentDataset) -> tuple[Flo
         raise ConfigError("generator training needs an [objective] section", path="objective")
     m = latents.manifest
     parts = build_generation(cfg, m.plane_shapes, latents.normalizer().bound(m.latent_bound), m.classes)
-    model = FlowModel(parts.generator, parts.conditioner, parts.objective, parts.stacker.loss_mask())
-    return model, parts.stacker
+    return flow_model(parts, cfg.train.generator.tasks), parts.stacker
+
+
+def check_resumed_tasks(ckpt: Path, tasks: dict[str, float]) -> None:
+    """A resumed run keeps the task mix it started with (the task embedding depends on it)."""
+    if not ckpt.is_file():
+        return  # load_checkpoint names the missing file
+    saved = peek_checkpoint(ckpt).get("tasks") or {"joint": 1.0}
+    if set(saved) != set(tasks) or any(abs(saved[k] - tasks[k]) > 1e-9 for k in saved):
+        raise UsageError(f"{ckpt} was trained with train.generator.tasks = {saved}, the config now says {tasks}; "
+                         "resume with the same tasks or pass --overwrite to start a new run")
 
 
 def collate_planes(items: list[dict[str, Any]]) -> dict[str, Any]:
@@ -105,13 +139,15 @@ def train_generator(
                            "latent_bound": latents.manifest.latent_bound,
                            "normalization": normalizer.to_dict(),
                            "classes": latents.manifest.classes,
-                           "autoencoder_checkpoint": latents.manifest.autoencoder_checkpoint}}
+                           "autoencoder_checkpoint": latents.manifest.autoencoder_checkpoint},
+               "tasks": cfg.train.generator.tasks}
         if ema is not None:
             out["ema"] = ema
         return out
 
     start = 0
     if ckpt is not None:
+        check_resumed_tasks(ckpt, loop.tasks)
         start = int(load_checkpoint(fabric, ckpt, state(0), names)["step"])
     sampler = StepBatchSampler(len(latents), loop.batch_size, cfg.seed, fabric.global_rank, fabric.world_size, start)
     batches = iter(DataLoader(latents, batch_sampler=sampler, num_workers=loop.num_workers, collate_fn=collate_planes))

@@ -1,0 +1,75 @@
+"""The given side of a conditional task, read from a file and cut into the config's clips.
+
+    read_audio_clips(path, clip) -> (N, S)          a wav/flac/mp3/... or the audio track of any video
+    read_video_clips(path, clip) -> (N, 3, T, H, W) the frames of a video file (its audio is ignored)
+
+Decoding follows data/decode.py (mono, resampled to clip.sample_rate; frames sampled at
+clip.fps, cover-resized and centre-cropped to H x W). A longer input gives
+N = floor(duration / clip.duration) back-to-back clips from its start; the rest is dropped.
+Every failure is a BadInput naming the file: no such stream, unreadable, shorter than a clip.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import av
+import numpy as np
+import torch
+from torch import Tensor
+
+from proav_core.data.bad_input import BadInput
+from proav_core.data.decode import _cut, _decode_audio, _decode_video
+from proav_core.data.probe import _stream_seconds, open_media
+from proav_core.interfaces.data import ClipSpec
+
+EPS = 1e-6
+
+
+def _origin(container) -> float:
+    return container.start_time / av.time_base if container.start_time is not None else 0.0
+
+
+def _count(path: Path, seconds: float, clip: ClipSpec) -> int:
+    n = math.floor(seconds / clip.duration + EPS)
+    if n < 1:
+        raise BadInput(path, "shorter than one clip",
+                       f"it holds {seconds:.3f} s; a clip is {clip.frames} frames at {clip.fps:g} fps = {clip.duration:.3f} s")
+    return n
+
+
+def read_audio_clips(path: str | Path, clip: ClipSpec) -> Tensor:
+    """(N, S) float32 mono waveforms in [-1, 1] at clip.sample_rate, N >= 1 back-to-back clips."""
+    p = Path(path)
+    try:
+        with open_media(p, extensions=None) as container:
+            if not container.streams.audio:
+                raise BadInput(p, "no audio stream", "the file has no audio track to condition on")
+            samples, first = _decode_audio(container, p, clip.sample_rate, math.inf, _origin(container))
+    except av.FFmpegError as err:
+        raise BadInput(p, "corrupt", f"decoding failed: {err}") from None
+    n = _count(p, first + samples.size / clip.sample_rate, clip)
+    clips = [_cut(samples, first, k * clip.duration, clip.num_samples, clip.sample_rate, p) for k in range(n)]
+    return torch.from_numpy(np.stack(clips)).clamp(-1, 1)  # (N, S)
+
+
+def read_video_clips(path: str | Path, clip: ClipSpec) -> Tensor:
+    """(N, 3, T, H, W) float32 frames in [-1, 1], N >= 1 back-to-back clips."""
+    p = Path(path)
+    try:
+        with open_media(p) as container:
+            if not container.streams.video:
+                raise BadInput(p, "no video stream", "the file has no video to condition on")
+            origin = _origin(container)
+            stream = container.streams.video[0]
+            seconds = _stream_seconds(stream, origin)
+            if seconds is None:
+                seconds = container.duration / av.time_base if container.duration is not None else clip.duration
+            n = _count(p, seconds, clip)
+            times = [round(k * clip.duration + i / clip.fps, 9) for k in range(n) for i in range(clip.frames)]
+            frames = _decode_video(container, p, times, clip.width, clip.height, origin)  # (N T, H, W, 3)
+    except av.FFmpegError as err:
+        raise BadInput(p, "corrupt", f"decoding failed: {err}") from None
+    video = torch.from_numpy(frames).float() / 127.5 - 1  # (N T, H, W, 3)
+    return video.reshape(n, clip.frames, clip.height, clip.width, 3).permute(0, 4, 1, 2, 3).contiguous()

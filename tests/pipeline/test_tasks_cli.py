@@ -1,0 +1,166 @@
+"""`proav sample --task a2v/v2a` on the tiny trained run: real files in, mp4s out, the given
+side unchanged, zero-shot and trained generators, and every bad input refused."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+import proav_core
+from proav_core.data import read_clip, write_mp4
+from proav_core.sampling import SamplingPipeline
+from proav_core.tasks import TASKS, given_mask
+
+from .conftest import cli, tiny_config
+from .test_encode_and_sample import run_folder
+
+SR, FPS, FRAMES = 8000, 4.0, 4  # the tiny config's clip: 1 s
+
+
+def ckpt(config: Path) -> Path:
+    return run_folder(config) / "generator" / "last.ckpt"
+
+
+@pytest.fixture(scope="module")
+def media(tmp_path_factory) -> dict[str, Path]:
+    """A 2.5 s wav (two clips), a sounding and a silent 2 s video, and bad files."""
+    folder = tmp_path_factory.mktemp("media")
+    g = torch.Generator().manual_seed(0)
+    wave = (torch.rand(int(2.5 * SR), generator=g) - 0.5) * 0.4
+    sf.write(folder / "song.wav", wave.numpy(), SR)
+    video = torch.rand(3, 8, 24, 20, generator=g) * 2 - 1  # other size than the clip: resized
+    write_mp4(folder / "sounding.mp4", video, FPS, wave[: 2 * SR], SR)
+    write_mp4(folder / "silent.mp4", video, FPS)
+    sf.write(folder / "short.wav", wave[: SR // 2].numpy(), SR)
+    (folder / "noise.wav").write_bytes(bytes(np.random.default_rng(0).integers(0, 256, 4000, dtype=np.uint8)))
+    return {p.stem: p for p in folder.iterdir()}
+
+
+def task_args(config: Path, out: Path, *extra) -> list:
+    return ["sample", config, "--ckpt", ckpt(config), "--steps", "2", "--out", out, *extra]
+
+
+def test_a2v_from_a_wav_writes_one_sample_per_clip_carrying_the_given_audio(trained, media, tmp_path, capsys):
+    out = tmp_path / "a2v"
+    assert cli(*task_args(trained, out, "--task", "a2v", "--audio", media["song"])) == 0
+    assert "a2v runs zero-shot (the generator was trained for joint only)" in capsys.readouterr().out
+    mp4s = sorted(out.glob("*.mp4"))
+    assert [p.name for p in mp4s] == ["sample_000_a2v_song_0_00s.mp4", "sample_001_a2v_song_1_00s.mp4"]
+    cfg = proav_core.load_config(trained)
+    given, _ = sf.read(media["song"], dtype="float32")
+    for k, path in enumerate(mp4s):
+        video, waveform = read_clip(path, cfg.clip)
+        assert video.shape == (3, FRAMES, 16, 16)
+        expect = torch.from_numpy(given[k * SR:(k + 1) * SR])
+        assert torch.corrcoef(torch.stack([waveform, expect]))[0, 1] > 0.95  # the given soundtrack (AAC)
+
+
+def test_v2a_from_a_silent_video_keeps_its_frames(trained, media, tmp_path):
+    out = tmp_path / "v2a"
+    assert cli(*task_args(trained, out, "--task", "v2a", "--video", media["silent"])) == 0
+    mp4s = sorted(out.glob("*.mp4"))
+    assert [p.name for p in mp4s] == ["sample_000_v2a_silent_0_00s.mp4", "sample_001_v2a_silent_1_00s.mp4"]
+    cfg = proav_core.load_config(trained)
+    from proav_core.data.condition_inputs import read_video_clips
+
+    given = read_video_clips(media["silent"], cfg.clip)  # (2, 3, 4, 16, 16)
+    for k, path in enumerate(mp4s):
+        video, waveform = read_clip(path, cfg.clip)
+        assert (video - given[k]).abs().mean() < 0.05  # the given frames, through H.264
+        assert waveform.abs().max() > 0  # a generated soundtrack
+
+
+def test_given_planes_come_out_of_sampling_unchanged(trained):
+    cfg = proav_core.load_config(trained)
+    pipe = SamplingPipeline.from_checkpoint(cfg, ckpt(trained))
+    wave = (torch.rand(2, cfg.clip.num_samples, generator=torch.Generator().manual_seed(2)) - 0.5) * 0.5
+    captured = {}
+    decode = pipe.autoencoder.decode_latents
+    pipe.autoencoder.decode_latents = lambda planes: captured.setdefault("planes", planes) and decode(planes)
+    out = pipe.sample(task="a2v", audio=wave, seed=1)
+    audio = pipe.audio_repr.encode(wave)
+    expect = pipe.autoencoder.encode_modality("audio", audio)
+    for name, plane in expect.items():  # after normalising and back: the encoded audio planes themselves
+        assert torch.allclose(captured["planes"][name], plane, atol=1e-5), name
+    assert torch.equal(out.waveform, wave) and torch.equal(out.audio, audio)  # the given side as given
+    assert out.video.shape == (2, 3, FRAMES, 16, 16) and out.mode == "zero-shot"
+
+
+def test_the_same_seed_gives_the_same_a2v_sample_and_the_hold_mode_matters(trained):
+    cfg = proav_core.load_config(trained)
+    pipe = SamplingPipeline.from_checkpoint(cfg, ckpt(trained))
+    wave = torch.zeros(1, cfg.clip.num_samples)
+    a, b = pipe.sample(task="a2v", audio=wave, seed=3), pipe.sample(task="a2v", audio=wave, seed=3)
+    assert torch.equal(a.video, b.video)
+    with pytest.raises(proav_core.UsageError, match="--hold trained: the generator was trained for joint, not a2v"):
+        pipe.sample(task="a2v", audio=wave, hold="trained")
+
+
+@pytest.fixture(scope="module")
+def multitask(trained, tmp_path_factory) -> Path:
+    """The tiny run's autoencoder and latents, and a generator trained for joint, a2v and v2a."""
+    folder = tmp_path_factory.mktemp("multitask")
+    config = tiny_config(folder, gen_steps=3)
+    run = run_folder(config)
+    run.mkdir(parents=True)
+    for part in ("autoencoder", "latents"):
+        shutil.copytree(run_folder(trained) / part, run / part)
+    assert cli("train", "generator", config, "--accelerator", "cpu",
+               "--set", "train.generator.tasks={joint = 2, a2v = 1, v2a = 1}") == 0
+    return config
+
+
+def test_a_multitask_generator_records_its_tasks_and_samples_them_as_trained(multitask, media, tmp_path, capsys):
+    cfg = proav_core.load_config(multitask)
+    raw = torch.load(ckpt(multitask), map_location="cpu", weights_only=False)
+    assert raw["tasks"] == {"joint": 0.5, "a2v": 0.25, "v2a": 0.25}
+    assert raw["ema"]["shadow.tasks.embedding"].shape == (len(TASKS), cfg.model.conditioner.params.dim)
+    pipe = SamplingPipeline.from_checkpoint(cfg, ckpt(multitask))
+    assert pipe.trained_tasks == ["joint", "a2v", "v2a"]
+    out = tmp_path / "v2a"
+    assert cli(*task_args(multitask, out, "--task", "v2a", "--video", media["sounding"])) == 0
+    assert "v2a runs as trained" in capsys.readouterr().out
+    assert len(list(out.glob("*.mp4"))) == 2
+    video = torch.stack([read_clip(p, cfg.clip)[0] for p in sorted(out.glob("*.mp4"))])
+    trained, zero_shot = (pipe.sample(task="v2a", video=video, hold=h, seed=0) for h in ("auto", "zero_shot"))
+    assert (trained.mode, zero_shot.mode) == ("trained", "zero-shot")
+    assert torch.equal(trained.video, video) and torch.equal(zero_shot.video, video)
+    assert not torch.allclose(trained.audio, zero_shot.audio)  # given planes clean + task embedding vs the path
+
+
+def test_resuming_with_other_tasks_is_refused(multitask, capsys):
+    assert cli("train", "generator", multitask, "--accelerator", "cpu", "--resume",
+               "--set", "train.generator.steps=4") != 0
+    err = capsys.readouterr().err
+    assert "was trained with train.generator.tasks = {'joint': 0.5, 'a2v': 0.25, 'v2a': 0.25}" in err
+    assert "the config now says {'joint': 1.0}" in err
+
+
+# ----------------------------------------------------------------------------- bad input
+
+
+@pytest.mark.parametrize("case, expected", [
+    (("--task", "a2v", "--audio", "silent"), "silent.mp4: no audio stream (the file has no audio track"),
+    (("--task", "v2a", "--video", "song"), "song.wav: unsupported container"),
+    (("--task", "a2v", "--audio", "noise"), "noise.wav: corrupt"),
+    (("--task", "a2v", "--audio", "short"), "short.wav: shorter than one clip (it holds 0.500 s; a clip is 4 frames"),
+    (("--task", "a2v", "--audio", "missing"), "missing.wav: unreadable path (no such file)"),
+    (("--task", "a2v"), "--task a2v needs --audio FILE"),
+    (("--task", "v2a", "--audio", "song"), "--task v2a generates the audio; give --video only"),
+    (("--task", "joint", "--audio", "song"), "--task joint takes neither"),
+    (("--task", "a2x", "--audio", "song"), "--task: unknown task 'a2x'; known tasks: joint, a2v, v2a; closest: a2v"),
+    (("--task", "a2v", "--audio", "song", "--hold", "sometimes"), "--hold: unknown mode 'sometimes'"),
+])
+def test_bad_input_is_one_line_naming_the_file_or_option_and_writes_nothing(trained, media, tmp_path, capsys,
+                                                                            case, expected):
+    args = [media.get(a, media["song"].parent / "missing.wav") if a in media or a == "missing" else a for a in case]
+    out = tmp_path / "out"
+    assert cli(*task_args(trained, out, *args)) != 0
+    err = capsys.readouterr().err.strip()
+    assert expected in err and len(err.splitlines()) == 1, err
+    assert not out.exists()
