@@ -62,6 +62,20 @@ class DataError(ProavError):
         self.source = source
 
 
+def load_error_reason(err: BaseException) -> str:
+    """"Type: reason" of a torch.load failure, without torch's advice.
+
+    torch wraps a weights_only failure in a paragraph that suggests retrying with
+    `weights_only=False` (or allow-listing globals), which runs arbitrary code from the file:
+    proav never does that, so only the unpickler's own reason is kept."""
+    text = str(err)
+    if "WeightsUnpickler error:" in text:
+        text = text.split("WeightsUnpickler error:", 1)[1].split("Check the documentation of torch.load", 1)[0]
+        text = " ".join(text.split())
+        text = text.split(". ", 1)[0].rstrip(".")  # "Unsupported global: GLOBAL x was not allowed" + advice
+    return f"{type(err).__name__}: {text}" if text else type(err).__name__
+
+
 def closest(name: str, known: Iterable[str]) -> str | None:
     """The known name closest to `name`, or None when nothing is similar."""
     matches = difflib.get_close_matches(name, list(known), n=1, cutoff=0.5)

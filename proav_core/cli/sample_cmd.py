@@ -12,7 +12,11 @@ from proav_core.errors import UsageError
 
 
 def check_writable(out: Path, overwrite: bool) -> None:
-    """The output folder exists or can be made, accepts files, and holds no earlier samples."""
+    """The output folder exists or can be made, accepts files, and holds no earlier samples.
+
+    Folders it makes for the test are removed again: a run refused later (a bad checkpoint,
+    an unknown prompt) leaves no empty --out behind; the samples' writer makes them."""
+    made = [p for p in (out, *out.parents) if not p.exists()]
     try:
         out.mkdir(parents=True, exist_ok=True)
         probe = out / f".proav-write-test-{os.getpid()}"
@@ -20,6 +24,12 @@ def check_writable(out: Path, overwrite: bool) -> None:
         probe.unlink()
     except OSError as err:
         raise UsageError(f"output directory {out} is not writable ({err.strerror}); pass another --out") from None
+    finally:
+        for folder in made:  # deepest first
+            try:
+                folder.rmdir()
+            except OSError:
+                break  # not made, or no longer empty: keep it and its parents
     earlier = sorted(out.glob("sample_*.mp4"))
     if earlier and not overwrite:
         raise UsageError(f"{out} already holds samples ({earlier[0].name}, ...); pass --overwrite or another --out")
