@@ -1,7 +1,7 @@
-"""The errors a proav user meets. Each message names the thing at fault and what to do.
+"""The errors and warnings a proav user meets. Each message names the thing at fault and what to do.
 
 The CLI maps `UsageError` (and its subclasses) to exit code 2 and any other `ProavError`
-to exit code 1.
+to exit code 1; it prints a `ProavWarning` as one "warning:" line, once per message.
 """
 
 from __future__ import annotations
@@ -60,6 +60,25 @@ class DataError(ProavError):
     def __init__(self, message: str, source: str | None = None):
         super().__init__(message)
         self.source = source
+
+
+class ProavWarning(UserWarning):
+    """Something that works but is probably not what the user meant (an unlabelled folder
+    read with folder labels, a split that ends up empty). Raised with `warnings.warn`."""
+
+
+def load_error_reason(err: BaseException) -> str:
+    """"Type: reason" of a torch.load failure, without torch's advice.
+
+    torch wraps a weights_only failure in a paragraph that suggests retrying with
+    `weights_only=False` (or allow-listing globals), which runs arbitrary code from the file:
+    proav never does that, so only the unpickler's own reason is kept."""
+    text = str(err)
+    if "WeightsUnpickler error:" in text:
+        text = text.split("WeightsUnpickler error:", 1)[1].split("Check the documentation of torch.load", 1)[0]
+        text = " ".join(text.split())
+        text = text.split(". ", 1)[0].rstrip(".")  # "Unsupported global: GLOBAL x was not allowed" + advice
+    return f"{type(err).__name__}: {text}" if text else type(err).__name__
 
 
 def closest(name: str, known: Iterable[str]) -> str | None:

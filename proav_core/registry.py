@@ -20,12 +20,13 @@ from proav_core.errors import (
     did_you_mean,
 )
 from proav_core.interfaces import KINDS
-from proav_core.validation import describe_errors
+from proav_core.validation import NumbersRefuseBooleans, describe_errors
 
 
-class ComponentParams(BaseModel):
+class ComponentParams(NumbersRefuseBooleans):
     """Base of every component's parameter model: unknown keys are errors, defaults are
-    validated like any other value (so a default may be a shorthand component name)."""
+    validated like any other value (so a default may be a shorthand component name), and a
+    boolean where a number is expected is a type error."""
 
     model_config = ConfigDict(extra="forbid", validate_default=True, arbitrary_types_allowed=True)
 
@@ -52,7 +53,7 @@ class ComponentSpec:
         try:
             return self.params.model_validate(dict(values))
         except ValidationError as err:
-            first, lines = describe_errors(err, path, known_keys=self.params.model_fields)
+            first, lines = describe_errors(err, path, known_keys=self.params.model_fields, model=self.params)
             raise ParameterError(
                 f"invalid parameters for {self.kind} '{self.name}':\n{lines}", path=first
             ) from None

@@ -22,7 +22,7 @@ from proav_core.build import build_component, build_generation
 from proav_core.config import ExperimentConfig
 from proav_core.errors import ConfigError, UsageError
 from proav_core.interfaces.generation import StepCallback
-from proav_core.training.checkpoint import component_names, load_weights, peek_checkpoint
+from proav_core.training.checkpoint import component_names, load_weights, peek_checkpoint, require_kind
 from proav_core.training.encode import load_autoencoder
 from proav_core.data.condition_inputs import read_audio_clips, read_video_clips
 from proav_core.interfaces.autoencoder import Planes
@@ -69,6 +69,7 @@ class SamplingPipeline:
                         autoencoder_checkpoint: str | Path | None = None,
                         device: torch.device | str = "cpu") -> SamplingPipeline:
         raw = peek_checkpoint(checkpoint)
+        require_kind(raw, checkpoint, "generator", "--ckpt")
         latents = raw.get("latents")
         if not latents:
             raise UsageError(f"{checkpoint} is not a generator checkpoint (no latent geometry in it)")
@@ -81,7 +82,8 @@ class SamplingPipeline:
         parts = build_generation(cfg, plane_shapes, box, list(latents["classes"]))
         flow = flow_model(parts, raw.get("tasks"))  # checkpoints before tasks: joint only
         load_weights(flow, checkpoint, component_names(cfg), "model.", raw=raw)
-        autoencoder = load_autoencoder(cfg, autoencoder_checkpoint or latents["autoencoder_checkpoint"])
+        autoencoder = load_autoencoder(cfg, autoencoder_checkpoint or latents["autoencoder_checkpoint"],
+                                       option="--ae-ckpt" if autoencoder_checkpoint else None)
         audio_repr = None if cfg.audio_repr is None else build_component(cfg.audio_repr, clip=cfg.clip)
         pipe = cls(cfg, flow, parts.stacker, parts.sampler, autoencoder, audio_repr, device, normalizer)
         pipe.flow.to(device)

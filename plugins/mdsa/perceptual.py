@@ -19,6 +19,7 @@ from pydantic import Field
 from torch import Tensor, nn
 
 from proav_core import ComponentParams, MissingWeightsError
+from proav_core.errors import load_error_reason
 
 VGG16_TAPS = (3, 8, 15, 22, 29)  # ReLU indices in torchvision's vgg16().features
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -57,7 +58,7 @@ def load_vgg16_features(path: str | Path) -> nn.Sequential:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # noqa: BLE001 - any unreadable file gets the same advice
-        raise MissingWeightsError(f"cannot read VGG16 weights {path}: {err}") from None
+        raise MissingWeightsError(f"cannot read VGG16 weights {path}: {load_error_reason(err)}") from None
     state = state.get("state_dict", state) if isinstance(state, dict) else state
     feats = {k.removeprefix("features."): v for k, v in state.items()
              if k.startswith("features.") or k.split(".")[0].isdigit()}

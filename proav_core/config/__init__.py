@@ -28,7 +28,7 @@ def config_from_dict(
     try:
         cfg = ExperimentConfig.model_validate(tree)
     except ValidationError as err:
-        first, lines = describe_errors(err, "")
+        first, lines = describe_errors(err, "", known_keys=ExperimentConfig.model_fields, model=ExperimentConfig)
         raise ConfigError(f"{source}: invalid config:\n{lines}", path=first) from None
     if registry is None:
         from proav_core.plugin_manager import get_registry

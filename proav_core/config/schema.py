@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import ConfigDict, Field, field_validator
 
 from proav_core.config.components import Component
 from proav_core.interfaces.data import ClipSpec
+from proav_core.validation import NumbersRefuseBooleans
 
 
-class StrictModel(BaseModel):
+class StrictModel(NumbersRefuseBooleans):
     model_config = ConfigDict(extra="forbid", validate_default=True)
 
 

@@ -13,7 +13,9 @@ from proav_core.errors import DataError
 
 REASONS = (
     "unreadable path",
+    "empty file",
     "unsupported container",
+    "not a media file",
     "corrupt",
     "no video stream",
     "no audio stream",

@@ -2,8 +2,11 @@
 
 A clip that starts at `start` seconds (on the container clock, origin at its start) takes:
 - video: T frames at times start + i / fps, each the source frame on screen at that time
-  (the latest frame whose timestamp is <= the time), resized so it covers H x W (aspect
-  kept, libswscale area filter) and centre-cropped, as uint8 RGB, then [-1, 1] floats;
+  (the latest frame whose timestamp is <= the time), fitted to H x W by the resize mode
+  (libswscale area filter), as uint8 RGB, then [-1, 1] floats. RESIZE_MODES:
+    crop     scaled to cover H x W, aspect kept, centre-cropped (what falls outside is lost)
+    pad      scaled to fit inside H x W, aspect kept, centred on black (bars: -1 after scaling)
+    stretch  scaled to H x W exactly (the whole frame, aspect not kept);
 - audio: mono (the mean of the channels) resampled by libswresample to clip.sample_rate, the S =
   clip.num_samples samples from sample round(start * sample_rate) on, exactly the frames'
   time span. Up to AUDIO_SLACK seconds missing at the end (encoder rounding) are zero-padded;
@@ -17,6 +20,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Literal, get_args
 
 import av
 import numpy as np
@@ -30,6 +34,8 @@ from proav_core.interfaces.data import ClipSpec
 
 AUDIO_SLACK = 0.05  # seconds of missing audio at a clip's end that are padded with silence
 EPS = 1e-4  # seconds: timestamps this close count as equal
+ResizeMode = Literal["crop", "pad", "stretch"]
+RESIZE_MODES: tuple[str, ...] = get_args(ResizeMode)
 
 
 def cover_size(width: int, height: int, out_w: int, out_h: int) -> tuple[int, int]:
@@ -38,15 +44,33 @@ def cover_size(width: int, height: int, out_w: int, out_h: int) -> tuple[int, in
     return max(out_w, round(width * scale)), max(out_h, round(height * scale))
 
 
-def _rgb(frame: av.VideoFrame, out_w: int, out_h: int, scaler: VideoReformatter) -> np.ndarray:
-    """One decoded frame -> (H, W, 3) uint8: cover-resize then centre crop."""
-    w, h = cover_size(frame.width, frame.height, out_w, out_h)
+def fit_size(width: int, height: int, out_w: int, out_h: int) -> tuple[int, int]:
+    """(w, h) of the source scaled, aspect kept, to the largest size inside out_w x out_h."""
+    scale = min(out_w / width, out_h / height)
+    return min(out_w, max(1, round(width * scale))), min(out_h, max(1, round(height * scale)))
+
+
+def _rgb(frame: av.VideoFrame, out_w: int, out_h: int, scaler: VideoReformatter,
+         resize: ResizeMode = "crop") -> np.ndarray:
+    """One decoded frame -> (H, W, 3) uint8, fitted by the resize mode (see the module doc)."""
+    if resize == "stretch":
+        w, h = out_w, out_h
+    elif resize == "pad":
+        w, h = fit_size(frame.width, frame.height, out_w, out_h)
+    else:
+        w, h = cover_size(frame.width, frame.height, out_w, out_h)
     rgb = scaler.reformat(frame, width=w, height=h, format="rgb24", interpolation="AREA").to_ndarray()  # (h, w, 3)
+    if resize == "pad":
+        canvas = np.zeros((out_h, out_w, 3), dtype=np.uint8)
+        top, left = (out_h - h) // 2, (out_w - w) // 2
+        canvas[top : top + h, left : left + w] = rgb
+        return canvas
     top, left = (h - out_h) // 2, (w - out_w) // 2
     return rgb[top : top + out_h, left : left + out_w]
 
 
-def _decode_video(container, path: Path, times: list[float], out_w: int, out_h: int, origin: float) -> np.ndarray:
+def _decode_video(container, path: Path, times: list[float], out_w: int, out_h: int, origin: float,
+                  resize: ResizeMode = "crop") -> np.ndarray:
     """Frames on screen at each of the sorted `times` -> (len(times), H, W, 3) uint8.
 
     A time before the first frame gets the first frame; one after the last frame's display
@@ -63,9 +87,9 @@ def _decode_video(container, path: Path, times: list[float], out_w: int, out_h: 
     def take(frame) -> np.ndarray:
         nonlocal shown_rgb
         if frame is shown:
-            shown_rgb = _rgb(frame, out_w, out_h, scaler) if shown_rgb is None else shown_rgb
+            shown_rgb = _rgb(frame, out_w, out_h, scaler, resize) if shown_rgb is None else shown_rgb
             return shown_rgb
-        return _rgb(frame, out_w, out_h, scaler)
+        return _rgb(frame, out_w, out_h, scaler, resize)
 
     for frame in container.decode(stream):
         t = (frame.time if frame.time is not None else shown_t + frame_len) - origin
@@ -117,12 +141,16 @@ def _cut(samples: np.ndarray, first: float, start: float, num: int, sample_rate:
     return np.concatenate([np.zeros(front, np.float32), piece, np.zeros(missing, np.float32)])
 
 
-def decode_clips(path: str | Path, clip: ClipSpec, starts: Sequence[float]) -> list[tuple[Tensor, Tensor]]:
+def decode_clips(path: str | Path, clip: ClipSpec, starts: Sequence[float],
+                 resize: ResizeMode = "crop") -> list[tuple[Tensor, Tensor]]:
     """Clips starting at each of `starts` (seconds) -> [(video (3, T, H, W) in [-1, 1], waveform (S,))].
 
+    `resize`: how frames of another aspect ratio fit H x W (RESIZE_MODES, see the module doc).
     Raises BadInput (a DataError naming the file) for files that cannot give these clips.
     """
     p = Path(path)
+    if resize not in RESIZE_MODES:
+        raise ValueError(f"unknown resize mode {resize!r}; use one of {', '.join(RESIZE_MODES)}")
     if not starts:
         return []
     if min(starts) < 0:
@@ -136,7 +164,7 @@ def decode_clips(path: str | Path, clip: ClipSpec, starts: Sequence[float]) -> l
             if not container.streams.audio:
                 raise BadInput(p, "no audio stream", "the video is silent; proav needs sounding video")
             origin = container.start_time / av.time_base if container.start_time is not None else 0.0
-            frames = _decode_video(container, p, times, clip.width, clip.height, origin)
+            frames = _decode_video(container, p, times, clip.width, clip.height, origin, resize)
         with open_media(p) as container:
             samples, first = _decode_audio(container, p, clip.sample_rate, max(starts) + clip.duration, origin)
     except av.FFmpegError as err:
@@ -150,6 +178,7 @@ def decode_clips(path: str | Path, clip: ClipSpec, starts: Sequence[float]) -> l
     return out
 
 
-def read_clip(path: str | Path, clip: ClipSpec, start: float = 0.0) -> tuple[Tensor, Tensor]:
+def read_clip(path: str | Path, clip: ClipSpec, start: float = 0.0,
+              resize: ResizeMode = "crop") -> tuple[Tensor, Tensor]:
     """One clip of a file: video (3, T, H, W) float32 in [-1, 1] and mono waveform (S,) float32."""
-    return decode_clips(path, clip, [start])[0]
+    return decode_clips(path, clip, [start], resize)[0]

@@ -1,4 +1,7 @@
-"""Finding sounding-video files: the containers proav reads and a recursive, sorted listing."""
+"""Finding sounding-video files: the containers proav reads and a recursive, sorted listing.
+
+Audio containers (AUDIO_EXTENSIONS) are opened too, so that one in a video folder is judged
+by its streams ("no video stream") rather than by its name; they are not listed as videos."""
 
 from __future__ import annotations
 
@@ -7,11 +10,17 @@ from pathlib import Path
 from proav_core.data.bad_input import BadInput
 
 MEDIA_EXTENSIONS = (".mp4", ".m4v", ".mkv", ".webm", ".avi", ".mov")
+AUDIO_EXTENSIONS = (".m4a", ".mp3", ".wav", ".flac", ".ogg", ".opus", ".aac")
 
 
 def is_media_file(path: str | Path) -> bool:
     """True for a file name ending in one of MEDIA_EXTENSIONS (case-insensitive)."""
     return Path(path).suffix.lower() in MEDIA_EXTENSIONS
+
+
+def is_audio_file(path: str | Path) -> bool:
+    """True for a file name ending in one of AUDIO_EXTENSIONS (case-insensitive)."""
+    return Path(path).suffix.lower() in AUDIO_EXTENSIONS
 
 
 def list_media_files(root: str | Path, recursive: bool = True) -> list[Path]:

@@ -9,13 +9,19 @@ run (even kill -9) and a rerun end with the same bytes as one uninterrupted run:
   there with the recorded size is skipped;
 - shards and the manifest are written atomically, the manifest after each shard.
 Bad files are skipped and reported (rich table at the end, `skipped` in the manifest);
-strict mode raises the first as a DataError naming the file and the reason.
+strict mode raises the first as a DataError naming the file and the reason, and removes the
+folders this run made (nothing is left behind; a cache from an earlier run is kept).
+A split that ends with no clips draws a ProavWarning naming the split and why: every one of
+its sources was skipped (named with their reasons), or none fell into it (a dataset may say
+why in `empty_split_reason`; its `assigned` lists the sources given to the split, bad ones
+included, when they differ from `sources()`).
 """
 
 from __future__ import annotations
 
 import shutil
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,7 +32,7 @@ from proav_core.config import ExperimentConfig, to_plain
 from proav_core.data.bad_input import BadInput, Skipped
 from proav_core.data.manifest import MANIFEST, Manifest, file_sha256, file_stat
 from proav_core.data.shards import write_shard
-from proav_core.errors import UsageError
+from proav_core.errors import ProavWarning, UsageError
 from proav_core.interfaces.data import ClipSample
 from proav_core.progress import progress_bar
 
@@ -45,6 +51,7 @@ class SplitResult:
     shards_kept: int = 0
     skipped: list[Skipped] = field(default_factory=list)
     seconds: float = 0.0
+    warnings: list[str] = field(default_factory=list)  # also raised as ProavWarning
 
 
 def config_fingerprint(cfg: ExperimentConfig) -> dict[str, Any]:
@@ -151,12 +158,30 @@ def prepare_split(
     manifest.sources = {k: v for k, v in manifest.sources.items() if k in set(keys)}
     for source, entry in manifest.sources.items():
         if "skipped" in entry:
+            if strict:  # found bad by an earlier run whose shard is kept
+                raise BadInput(source, entry["skipped"]["reason"], entry["skipped"]["detail"])
             result.skipped.append(Skipped(source, entry["skipped"]["reason"], entry["skipped"]["detail"]))
     manifest.skipped = [s.to_dict() for s in sorted(result.skipped, key=lambda s: s.source)]
     manifest.complete = True
     manifest.save(folder)
     result.clips, result.seconds = manifest.num_clips, time.perf_counter() - began
+    if result.clips == 0:
+        result.warnings.append(f"the {split} split has 0 clips: {_why_empty(ds, keys, result.skipped)}")
+    for message in result.warnings:
+        warnings.warn(message, ProavWarning, stacklevel=2)
     return result
+
+
+def _why_empty(ds: Any, keys: list[str], skipped: list[Skipped], show: int = 3) -> str:
+    """Why a split prepared no clips: its sources were all skipped, or it had none."""
+    sources = [str(s) for s in getattr(ds, "assigned", keys)]
+    if not sources:
+        return getattr(ds, "empty_split_reason", "the dataset has no items for it")
+    reasons = {s.source: s.reason for s in skipped}
+    named = [f"{s} ({reasons[s]})" for s in sources if s in reasons]
+    listed = ", ".join(named[:show]) + (", ..." if len(named) > show else "")
+    return f"all {len(sources)} of its source file(s) were skipped: {listed}" if named else (
+        f"its {len(sources)} source(s) gave no clips")
 
 
 def prepare(
@@ -170,9 +195,22 @@ def prepare(
     audio_repr = (build_component(cfg.audio_repr, clip=cfg.clip) if cfg.audio_repr is not None
                   else build("audio_repr", None, clip=cfg.clip))
     fingerprint = config_fingerprint(cfg)
+    out = Path(out)
+    new_splits = [out / s for s in splits if not (out / s).exists()]
+    new_parents = [p for p in (out, *out.parents) if not p.exists()]  # deepest first
     results = {}
-    for split in splits:
-        ds = build_component(cfg.dataset, clip=cfg.clip, audio_repr=audio_repr, split=split)
-        results[split] = prepare_split(ds, Path(out) / split, fingerprint, split, strict, overwrite,
-                                       sources_per_shard, show_progress, console)
+    try:
+        for split in splits:
+            ds = build_component(cfg.dataset, clip=cfg.clip, audio_repr=audio_repr, split=split)
+            results[split] = prepare_split(ds, out / split, fingerprint, split, strict, overwrite,
+                                           sources_per_shard, show_progress, console)
+    except BadInput:  # strict mode (or on_bad_file = "error"): leave nothing this run made
+        for folder in new_splits:
+            shutil.rmtree(folder, ignore_errors=True)
+        for folder in new_parents:
+            try:
+                folder.rmdir()
+            except OSError:
+                break  # not made, or holds something else: keep it and its parents
+        raise
     return results

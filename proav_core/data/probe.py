@@ -1,10 +1,11 @@
 """Opening media files with PyAV and reading what they hold, with a named reason for every failure.
 
-`open_media` turns each way a file can be unusable into BadInput (unreadable path,
-unsupported container, corrupt); `probe_media` reads the headers (streams, sizes, rates,
-durations) without decoding (it demuxes up to the first audio packet) and rejects files
-without a video or audio stream or with an empty audio stream. Times are seconds on the
-container's clock, origin at its start time.
+`open_media` turns each way a file can be unusable into BadInput (unreadable path, empty
+file, unsupported container, not a media file, corrupt: a file FFmpeg cannot open is "corrupt"
+when its first bytes are a container's, else "not a media file", see signatures.py);
+`probe_media` reads the headers (streams, sizes, rates, durations) without decoding (it
+demuxes up to the first audio packet) and rejects files without a video or audio stream or
+with an empty audio stream. Times are seconds on the container's clock, origin at its start.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ from pathlib import Path
 import av
 
 from proav_core.data.bad_input import BadInput
-from proav_core.data.media_files import MEDIA_EXTENSIONS
+from proav_core.data.media_files import MEDIA_EXTENSIONS, is_audio_file
+from proav_core.data.signatures import describe_non_media
 
 
 @dataclass(frozen=True)
@@ -44,7 +46,10 @@ def open_media(path: str | Path, extensions: tuple[str, ...] | None = MEDIA_EXTE
         raise BadInput(p, "unreadable path", "a folder, not a file")
     if not os.access(p, os.R_OK):
         raise BadInput(p, "unreadable path", "permission denied")
-    if extensions is not None and p.suffix.lower() not in extensions:
+    if p.stat().st_size == 0:
+        raise BadInput(p, "empty file", "0 bytes")
+    # audio files are opened to be judged by their streams; extensions=None opens any file
+    if extensions is not None and not (p.suffix.lower() in extensions or is_audio_file(p)):
         raise BadInput(p, "unsupported container",
                        f"'{p.suffix or '(no extension)'}' is not one of {', '.join(extensions)}")
     try:
@@ -52,7 +57,10 @@ def open_media(path: str | Path, extensions: tuple[str, ...] | None = MEDIA_EXTE
     except PermissionError as err:
         raise BadInput(p, "unreadable path", str(err)) from None
     except (av.FFmpegError, UnicodeDecodeError, ValueError) as err:
-        raise BadInput(p, "corrupt", f"FFmpeg cannot open it: {err}") from None
+        what = describe_non_media(p)
+        if what is not None:
+            raise BadInput(p, "not a media file", what) from None
+        raise BadInput(p, "corrupt", f"FFmpeg cannot open it: {getattr(err, 'strerror', None) or err}") from None
 
 
 def _stream_seconds(stream, origin: float) -> float | None:

@@ -20,7 +20,7 @@ from typing import Any
 
 import torch
 
-from proav_core.errors import DataError
+from proav_core.errors import DataError, load_error_reason
 from proav_core.interfaces.data import ClipSample
 
 
@@ -77,5 +77,5 @@ def read_shard(path: Path) -> dict[str, Any]:
         return torch.load(path, map_location="cpu", weights_only=True, mmap=True)
     except Exception as err:
         raise DataError(
-            f"{path}: unreadable shard ({type(err).__name__}: {err}); rerun `proav data prepare`", source=str(path)
+            f"{path}: unreadable shard ({load_error_reason(err)}); rerun `proav data prepare`", source=str(path)
         ) from None

@@ -11,13 +11,15 @@ from __future__ import annotations
 
 from typing import Literal, Protocol, TypedDict, runtime_checkable
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 from torch import Tensor
+
+from proav_core.validation import NumbersRefuseBooleans
 
 Split = Literal["train", "test", "all"]
 
 
-class ClipSpec(BaseModel):
+class ClipSpec(NumbersRefuseBooleans):
     """The shape of one clip, shared by the data, the models and the metrics (config `[clip]`)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)

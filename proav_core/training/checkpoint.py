@@ -3,7 +3,9 @@
 A checkpoint holds the modules, EMA, optimisers, schedulers, step, RNG states, the resolved
 config and the component names (dotted config path -> registry name). It is first written to
 `<name>.tmp` and then renamed over the old file, so a crash mid-write never corrupts the last
-good checkpoint.
+good checkpoint. The two training loops write two kinds (`checkpoint_kind`): an autoencoder
+checkpoint (with `discriminators`) and a generator checkpoint (with `latents`, the geometry of
+the latent cache it was trained on); a checkpoint of the wrong kind is refused by name.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import torch
 from lightning_fabric import Fabric
 
 from proav_core.config import ComponentConfig, ExperimentConfig
-from proav_core.errors import CheckpointError
+from proav_core.errors import CheckpointError, load_error_reason
 
 
 def component_names(cfg: ExperimentConfig) -> dict[str, str]:
@@ -91,12 +93,47 @@ def _differences(saved: dict[str, str], current: dict[str, str]) -> list[str]:
 
 def _read_raw(path: Path) -> dict[str, Any]:
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        raw = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:
         raise CheckpointError(
             f"cannot read checkpoint {path}: the file is corrupt or not a proav checkpoint "
-            f"({type(err).__name__}: {err})"
+            f"({load_error_reason(err)})"
         ) from None
+    if not isinstance(raw, dict):
+        raise CheckpointError(f"cannot read checkpoint {path}: it holds a {type(raw).__name__}, "
+                              "not a proav checkpoint")
+    return raw
+
+
+CHECKPOINT_KINDS = {
+    "autoencoder": "`proav train autoencoder` writes it as <output_dir>/<name>/autoencoder/last.ckpt",
+    "generator": "`proav train generator` writes it as <output_dir>/<name>/generator/last.ckpt",
+}
+
+
+def checkpoint_kind(contents: dict[str, Any]) -> str | None:
+    """"autoencoder" or "generator": which training loop wrote a checkpoint (or a state dict
+    about to be saved), told by what only that loop saves; None for anything else."""
+    if "latents" in contents:
+        return "generator"
+    if "discriminators" in contents:
+        return "autoencoder"
+    return None
+
+
+def require_kind(raw: dict[str, Any], path: str | Path, expected: str, option: str | None = None) -> None:
+    """Refuse a checkpoint of the other kind, saying what it is and what is needed.
+
+    `option` names where the path came from (e.g. "--ae-ckpt"). A file of no known kind is
+    left to the weight checks, which name what it lacks."""
+    found = checkpoint_kind(raw)
+    if found is None or found == expected:
+        return
+    def a(kind: str) -> str:
+        return f"{'an' if kind[0] in 'aeiou' else 'a'} {kind} checkpoint"
+
+    needs = f"; {option} needs {a(expected)}" if option else f", not the {expected} checkpoint needed here"
+    raise CheckpointError(f"{path} is {a(found)}{needs} ({CHECKPOINT_KINDS[expected]})")
 
 
 def peek_checkpoint(path: str | Path) -> dict[str, Any]:
@@ -125,6 +162,8 @@ def load_checkpoint(
         raise
     except Exception as err:
         raw = _read_raw(path)  # raises for corrupt files
+        if (expected := checkpoint_kind(state)) is not None:
+            require_kind(raw, path, expected)
         diff = _differences(raw.get("components", {}), components)
         if diff:
             raise CheckpointError(
@@ -153,14 +192,20 @@ def load_weights(
     *,
     prefer_ema: bool = True,
     raw: dict[str, Any] | None = None,
+    kind: str | None = None,
+    option: str | None = None,
 ) -> dict[str, Any]:
     """Load a trained module's weights (the EMA copy when the checkpoint has one) for inference.
 
     Only the components under `prefix` (e.g. "model.autoencoder") are compared with the
     config. `raw`: the checkpoint already read by peek_checkpoint(path), so it is not read
-    twice. Returns the raw checkpoint for its other entries (config, latents, step).
+    twice. `kind`: the checkpoint kind needed ("autoencoder" or "generator"); one of the other
+    kind is refused, naming `option` (where the path came from, e.g. "--ae-ckpt"). Returns
+    the raw checkpoint for its other entries (config, latents, step).
     """
     raw = peek_checkpoint(path) if raw is None else raw
+    if kind is not None:
+        require_kind(raw, path, kind, option)
     saved = {k: v for k, v in raw.get("components", {}).items() if k.startswith(prefix)}
     wanted = {k: v for k, v in components.items() if k.startswith(prefix)}
     diff = _differences(saved, wanted)

@@ -34,13 +34,17 @@ def single_device_fabric(hardware: Hardware) -> Fabric:
                   precision=hardware.precision or default_precision(hardware.accelerator))
 
 
-def load_autoencoder(cfg: ExperimentConfig, checkpoint: str | Path | None = None) -> torch.nn.Module:
-    """The config's autoencoder with trained weights (EMA when present), in eval mode."""
+def load_autoencoder(cfg: ExperimentConfig, checkpoint: str | Path | None = None,
+                     option: str | None = None) -> torch.nn.Module:
+    """The config's autoencoder with trained weights (EMA when present), in eval mode.
+
+    A generator checkpoint is refused by name; `option` says where the path came from
+    (e.g. "--ae-ckpt") for that message."""
     if cfg.model.autoencoder is None:
         raise ConfigError("the config has no [model.autoencoder] section", path="model.autoencoder")
     checkpoint = Path(checkpoint or run_dir(cfg) / "autoencoder" / CHECKPOINT)
     autoencoder = build_component(cfg.model.autoencoder, clip=cfg.clip)
-    load_weights(autoencoder, checkpoint, component_names(cfg), "model.autoencoder")
+    load_weights(autoencoder, checkpoint, component_names(cfg), "model.autoencoder", kind="autoencoder", option=option)
     return autoencoder.eval()
 
 

@@ -70,8 +70,50 @@ def test_unknown_top_level_and_nested_keys_give_dotted_paths(tmp_path, toy_confi
     with pytest.raises(ConfigError, match=r"train\.generator\.stepz: unknown key"):
         proav_core.load_config(bad)
     bad2 = write(tmp_path / "bad2.toml", 'extends = "toy.toml"\n[model.autoencoder.temporal]\nhedas = 3\n')
-    with pytest.raises(ParameterError, match=r"model\.autoencoder\.temporal\.hedas: unknown key; known keys: dropout, heads"):
+    with pytest.raises(ParameterError, match=r"model\.autoencoder\.temporal\.hedas: unknown key; closest: 'heads'; "
+                                              r"known keys: dropout, heads"):
         proav_core.load_config(bad2)
+
+
+def test_misspelled_section_names_get_the_closest_one(tmp_path, toy_config_file):
+    top = write(tmp_path / "top.toml", 'extends = "toy.toml"\n[modle.generator]\ndepth = 3\n')
+    with pytest.raises(ConfigError) as info:
+        proav_core.load_config(top)
+    assert "modle: unknown key; closest: 'model'; known keys: audio_repr, clip, dataset" in str(info.value)
+    nested = write(tmp_path / "nested.toml", 'extends = "toy.toml"\n[train.autoencodr]\nsteps = 3\n')
+    with pytest.raises(ConfigError, match=r"train\.autoencodr: unknown key; closest: 'autoencoder'$"):
+        proav_core.load_config(nested)
+    with pytest.raises(ConfigError, match=r"model\.generater: unknown key; closest: 'generator'"):
+        proav_core.load_config(toy_config_file, overrides=["model.generater.depth=3"])
+    with pytest.raises(ConfigError) as info:  # nothing alike: no hint, but the keys are listed
+        proav_core.load_config(toy_config_file, overrides=["zzzz=3"])
+    assert "zzzz: unknown key; known keys: audio_repr" in str(info.value) and "closest" not in str(info.value)
+
+
+@pytest.mark.parametrize(("override", "expected"), [
+    ("clip.height=true", "clip.height: expected an integer, not a boolean (got True)"),
+    ("seed=false", "seed: expected an integer, not a boolean (got False)"),
+    ("train.generator.optim.lr=true", "train.generator.optim.lr: expected a number, not a boolean (got True)"),
+    ("train.generator.optim.betas=[0.9, true]",
+     "train.generator.optim.betas: expected a number at [1], not a boolean (got [0.9, True])"),
+    ("model.generator.depth=true", "model.generator.depth: expected an integer, not a boolean (got True)"),
+    ("model.autoencoder.temporal.dropout=false",
+     "model.autoencoder.temporal.dropout: expected a number, not a boolean (got False)"),
+])
+def test_booleans_where_numbers_are_expected_are_type_errors(toy_config_file, override, expected):
+    with pytest.raises(ConfigError) as info:
+        proav_core.load_config(toy_config_file, overrides=[override])
+    assert expected in str(info.value)
+    assert "greater than" not in str(info.value)
+
+
+def test_booleans_in_a_toml_file_are_type_errors_and_booleans_stay_booleans(tmp_path, toy_config_file):
+    bad = write(tmp_path / "bad.toml", 'extends = "toy.toml"\n[clip]\nwidth = true\n')
+    with pytest.raises(ConfigError, match=r"clip\.width: expected an integer, not a boolean \(got True\)"):
+        proav_core.load_config(bad)
+    with pytest.raises(ParameterError, match=r"heads: expected an integer, not a boolean"):
+        proav_core.build("attention", "toy_attn", heads=True)
+    assert proav_core.build("attention", "toy_attn", heads=3, dropout=1).dropout == 1  # ints still fill floats
 
 
 def test_hardware_keys_point_to_the_command_line(tmp_path, toy_config_file):

@@ -7,6 +7,7 @@ import shutil
 
 import numpy as np
 import pytest
+import soundfile
 import torch
 
 import proav_core
@@ -17,10 +18,15 @@ from proav_core.data import BadInput, probe_media, read_clip, write_mp4
 from .helpers import FOLDER_CLIP, write_av
 
 EXPECTED = {
-    "corrupt.mp4": "corrupt",
+    "random_bytes.mp4": "not a media file",
+    "notes.mp4": "not a media file",
+    "empty.mp4": "empty file",
+    "garbled.mkv": "corrupt",
     "truncated.mp4": "corrupt",
     "silent.mp4": "no audio stream",
     "audio_only.mp4": "no video stream",
+    "song.m4a": "no video stream",
+    "song.wav": "no video stream",
     "short.mp4": "shorter than one clip",
     "empty_audio.mkv": "zero-length audio",
     "dangling.mp4": "unreadable path",
@@ -31,17 +37,24 @@ EXPECTED = {
 def _make_bad_files(folder, good_file):
     folder.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(0)
-    (folder / "corrupt.mp4").write_bytes(rng.integers(0, 256, 4096, dtype=np.uint8).tobytes())
+    (folder / "random_bytes.mp4").write_bytes(rng.integers(0, 256, 4096, dtype=np.uint8).tobytes())
+    (folder / "notes.mp4").write_text("shot list\n1. the beach\n")
+    (folder / "empty.mp4").write_bytes(b"")
+    ebml = b"\x1a\x45\xdf\xa3"  # Matroska's signature, then damage
+    (folder / "garbled.mkv").write_bytes(ebml + rng.integers(0, 256, 4096, dtype=np.uint8).tobytes())
     data = good_file.read_bytes()
     (folder / "truncated.mp4").write_bytes(data[: len(data) // 2])  # the index (moov) is at the end
     video = torch.rand(3, 8, 16, 16) * 2 - 1
     write_mp4(folder / "silent.mp4", video, 8.0, None)
-    with __import__("av").open(str(folder / "audio_only.mp4"), "w", format="mp4") as out:
-        stream = out.add_stream("aac", rate=16000, layout="mono")
-        frame = __import__("av").AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="fltp", layout="mono")
-        frame.sample_rate, frame.pts = 16000, 0
-        out.mux(stream.encode(frame))
-        out.mux(stream.encode())
+    for name in ("audio_only.mp4", "song.m4a"):  # the same audio-only file under both names
+        with __import__("av").open(str(folder / name), "w", format="mp4") as out:
+            stream = out.add_stream("aac", rate=16000, layout="mono")
+            frame = __import__("av").AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="fltp",
+                                                             layout="mono")
+            frame.sample_rate, frame.pts = 16000, 0
+            out.mux(stream.encode(frame))
+            out.mux(stream.encode())
+    soundfile.write(folder / "song.wav", np.zeros(16000, np.float32), 16000)
     write_mp4(folder / "short.mp4", video[:, :4], 8.0, torch.zeros(8000), 16000)  # 0.5 s, a clip is 1 s
     write_av(folder / "empty_audio.mkv", np.zeros((8, 16, 16, 3), np.uint8), 8.0, np.zeros(0, np.float32),
              container="matroska")
@@ -70,6 +83,32 @@ def test_each_bad_file_is_named_with_its_reason(mixed_root, name):
     assert info.value.reason == EXPECTED[name]
     assert str(path) in str(info.value) and info.value.source == str(path)
     assert isinstance(info.value, DataError)
+
+
+def test_empty_and_non_media_files_are_named_for_what_they_are(mixed_root):
+    def message(name: str) -> str:
+        with pytest.raises(BadInput) as info:
+            probe_media(mixed_root / "bad" / name)
+        return str(info.value)
+
+    bad = mixed_root / "bad"
+    assert message("empty.mp4") == f"{bad / 'empty.mp4'}: empty file (0 bytes)"
+    assert message("notes.mp4") == f"{bad / 'notes.mp4'}: not a media file (it holds text, starting 'shot list')"
+    assert message("random_bytes.mp4") == (f"{bad / 'random_bytes.mp4'}: not a media file "
+                                           "(its first bytes match no audio or video container)")
+    for name in ("empty.mp4", "notes.mp4", "random_bytes.mp4"):
+        assert "FFmpeg" not in message(name) and "Invalid data" not in message(name)
+    # a damaged container is still "corrupt", with FFmpeg's reason
+    assert "corrupt (FFmpeg cannot open it: Invalid data found" in message("truncated.mp4")
+
+
+def test_audio_files_are_judged_by_their_streams_not_their_names(mixed_root):
+    reasons = {}
+    for name in ("audio_only.mp4", "song.m4a", "song.wav"):
+        with pytest.raises(BadInput) as info:
+            probe_media(mixed_root / "bad" / name)
+        reasons[name] = (info.value.reason, info.value.detail)
+    assert set(reasons.values()) == {("no video stream", "the file holds audio only")}
 
 
 def test_read_clip_of_a_folder_and_of_a_too_late_start(mixed_root, tmp_path):

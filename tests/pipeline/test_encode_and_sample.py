@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import fractions
+import io
+import shutil
 import tomllib
 from pathlib import Path
 
 import av
+import numpy as np
 import pytest
 import torch
 
 import proav_core
+from proav_core.training.checkpoint import checkpoint_kind, peek_checkpoint
 from proav_core.training.latent_cache import LatentDataset, LatentManifest
 
-from .conftest import cli
+from .conftest import cli, tiny_config
 
 
 def run_folder(config: Path) -> Path:
@@ -100,18 +105,65 @@ def test_missing_checkpoint_is_named(trained, tmp_path, capsys):
     assert f"checkpoint not found: {tmp_path / 'nope.ckpt'}" in capsys.readouterr().err
 
 
-def test_corrupt_checkpoint_is_named(trained, tmp_path, capsys):
+RANDOM_BYTES = np.random.default_rng(0).integers(0, 256, 4096, dtype=np.uint8).tobytes()
+
+
+def _pickled_global() -> bytes:
+    """A torch file holding a class weights_only loading does not allow (torch suggests allow-listing it)."""
+    buffer = io.BytesIO()
+    torch.save({"step": fractions.Fraction(1, 3)}, buffer)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("content", [b"\x00 not a checkpoint", RANDOM_BYTES, _pickled_global()],
+                         ids=["zero", "random", "global"])
+def test_corrupt_checkpoint_is_named_without_unsafe_advice(trained, tmp_path, capsys, content):
     bad = tmp_path / "bad.ckpt"
-    bad.write_bytes(b"\x00 not a checkpoint")
+    bad.write_bytes(content)
     assert cli(*sample_args(trained, tmp_path / "out", ckpt=bad)) != 0
     err = capsys.readouterr().err
-    assert "bad.ckpt" in err and "corrupt or not a proav checkpoint" in err
+    assert f"cannot read checkpoint {bad}: the file is corrupt or not a proav checkpoint (UnpicklingError: " in err
+    for advice in ("weights_only", "arbitrary code", "trusted source", "safe_globals"):
+        assert advice not in err  # torch's advice to load it unsafely is dropped
+    assert len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "out").exists()
+
+
+def test_checkpoints_know_their_kind(trained):
+    run = run_folder(trained)
+    assert checkpoint_kind(peek_checkpoint(run / "autoencoder" / "last.ckpt")) == "autoencoder"
+    assert checkpoint_kind(peek_checkpoint(run / "generator" / "last.ckpt")) == "generator"
+    assert checkpoint_kind({"model": {}}) is None
 
 
 def test_autoencoder_checkpoint_as_generator_is_refused(trained, tmp_path, capsys):
     ae = run_folder(trained) / "autoencoder" / "last.ckpt"
     assert cli(*sample_args(trained, tmp_path / "out", ckpt=ae)) != 0
-    assert "is not a generator checkpoint" in capsys.readouterr().err
+    assert (f"error: {ae} is an autoencoder checkpoint; --ckpt needs a generator checkpoint "
+            "(`proav train generator` writes it as <output_dir>/<name>/generator/last.ckpt)") in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+def test_generator_checkpoint_as_autoencoder_is_refused(trained, tmp_path, capsys):
+    gen = run_folder(trained) / "generator" / "last.ckpt"
+    assert cli(*sample_args(trained, tmp_path / "out", "--ae-ckpt", gen)) != 0
+    err = capsys.readouterr().err
+    assert (f"error: {gen} is a generator checkpoint; --ae-ckpt needs an autoencoder checkpoint "
+            "(`proav train autoencoder` writes it as <output_dir>/<name>/autoencoder/last.ckpt)") in err
+    assert "other sizes" not in err
+    assert not (tmp_path / "out").exists()
+    assert cli("encode", trained, "--ckpt", gen, "--out", tmp_path / "latents", "--accelerator", "cpu") != 0
+    assert f"{gen} is a generator checkpoint, not the autoencoder checkpoint needed here" in capsys.readouterr().err
+
+
+def test_resuming_from_a_checkpoint_of_the_other_kind_is_refused(trained, tmp_path, capsys):
+    config = tiny_config(tmp_path / "other")
+    stage = config.parent / "runs" / "tiny" / "autoencoder"
+    stage.mkdir(parents=True)
+    shutil.copy(run_folder(trained) / "generator" / "last.ckpt", stage / "last.ckpt")
+    assert cli("train", "autoencoder", config, "--resume", "--accelerator", "cpu") != 0
+    err = capsys.readouterr().err
+    assert f"{stage / 'last.ckpt'} is a generator checkpoint, not the autoencoder checkpoint needed here" in err
 
 
 def test_checkpoint_of_other_components_names_them(trained, tmp_path, capsys):
@@ -120,7 +172,7 @@ def test_checkpoint_of_other_components_names_them(trained, tmp_path, capsys):
     err = capsys.readouterr().err
     assert "model.generator: checkpoint has 'stdit', config has 'token_dit'" in err
     assert "model.stacker: checkpoint has 'stack6', config has 'tokens'" in err
-    assert not list((tmp_path / "out").glob("sample_*"))
+    assert not (tmp_path / "out").exists()
 
 
 def test_checkpoint_of_other_shapes_is_reported(trained, tmp_path, capsys):
@@ -135,7 +187,10 @@ def test_unknown_class_lists_the_known_ones(trained, tmp_path, capsys):
     assert cli(*sample_args(trained, tmp_path / "out", "--prompt", "a video of circle-drum-9")) != 0
     err = capsys.readouterr().err
     assert "circle-drum-9" in err and "circle-drum-0" in err and "square-wood-1" in err
-    assert not list((tmp_path / "out").glob("sample_*"))
+    assert not (tmp_path / "out").exists()  # refused after the config check: no empty --out left
+    nested = tmp_path / "new" / "deeper" / "out"
+    assert cli(*sample_args(trained, nested, "--prompt", "a video of circle-drum-9")) != 0
+    assert not (tmp_path / "new").exists()
 
 
 def test_unwritable_output_directory(trained, tmp_path, capsys):

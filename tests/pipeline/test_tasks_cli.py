@@ -146,8 +146,8 @@ def test_resuming_with_other_tasks_is_refused(multitask, capsys):
 
 @pytest.mark.parametrize("case, expected", [
     (("--task", "a2v", "--audio", "silent"), "silent.mp4: no audio stream (the file has no audio track"),
-    (("--task", "v2a", "--video", "song"), "song.wav: unsupported container"),
-    (("--task", "a2v", "--audio", "noise"), "noise.wav: corrupt"),
+    (("--task", "v2a", "--video", "song"), "song.wav: no video stream"),
+    (("--task", "a2v", "--audio", "noise"), "noise.wav: not a media file"),
     (("--task", "a2v", "--audio", "short"), "short.wav: shorter than one clip (it holds 0.500 s; a clip is 4 frames"),
     (("--task", "a2v", "--audio", "missing"), "missing.wav: unreadable path (no such file)"),
     (("--task", "a2v"), "--task a2v needs --audio FILE"),
