@@ -10,7 +10,10 @@ Stages (each resumes where an interrupted run stopped):
   7. score: the autoencoder's PSNR on held-out clips; AV-Align and the syncshapes ground-truth
      score (shape_sync) of the samples (read back from their mp4s), of held-out real clips
      and of shuffled real pairs; the quality targets they are held to
-  8. a contact sheet: per class, real clips above generated ones     <run>/contact_sheet.png
+  8. conditional tasks: one held-out clip's soundtrack animated (a2v), another's video scored
+     (v2a), zero-shot unless the generator was trained for them     <run>/samples/sample_a2v_*
+  9. a contact sheet: per class, real clips above generated ones, then the a2v and v2a
+     examples                                                          <run>/contact_sheet.png
 Everything measured goes to <run>/demo_summary.json.
 """
 
@@ -29,7 +32,7 @@ import torch
 
 from proav_core.build import build_component
 from proav_core.config import ExperimentConfig, config_from_dict, config_to_dict
-from proav_core.demo_scores import Clip, score_set, shuffled, targets, write_contact_sheet
+from proav_core.demo_scores import Clip, metric, score_set, shuffled, targets, write_contact_sheet
 from proav_core.interfaces.metrics import MetricResult
 from proav_core.training.common import CHECKPOINT, run_dir
 from proav_core.training.hardware import Hardware
@@ -45,12 +48,13 @@ class DemoResult:
     reconstruction: dict[str, float] = field(default_factory=dict)
     targets: dict[str, dict] = field(default_factory=dict)
     samples: list[Path] = field(default_factory=list)
+    tasks: dict[str, Any] = field(default_factory=dict)  # a2v / v2a example -> what shape_sync saw
     contact_sheet: Path | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {"run": str(self.run), "seconds": self.seconds, "reconstruction": self.reconstruction,
                 "scores": {s: {m: r.to_dict() for m, r in by.items()} for s, by in self.scores.items()},
-                "targets": self.targets, "samples": [str(p) for p in self.samples],
+                "targets": self.targets, "samples": [str(p) for p in self.samples], "tasks": self.tasks,
                 "contact_sheet": None if self.contact_sheet is None else str(self.contact_sheet)}
 
 
@@ -87,6 +91,7 @@ def run_demo(cfg: ExperimentConfig, hardware: Hardware, *, clips: int = 128, sam
     from proav_core.data import read_clip
     from proav_core.data.prepare import prepare
     from proav_core.data.synth import syncshapes_params
+    from proav_core.benchmarking.tasks_eval import task_examples
     from proav_core.sampling import SamplingPipeline, write_samples
     from proav_core.training.autoencoder_loop import held_out_psnr, train_autoencoder
     from proav_core.training.encode import encode_dataset, load_autoencoder
@@ -140,7 +145,11 @@ def run_demo(cfg: ExperimentConfig, hardware: Hardware, *, clips: int = 128, sam
         sets = {"samples": fake, "real clips": real, "shuffled real pairs": shuffled(real)}
         result.scores = {k: score_set(cfg, v, shape_sync_params) for k, v in sets.items()}
         result.targets = targets(result.scores, result.reconstruction)
+    with stage("a2v and v2a", "one held-out clip's soundtrack animated, another's video scored"):
+        judge = metric(cfg, "shape_sync", **shape_sync_params).judge
+        result.tasks, task_rows = task_examples(pipe, real, judge, run / "samples")
     with stage("contact sheet", f"real above generated clips per class: {run / 'contact_sheet.png'}"):
-        result.contact_sheet = write_contact_sheet(run / "contact_sheet.png", cfg, real, fake, shape_sync_params)
+        result.contact_sheet = write_contact_sheet(run / "contact_sheet.png", cfg, real, fake, shape_sync_params,
+                                                   extra=task_rows)
     (run / "demo_summary.json").write_text(json.dumps(result.to_json(), indent=2))
     return result

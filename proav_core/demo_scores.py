@@ -87,9 +87,10 @@ def clip_note(judge: Any, clip: Clip) -> str:
 
 
 def write_contact_sheet(path: Path, cfg: ExperimentConfig, real: list[Clip], fake: list[Clip],
-                        shape_sync_params: dict[str, Any], per_class: int = 2) -> Path:
+                        shape_sync_params: dict[str, Any], per_class: int = 2,
+                        extra: list[tuple[str, list[SheetRow]]] = ()) -> Path:
     """Per class: `per_class` real clips above `per_class` generated ones, each with its mel images
-    and a note of what shape_sync saw."""
+    and a note of what shape_sync saw; then the `extra` groups (e.g. the a2v and v2a examples)."""
     judge = metric(cfg, "shape_sync", **shape_sync_params).judge
     groups = []
     for name in dict.fromkeys(c.class_name for c in fake):
@@ -98,4 +99,4 @@ def write_contact_sheet(path: Path, cfg: ExperimentConfig, real: list[Clip], fak
         rows += [SheetRow(f"generated {i + 1}", c.video, c.audio, clip_note(judge, c))
                  for i, c in enumerate([c for c in fake if c.class_name == name][:per_class])]
         groups.append((name, rows))
-    return save_contact_sheet(path, groups)
+    return save_contact_sheet(path, [*groups, *extra])

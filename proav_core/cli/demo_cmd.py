@@ -61,10 +61,16 @@ def command(config, overrides, clips, samples_per_class, cfg_scale, fresh, **har
         threshold = "-" if t["threshold"] is None else f"{t['threshold']:.3f}"
         checks.add_row(name, value, threshold, "[green]yes[/]" if t["met"] else "[red]no[/]")
     console.print(checks)
+    for task, seen in result.tasks.items():
+        given = "soundtrack animated" if task == "a2v" else "video scored"
+        console.print(f"{task} ({seen['mode']}), a held-out {seen['source_class']} clip's {given}: bounces "
+                      f"{seen['bounces']}, onsets {seen['onsets']}, sync F1 {seen['sync_f1']:.2f}, class seen in "
+                      f"video {_fmt(seen['video_class'], 0)} / heard {_fmt(seen['audio_class'], 0)}: {seen['file']}",
+                      highlight=False)
     run = result.run
     console.print(
         f"samples (mp4 with audio, wav, frame strip, mel image): {run / 'samples'}\n"
-        f"contact sheet (real above generated, per class): {result.contact_sheet}\n"
+        f"contact sheet (real above generated, per class; then a2v and v2a): {result.contact_sheet}\n"
         f"checkpoints: {run / 'autoencoder' / 'last.ckpt'}, {run / 'generator' / 'last.ckpt'}\n"
         f"loss curves: {run / 'autoencoder' / 'loss.png'}, {run / 'generator' / 'loss.png'}\n"
         f"summary: {run / 'demo_summary.json'}"

@@ -19,7 +19,7 @@ def test_demo_runs_every_stage_and_resumes(tmp_path, capsys):
     run = tmp_path / "runs" / "tiny"
     summary = json.loads((run / "demo_summary.json").read_text())
     assert list(summary["seconds"]) == ["synthesise", "prepare", "train autoencoder", "encode", "train generator",
-                                        "sample", "score", "contact sheet"]
+                                        "sample", "score", "a2v and v2a", "contact sheet"]
     assert sorted(p.parent.name for p in (run / "data").rglob("*.mp4")) == ["circle-drum-0"] * 6 + ["square-wood-1"] * 6
     samples = summary["samples"]
     assert len(samples) == 2  # one per class of the config's syncshapes (num_classes = 2)
@@ -42,8 +42,14 @@ def test_demo_runs_every_stage_and_resumes(tmp_path, capsys):
     assert real["single_object_share"] == 1.0 and real["video_accuracy"] == 1.0 and real["audio_accuracy"] == 1.0
     assert set(summary["reconstruction"]) == {"video_psnr", "audio_psnr"}
     assert all(set(t) == {"value", "threshold", "met"} for t in summary["targets"].values())
+    for task, generated in (("a2v", "video"), ("v2a", "audio")):  # one example each, zero-shot on this generator
+        seen = summary["tasks"][task]
+        assert seen["mode"] == "zero-shot" and seen["source_class"] in ("circle-drum-0", "square-wood-1")
+        assert probe_media(seen["file"]).fps == 4.0 and 0.0 <= seen["sync_f1"] <= 1.0
+        assert f"{task} (zero-shot), a held-out {seen['source_class']} clip" in out
     sheet = Image.open(summary["contact_sheet"])
-    assert sheet.width > 16 * 4 * 2 and sheet.height > 4 * 16 * 2  # 2 classes x (1 real + 1 generated) rows
+    # 2 classes x (1 real + 1 generated) rows, then a2v and v2a x (given + generated) rows: 8 rows of 16 px x 2
+    assert sheet.width > 16 * 4 * 2 and sheet.height > 8 * 16 * 2
     for text in ("AV-Align", "sync F1", "flow peaks / clip", "targets", str(run / "samples"), "total",
                  "contact sheet"):
         assert text in out, text
