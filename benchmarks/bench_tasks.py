@@ -1,0 +1,113 @@
+"""Audio-to-video and video-to-audio on syncshapes held-out clips, judged by shape_sync.
+
+Uses a finished `proav demo` run of the config (its autoencoder, latent cache, held-out clips
+and joint generator). Trains a multi-task generator on the same latents (the config's
+generator with train.generator.tasks set; in <output_dir>/<name>-tasks, resumed when there),
+then scores, beside the real pairs and the shuffled-condition baseline:
+  zero-shot   the demo's joint generator, given planes held on the flow path
+  trained     the multi-task generator, given planes clean with its task embedding
+  (and the multi-task generator run zero-shot, for comparison)
+Prints a table and writes JSON (benchmarks/measured/tasks-<name>.json) with the commit.
+
+    .venv/bin/python benchmarks/bench_tasks.py [--config configs/demo.toml]
+        [--tasks "{joint = 0.5, a2v = 0.25, v2a = 0.25}"] [--steps N] [--set KEY=VALUE ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from rich.table import Table  # noqa: E402
+
+from proav_core.benchmarking.quality import git_commit  # noqa: E402
+from proav_core.benchmarking.tasks_eval import evaluate_tasks, task_targets  # noqa: E402
+from proav_core.cli.common import console  # noqa: E402
+from proav_core.config import config_from_dict, config_to_dict, load_config  # noqa: E402
+from proav_core.errors import UsageError  # noqa: E402
+
+SHOWN = ("sync_f1", "av_class_agreement", "single_object_share", "bounces_per_clip", "onsets_per_clip")
+
+
+def held_out(cfg):
+    from proav_core.build import build_component
+    from proav_core.demo_scores import Clip
+
+    test = build_component(cfg.dataset, clip=cfg.clip, split="test")
+    return [Clip(it["video"], it["waveform"], test.classes[int(it["label"])], it["audio"])
+            for it in map(test.__getitem__, range(len(test)))]
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--config", default=str(ROOT / "configs" / "demo.toml"))
+    ap.add_argument("--tasks", default="{joint = 0.5, a2v = 0.25, v2a = 0.25}", help="the multi-task mix (TOML table)")
+    ap.add_argument("--steps", type=int, default=None, help="multi-task generator steps (default: the config's)")
+    ap.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    ap.add_argument("--accelerator", default="cpu")
+    ap.add_argument("--out", default=None)
+    args = ap.parse_args(argv)
+
+    from proav_core.demo import demo_configs
+    from proav_core.sampling import SamplingPipeline
+    from proav_core.training.common import CHECKPOINT, run_dir
+    from proav_core.training.generator_loop import train_generator
+    from proav_core.training.hardware import Hardware
+
+    steps = [f"train.generator.steps={args.steps}"] if args.steps else []
+    base = load_config(args.config, overrides=args.overrides)
+    _, cfg = demo_configs(base)
+    demo = run_dir(cfg)
+    joint_ckpt = demo / "generator" / CHECKPOINT
+    if not joint_ckpt.is_file() or not (demo / "latents").is_dir():
+        raise UsageError(f"{demo} holds no finished demo run; run `proav demo --config {args.config}` first")
+    multi = config_from_dict({**config_to_dict(load_config(args.config, overrides=[
+        *args.overrides, *steps, f"train.generator.tasks={args.tasks}"])), "name": f"{cfg.name}-tasks",
+        "dataset": config_to_dict(cfg)["dataset"]}, source="multi-task generator")
+    multi_ckpt = run_dir(multi) / "generator" / CHECKPOINT
+    began = time.perf_counter()
+    train_generator(multi, Hardware(accelerator=args.accelerator), resume=multi_ckpt.is_file(),
+                    latents_dir=demo / "latents")
+    train_s = time.perf_counter() - began
+
+    real = held_out(cfg)
+    params = {k: v for k, v in config_to_dict(base)["dataset"].items() if k in ("num_classes", "shape_size")}
+    runs = {"zero-shot (joint generator)": (cfg, joint_ckpt, "zero_shot"),
+            "trained (multi-task generator)": (multi, multi_ckpt, "trained"),
+            "zero-shot (multi-task generator)": (multi, multi_ckpt, "zero_shot")}
+    report = {"commit": git_commit(), "config": args.config, "tasks": multi.train.generator.tasks,
+              "multitask_steps": multi.train.generator.steps, "multitask_train_s_this_call": round(train_s, 1),
+              "held_out_clips": len(real), "runs": {}}
+    for name, (c, ckpt, hold) in runs.items():
+        pipe = SamplingPipeline.from_checkpoint(c, ckpt)
+        rep = evaluate_tasks(pipe, real, params, hold=hold)
+        rep.pop("clips_made")
+        rep["targets"] = task_targets(rep)
+        report["runs"][name] = rep
+        console.print(f"{name}: a2v {rep['a2v']['generated']}, v2a {rep['v2a']['generated']}", highlight=False)
+
+    table = Table(title=f"a2v / v2a on {len(real)} held-out syncshapes clips (shape_sync)")
+    for col in ("model", "task", "set", *SHOWN):
+        table.add_column(col)
+    first = next(iter(report["runs"].values()))
+    table.add_row("-", "-", "real pairs", *[str(first["real pairs"][k]) for k in SHOWN])
+    for name, rep in report["runs"].items():
+        for task in ("a2v", "v2a"):
+            for which in ("generated", "shuffled condition"):
+                table.add_row(name, task, which, *[str(rep[task][which][k]) for k in SHOWN])
+    console.print(table)
+    out = Path(args.out or ROOT / "benchmarks" / "measured" / f"tasks-{base.name}.json")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=1))
+    console.print(f"written {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
