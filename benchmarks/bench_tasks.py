@@ -93,14 +93,17 @@ def main(argv: list[str] | None = None) -> int:
         console.print(f"{name}: a2v {rep['a2v']['generated']}, v2a {rep['v2a']['generated']}", highlight=False)
 
     table = Table(title=f"a2v / v2a on {len(real)} held-out syncshapes clips (shape_sync)")
-    for col in ("model", "task", "set", *SHOWN):
+    for col in ("model, task", "set", "sync F1", "class agree", "1 object", "bounces", "onsets"):
         table.add_column(col)
     first = next(iter(report["runs"].values()))
-    table.add_row("-", "-", "real pairs", *[str(first["real pairs"][k]) for k in SHOWN])
+    table.add_row("-", "real pairs", *[str(first["real pairs"][k]) for k in SHOWN])
     for name, rep in report["runs"].items():
+        short = {"zero-shot (joint generator)": "joint, zero-shot", "trained (multi-task generator)": "multi, trained",
+                 "zero-shot (multi-task generator)": "multi, zero-shot"}[name]
         for task in ("a2v", "v2a"):
             for which in ("generated", "shuffled condition"):
-                table.add_row(name, task, which, *[str(rep[task][which][k]) for k in SHOWN])
+                table.add_row(f"{short}, {task}", "output" if which == "generated" else "shuffled",
+                              *[str(rep[task][which][k]) for k in SHOWN])
     console.print(table)
     out = Path(args.out or ROOT / "benchmarks" / "measured" / f"tasks-{base.name}.json")
     out.parent.mkdir(parents=True, exist_ok=True)
