@@ -112,6 +112,17 @@ def proav_register_components(registry):
 
 
 @pytest.fixture
+def site(tmp_path, monkeypatch):
+    """A folder on sys.path where tests write plugin modules and distributions (plugin_site.py),
+    with entry-point autoloading on."""
+    from proav_core.plugin_manager import AUTOLOAD_ENV
+
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delenv(AUTOLOAD_ENV, raising=False)
+    return tmp_path
+
+
+@pytest.fixture
 def toy_plugin(fresh_plugins, monkeypatch):
     """A global registry holding only the toy plugin (registered from Python), so these
     tests do not depend on which built-ins exist."""
