@@ -111,6 +111,16 @@ def proav_register_components(registry):
     registry.add("dataset", "toy_data", ToyDataset)
 
 
+@pytest.fixture(scope="session")
+def example_site(tmp_path_factory):
+    """The example plugin pip-installed into a folder, as a user would install it."""
+    from .plugin_site import EXAMPLE, pip
+
+    target = tmp_path_factory.mktemp("site")
+    pip("install", "--no-deps", "--no-build-isolation", "--target", str(target), str(EXAMPLE))
+    return target
+
+
 @pytest.fixture
 def site(tmp_path, monkeypatch):
     """A folder on sys.path where tests write plugin modules and distributions (plugin_site.py),
