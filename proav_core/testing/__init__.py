@@ -52,7 +52,8 @@ def check_component(kind: str, name: str, /, **params: Any) -> None:
     """Run the contract of `kind` on the registered component (kind, name).
 
     `params` are the component's own parameters (as a config section would give them); the
-    context each kind's factory receives (dims, clip, plane shapes, ...) is the check's own.
+    context each kind's factory receives (dims, clip, plane shapes, ...) is the check's own,
+    except that a dataset check takes `clip=` (a ClipSpec that suits the data it points at).
     """
     spec = get_registry().get(kind, name)
     _check_documented(spec)

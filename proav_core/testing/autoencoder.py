@@ -9,7 +9,14 @@ import torch
 from torch import nn
 
 from proav_core.interfaces import PLANE_NAMES, AttentionBlock, Autoencoder, Decoder, Encoder, Projector
-from proav_core.testing.common import make, CLIP, expect, expect_gradients_everywhere, perturb_zero_params, weighted_sum
+from proav_core.testing.common import (
+    CLIP,
+    expect,
+    expect_gradients_everywhere,
+    make,
+    perturb_zero_params,
+    weighted_sum,
+)
 
 T, H, W = CLIP.frames, CLIP.height, CLIP.width
 

@@ -13,7 +13,8 @@ from proav_core.interfaces.data import ClipSpec
 # A tiny clip with an odd frame count (on purpose: off-by-one in temporal code shows).
 CLIP = ClipSpec(frames=5, fps=5.0, height=16, width=16)
 # Latent planes (C, a, b): both modalities with C = 4, T = 8, H' = W' = 4 ...
-TINY_PLANES = {f"{m}_{a}": s for m in ("video", "audio") for a, s in (("hw", (4, 4, 4)), ("tw", (4, 8, 4)), ("th", (4, 8, 4)))}
+TINY_PLANES = {f"{m}_{a}": s for m in ("video", "audio")
+               for a, s in (("hw", (4, 4, 4)), ("tw", (4, 8, 4)), ("th", (4, 8, 4)))}
 # ... and one stream only (a video autoencoder) with H' != W'.
 VIDEO_ONLY_PLANES = {"video_hw": (2, 6, 4), "video_tw": (2, 8, 4), "video_th": (2, 8, 6)}
 

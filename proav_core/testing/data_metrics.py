@@ -11,7 +11,7 @@ import torch
 
 from proav_core.interfaces import AudioRepresentation, Dataset, FeatureExtractor, Metric, MetricResult
 from proav_core.interfaces.data import ClipSpec
-from proav_core.testing.common import make, expect
+from proav_core.testing.common import expect, make
 
 # One second: 8 frames of 16 x 16 at 8 fps, 16 kHz.
 DATA_CLIP = ClipSpec(frames=8, fps=8.0, height=16, width=16, sample_rate=16000)
@@ -22,7 +22,8 @@ def check_audio_repr(name: str, **params: Any) -> None:
     """encode: (B, S) waveform -> (B, T, H, W) float32 in [-1, 1]; decode back to (B, S), finite."""
     clip = DATA_CLIP
     rep = make("audio_repr", name, params, clip=clip)
-    expect(isinstance(rep, AudioRepresentation), "audio_repr", name, "does not satisfy the AudioRepresentation protocol")
+    expect(isinstance(rep, AudioRepresentation), "audio_repr", name,
+           "does not satisfy the AudioRepresentation protocol")
     wave = torch.randn(2, clip.num_samples, generator=torch.Generator().manual_seed(0)) * 0.1
     frames = rep.encode(wave)
     expect(frames.shape == (2, clip.frames, clip.height, clip.width), "audio_repr", name,
@@ -86,7 +87,8 @@ def check_extractor(name: str, **params: Any) -> None:
     """Builds (or raises MissingWeightsError naming the file); __call__ gives (B, dim) float32,
     finite, each clip's features independent of its batch; fingerprint in the documented form."""
     extractor = make("extractor", name, params, clip=DATA_CLIP)
-    expect(isinstance(extractor, FeatureExtractor), "extractor", name, "does not satisfy the FeatureExtractor protocol")
+    expect(isinstance(extractor, FeatureExtractor), "extractor", name,
+           "does not satisfy the FeatureExtractor protocol")
     expect(FINGERPRINT.match(extractor.fingerprint()), "extractor", name,
            f"fingerprint {extractor.fingerprint()!r} is not '<name>/sha256:<hash or none>/prep:<version>'")
     if extractor.input == "video":

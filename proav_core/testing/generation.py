@@ -10,7 +10,7 @@ import torch
 from proav_core.errors import ConfigError
 from proav_core.interfaces import Conditioner, Generator, Objective, Sampler, Stacker
 from proav_core.plugin_manager import get_registry
-from proav_core.testing.common import make, VIDEO_ONLY_PLANES, TINY_PLANES, expect, random_planes
+from proav_core.testing.common import TINY_PLANES, VIDEO_ONLY_PLANES, expect, make, random_planes
 
 
 def check_stacker(name: str, **params: Any) -> None:

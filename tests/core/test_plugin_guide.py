@@ -43,10 +43,11 @@ QUOTED_FILES = {
     "# proav_example/midpoint.py": "proav_example/midpoint.py",
     "# tests/test_contract.py": "tests/test_contract.py",
 }
+SIGNATURES = "# signatures: the hookspec (proav_core.hookspecs) and Registrar.add (proav_core.registry)"
 RUN = {
     "proav-plugin-example/": "the package tree",
     "[project.entry-points.proav]": "the entry point",
-    "# signatures: the hookspec (proav_core.hookspecs) and Registrar.add (proav_core.registry)": "signatures",
+    SIGNATURES: "signatures",
     "# an attention block with separate weights per stream": "attention block",
     "# one component, other parameters": "check_component",
     "pip install ./examples/proav-plugin-example": "install, list, test",
@@ -84,7 +85,7 @@ def test_entry_point_block_is_the_examples():
 
 
 def test_signatures_block_matches_the_code():
-    lines = guide_blocks()["# signatures: the hookspec (proav_core.hookspecs) and Registrar.add (proav_core.registry)"][1]
+    lines = guide_blocks()[SIGNATURES][1]
     documented = dict(re.findall(r"^def (\w+)(\(.*\) -> .*): \.\.\.$", lines, flags=re.M))
     for name, func in (("proav_register_components", hookspecs.proav_register_components), ("add", Registrar.add)):
         assert documented[name] == str(inspect.signature(func)).replace("'", ""), name
