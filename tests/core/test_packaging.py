@@ -46,14 +46,7 @@ def test_installed_wheel_reads_its_own_registry_file(wheel, tmp_path):
     assert builtin == str(expected)
 
 
-def test_example_plugin_is_listed_by_the_cli(example_site):
-    result = subprocess.run(
-        [sys.executable, "-m", "proav_core", "registry", "list", "--kind", "metric"],
-        env=isolated_env(example_site), capture_output=True, text=True,
-    )
-    assert result.returncode == 0, result.stderr
-    assert "example_motion_energy" in result.stdout
-    assert "example (proav-plugin-example 0.1.0)" in result.stdout
+# `proav registry list` listing the installed example: tests/core/test_plugin_guide.py
 
 
 def test_example_plugin_builds_from_a_config(example_site, tmp_path, monkeypatch, fresh_plugins):
