@@ -47,6 +47,13 @@ from proav_core.interfaces import KINDS, ClipSpec
 from proav_core.plugin_manager import get_registry, register_plugin, reset_plugins
 from proav_core.registry import ComponentParams, ComponentSpec, NoParams
 
+# Public names added for plugin authors (issue 14, plugins), kept together for an easy merge.
+# The plugin helpers themselves are submodules: proav_core.flow_matching, proav_core.layers,
+# proav_core.attention_streams, proav_core.testing (docs/plugins.md).
+from proav_core.errors import UnavailableComponentError  # noqa: E402
+
+_PLUGIN_AUTHOR_NAMES = ["UnavailableComponentError"]
+
 
 def list_components(kind: str | None = None) -> list[ComponentSpec]:
     """Every registered component (of one kind), ordered by kind then name."""
@@ -89,4 +96,5 @@ __all__ = [
     "register_component",
     "register_plugin",
     "reset_plugins",
+    *_PLUGIN_AUTHOR_NAMES,
 ]

@@ -3,36 +3,72 @@
 A factory is called with its validated parameters as keyword arguments plus *context*:
 values that the assembling code offers (clip, dim, plane_shapes, latent_shape, ...). Context
 is offered, not imposed: a factory receives the context values its signature names (all of
-them if it takes **kwargs), so a component asks for exactly what it uses.
+them if it takes **kwargs), so a component asks for exactly what it uses. A factory that
+fails is reported as a PluginError naming the component and its provider (see `_call`).
 """
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from proav_core.config import ComponentConfig, ExperimentConfig, resolve_components
-from proav_core.errors import ConfigError, ParameterError
+from proav_core.errors import ConfigError, ParameterError, PluginError, ProavError
 from proav_core.plugin_manager import get_registry
-from proav_core.registry import ComponentParams, ComponentSpec, Registrar, Registry
+from proav_core.registry import (
+    ComponentParams,
+    ComponentSpec,
+    FactorySignature,
+    Registrar,
+    Registry,
+    factory_name,
+    undeclared_parameters,
+)
 
 
-def _accepted(factory: Callable[..., Any]) -> tuple[set[str], bool]:
-    try:
-        sig = inspect.signature(factory)
-    except (TypeError, ValueError):
-        return set(), True
-    var_kw = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in sig.parameters.values())
-    return set(sig.parameters), var_kw
+def _factory_failed(spec: ComponentSpec, err: Exception, path: str | None) -> PluginError:
+    where = f" at {path}" if path else ""
+    return PluginError(
+        f"{spec.kind} '{spec.name}'{where} (from plugin '{spec.provider}', factory "
+        f"{factory_name(spec.factory)}) failed while building: {type(err).__name__}: {err}. Its parameters "
+        "passed validation, so the fault is in the factory: fix it (PROAV_DEBUG=1 shows the traceback) or "
+        f"report this message to the plugin's author; meanwhile pick another {spec.kind} "
+        f"(`proav registry list --kind {spec.kind}`)."
+    )
 
 
-def _call(spec: ComponentSpec, params: ComponentParams, context: Mapping[str, Any]) -> Any:
-    names, var_kw = _accepted(spec.factory)
+def _call(
+    spec: ComponentSpec, params: ComponentParams, context: Mapping[str, Any], path: str | None = None
+) -> Any:
+    """Call the factory with the validated parameters and the context its signature names.
+
+    A factory that cannot take a declared parameter, needs an argument nobody offered, or
+    raises anything but a ProavError is reported as a PluginError naming the component, its
+    provider, the exception and the fix."""
+    sig = FactorySignature.of(spec.factory)
+    mismatch = undeclared_parameters(spec.factory, type(params))
+    if mismatch:
+        raise PluginError(f"{spec.kind} '{spec.name}' (from plugin '{spec.provider}'): {mismatch}")
     kwargs = {f: getattr(params, f) for f in type(params).model_fields}
-    kwargs.update({k: v for k, v in context.items() if k not in kwargs and (var_kw or k in names)})
-    return spec.factory(**kwargs)
+    kwargs.update({k: v for k, v in context.items() if k not in kwargs and sig.accepts(k)})
+    missing = [r for r in sig.required if r not in kwargs]
+    if missing:
+        raise PluginError(
+            f"{spec.kind} '{spec.name}' (from plugin '{spec.provider}'): its factory "
+            f"{factory_name(spec.factory)} needs {', '.join(map(repr, missing))}, which is neither one of "
+            f"its parameters nor context offered here (offered: {', '.join(sorted(context)) or 'none'}). "
+            f"Pass it (proav_core.build({spec.kind!r}, {spec.name!r}, {missing[0]}=...)); a plugin author "
+            f"gives it a default or asks only for the context the {spec.kind} interface documents."
+        )
+    try:
+        return spec.factory(**kwargs)
+    except ProavError:
+        raise
+    except Exception as err:
+        if isinstance(err, MemoryError) or type(err).__name__ == "OutOfMemoryError":
+            raise  # the machine's limit, not the plugin's fault
+        raise _factory_failed(spec, err, path) from err
 
 
 def build(kind: str, name: str | None = None, /, **kwargs: Any) -> Any:
@@ -47,13 +83,13 @@ def build(kind: str, name: str | None = None, /, **kwargs: Any) -> Any:
     fields = spec.params.model_fields
     params = {k: v for k, v in kwargs.items() if k in fields}
     context = {k: v for k, v in kwargs.items() if k not in fields}
-    names, var_kw = _accepted(spec.factory)
-    unknown = sorted(k for k in context if not var_kw and k not in names)
+    sig = FactorySignature.of(spec.factory)
+    unknown = sorted(k for k in context if not sig.accepts(k))
     if unknown:
         raise ParameterError(
             f"{kind} '{spec.name}' takes no argument {', '.join(map(repr, unknown))}; "
             f"parameters: {', '.join(fields) or '(none)'}; "
-            f"context: {', '.join(sorted(names - set(fields))) or '(none)'}",
+            f"context: {', '.join(sorted(sig.names - set(fields))) or '(none)'}",
             path=f"{kind}.{spec.name}",
         )
     validated = spec.validate(params, path=f"{kind}.{spec.name}")
@@ -81,7 +117,7 @@ def build_component(
         section = section.with_kind(kind)
     if not section.resolved:
         section.resolve(registry or get_registry(), path or section.kind or "component")
-    return _call(section.spec, section.params, context)
+    return _call(section.spec, section.params, context, path)
 
 
 def register_component(

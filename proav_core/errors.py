@@ -46,6 +46,16 @@ class DuplicateComponentError(PluginError):
     """The same (kind, name) was registered by two plugins."""
 
 
+class UnavailableComponentError(PluginError, ConfigError):
+    """A config (or `build`) names a component whose plugin failed to load.
+
+    A ConfigError too, so it carries the config path and the config file's name; exit code 1
+    (not 2): the config is fine, the installed plugin is not.
+    """
+
+    exit_code = 1
+
+
 class MissingWeightsError(ProavError):
     """A component that needs learned weights was not given a readable local file."""
 

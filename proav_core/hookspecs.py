@@ -2,7 +2,8 @@
 
 A plugin is any module or object with functions marked `@hookimpl` whose names match the
 specs below. Built-in plugins are the modules listed in registry.toml; a third-party package
-adds an entry point in the group "proav" that names its plugin module.
+adds an entry point in the group "proav" that names its plugin module. The plugin author's
+guide is docs/plugins.md.
 """
 
 from __future__ import annotations

@@ -3,8 +3,10 @@
 Order: the built-in modules listed in registry.toml, then third-party packages found through
 the entry point group "proav" (read with the `entrypoints` package; turned off by
 PROAV_DISABLE_PLUGIN_AUTOLOAD=1), then whatever is registered from Python with
-`register_plugin`. After loading, pluggy's `check_pending` rejects hook implementations that
-match no hookspec (a misspelt hook name would otherwise be silently ignored).
+`register_plugin`. A hook implementation that matches no hookspec (a misspelt hook name) is
+rejected when its plugin registers; a plugin that registers no component is recorded with the
+likely reason (for example a hook function without @hookimpl). What happens when a plugin
+fails: see PluginHost.
 """
 
 from __future__ import annotations
@@ -21,11 +23,12 @@ import entrypoints
 import pluggy
 
 from proav_core import hookspecs
-from proav_core.errors import PluginError, ProavError
-from proav_core.registry import Registrar, Registry
+from proav_core.errors import PluginError, did_you_mean
+from proav_core.registry import PluginProblem, Registrar, Registry
 
 ENTRY_POINT_GROUP = "proav"
 AUTOLOAD_ENV = "PROAV_DISABLE_PLUGIN_AUTOLOAD"
+HOOK = "proav_register_components"
 
 
 @dataclass
@@ -61,8 +64,42 @@ def autoload_enabled() -> bool:
     return os.environ.get(AUTOLOAD_ENV, "").strip().lower() not in {"1", "true", "yes"}
 
 
+@dataclass
+class PluginRecord:
+    """One plugin the host tried to load: where it came from, what it registered, what went
+    wrong. `error` set: it failed to load and none of its components are registered.
+    `note` set: it loaded but registered no components (and why, when that can be told)."""
+
+    name: str
+    origin: str  # "built-in", "python", or the distribution ("my-dist 0.1")
+    provider: str  # how its components name it
+    components: list[tuple[str, str]] = field(default_factory=list)
+    error: str | None = None
+    note: str | None = None
+
+
+def _why_empty(plugin: Any) -> str:
+    """Why a plugin registered nothing, as a hint to its author."""
+    hook = getattr(plugin, HOOK, None)
+    if callable(hook) and not hasattr(hook, f"{hookspecs.PROJECT}_impl"):
+        return (f"its {HOOK} function is not marked @proav_core.hookimpl, so it is never called; "
+                "add the decorator")
+    if hook is None:
+        return f"it defines no {HOOK} hook (a function marked @proav_core.hookimpl)"
+    return f"its {HOOK} hook ran but called registry.add for no component"
+
+
 class PluginHost:
-    """A pluggy PluginManager plus the registry its plugins fill."""
+    """A pluggy PluginManager plus the registry its plugins fill.
+
+    Failure rule: a built-in module (registry.toml) or a plugin registered from Python that
+    fails raises PluginError at once. A third-party plugin (entry point) that fails to import,
+    raises in its hook, registers a bad or clashing component, or implements an unknown hook
+    is recorded instead (`records`, `registry.problems`): none of its components are
+    registered, every other plugin keeps working, and only a lookup of a name it registered
+    before failing raises (UnavailableComponentError, with the plugin's error); an unknown
+    name's error lists every plugin with a problem.
+    """
 
     def __init__(
         self,
@@ -77,7 +114,12 @@ class PluginHost:
         self.pm = pluggy.PluginManager(hookspecs.PROJECT)
         self.pm.add_hookspecs(hookspecs)
         self.registry = Registry(defaults=self.registry_file.defaults)
-        self.providers: dict[str, str] = {}  # plugin name -> where it came from
+        self.records: dict[str, PluginRecord] = {}  # plugin name -> what happened to it
+
+    @property
+    def providers(self) -> dict[str, str]:
+        """plugin name -> where it came from (built-in, python, or its distribution)."""
+        return {name: r.origin for name, r in self.records.items() if r.error is None}
 
     def load(self) -> PluginHost:
         for module_name in self.registry_file.builtin:
@@ -91,7 +133,6 @@ class PluginHost:
             self.register(module, name=module_name, origin="built-in")
         if self.autoload:
             self._load_entry_points()
-        self._check_pending()
         return self
 
     def _load_entry_points(self) -> None:
@@ -107,55 +148,79 @@ class PluginHost:
                 continue
             seen.add((dist, ep.name))
             target = ep.module_name + (f":{ep.object_name}" if ep.object_name else "")
+            where = f"entry point '{ep.name} = {target}' (group '{self.entry_point_group}', distribution {dist})"
+            fix = (f"Fix or uninstall that package, or set {AUTOLOAD_ENV}=1 to skip third-party plugins.")
             try:
                 plugin = ep.load()
             except Exception as err:
-                raise PluginError(
-                    f"plugin entry point '{ep.name} = {target}' (group '{self.entry_point_group}', "
-                    f"distribution {dist}) failed to import: {type(err).__name__}: {err}. "
-                    f"Fix or uninstall that package, or set {AUTOLOAD_ENV}=1 to skip "
-                    "third-party plugins."
-                ) from err
-            self.register(plugin, name=ep.name, origin=dist)
+                self._record_failure(
+                    PluginRecord(ep.name, dist, f"{ep.name} ({dist})"),
+                    f"plugin {where} failed to import: {type(err).__name__}: {err}. {fix}",
+                    names=(),
+                )
+                continue
+            record, error, attempted = self._register(plugin, ep.name, dist)
+            if error is not None:
+                self._record_failure(record, f"{error} ({where}). {fix}", names=attempted)
+
+    def _record_failure(self, record: PluginRecord, message: str, names: list[tuple[str, str]] | tuple) -> None:
+        record.error, record.components = message, []
+        self.records.setdefault(record.name, record)
+        self.registry.problems.append(PluginProblem(record.provider, message, True, tuple(names)))
 
     def register(self, plugin: Any, name: str | None = None, origin: str = "python") -> str:
-        """Register a plugin object or module and add its components. Returns its name."""
+        """Register a plugin object or module and add its components. Returns its name.
+
+        All or nothing: on any failure (PluginError) no component of the plugin stays registered."""
         if self.pm.is_registered(plugin):
             return self.pm.get_name(plugin)
+        record, error, _ = self._register(plugin, name, origin)
+        if error is not None:
+            raise error
+        return record.name
+
+    def _register(self, plugin: Any, name: str | None, origin: str) -> tuple[PluginRecord, PluginError | None, list]:
+        """Register and run the plugin's hook. Returns (record, error or None, the (kind, name)
+        pairs it tried to register); on error the plugin and its components are removed again."""
         name = name or getattr(plugin, "__name__", None) or repr(plugin)
-        if self.pm.has_plugin(name):
-            raise PluginError(
-                f"a plugin named '{name}' is already registered (from {self.providers[name]}); "
-                "give this one another name"
-            )
+        provider = name if origin in ("built-in", "python") else f"{name} ({origin})"
+        record = PluginRecord(name, origin, provider)
+        if self.pm.has_plugin(name) or self.pm.is_registered(plugin):
+            other = self.records[name].origin if name in self.records else "another registration"
+            return record, PluginError(
+                f"a plugin named '{name}' is already registered (from {other}); give this one another name"
+            ), []
         try:
             self.pm.register(plugin, name=name)
         except pluggy.PluginValidationError as err:
-            raise PluginError(f"plugin '{name}' ({origin}) is not a valid proav plugin: {err}") from None
-        self.providers[name] = origin
-        provider = name if origin in ("built-in", "python") else f"{name} ({origin})"
+            return record, PluginError(f"plugin '{provider}' is not a valid proav plugin: {err}"), []
+        unknown = [c.name for c in self.pm.get_hookcallers(plugin) or [] if not c.has_spec()]
+        if unknown:
+            self.pm.unregister(plugin)
+            hooks = ", ".join(f"'{h}'{did_you_mean(h, [HOOK])}" for h in unknown)
+            return record, PluginError(
+                f"plugin '{provider}' implements a hook proav does not define: {hooks}. Known hooks: {HOOK}"
+            ), []
         registrar = Registrar(self.registry, provider)
-        for impl in self.pm.hook.proav_register_components.get_hookimpls():
-            if impl.plugin is plugin:
-                try:
-                    impl.function(registry=registrar)
-                except ProavError:
-                    raise
-                except Exception as err:
-                    raise PluginError(
-                        f"plugin '{provider}' failed while registering its components: "
-                        f"{type(err).__name__}: {err}"
-                    ) from err
-        return name
-
-    def _check_pending(self) -> None:
         try:
-            self.pm.check_pending()
-        except pluggy.PluginValidationError as err:
-            raise PluginError(
-                f"plugin '{self.pm.get_name(err.plugin)}' implements a hook proav does not "
-                f"define: {err}. Known hooks: proav_register_components"
-            ) from None
+            for impl in self.pm.hook.proav_register_components.get_hookimpls():
+                if impl.plugin is plugin:
+                    impl.function(registry=registrar)
+        except Exception as err:
+            for kind, component in registrar.added:
+                self.registry.remove(kind, component)
+            self.pm.unregister(plugin)
+            if not isinstance(err, PluginError):
+                err = PluginError(
+                    f"plugin '{provider}' failed while registering its components: {type(err).__name__}: {err}"
+                )
+            return record, err, list(registrar.attempted)
+        record.components = list(registrar.added)
+        if not record.components:
+            record.note = _why_empty(plugin)
+            self.registry.problems.append(PluginProblem(provider, record.note, False))
+        self.records[name] = record
+        return record, None, list(registrar.attempted)
 
 
 _host: PluginHost | None = None
@@ -175,10 +240,7 @@ def get_registry() -> Registry:
 
 def register_plugin(plugin: Any, name: str | None = None) -> str:
     """Register a plugin from Python (after the built-ins and entry points)."""
-    host = get_host()
-    registered = host.register(plugin, name=name, origin="python")
-    host._check_pending()
-    return registered
+    return get_host().register(plugin, name=name, origin="python")
 
 
 def reset_plugins() -> None:

@@ -6,6 +6,7 @@ Plugins fill it through the `proav_register_components` hook (see hookspecs.py);
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -16,6 +17,7 @@ from proav_core.errors import (
     DuplicateComponentError,
     ParameterError,
     PluginError,
+    UnavailableComponentError,
     UnknownComponentError,
     did_you_mean,
 )
@@ -59,12 +61,67 @@ class ComponentSpec:
             ) from None
 
 
-def _check_kind(kind: str) -> None:
-    if kind not in KINDS:
-        raise PluginError(
-            f"unknown component kind '{kind}'{did_you_mean(kind, KINDS)}; "
-            f"known kinds: {', '.join(KINDS)}"
+def factory_name(factory: Callable[..., Any]) -> str:
+    """module.qualname of a factory, for messages."""
+    return f"{getattr(factory, '__module__', '?')}.{getattr(factory, '__qualname__', repr(factory))}"
+
+
+@dataclass(frozen=True)
+class FactorySignature:
+    """What a factory's signature accepts: named arguments, **kwargs, arguments without default."""
+
+    names: frozenset[str]
+    var_keyword: bool
+    required: tuple[str, ...]
+
+    @classmethod
+    def of(cls, factory: Callable[..., Any]) -> FactorySignature:
+        try:
+            sig = inspect.signature(factory)
+        except (TypeError, ValueError):  # builtins without a signature: accept anything
+            return cls(frozenset(), True, ())
+        kinds = inspect.Parameter
+        params = [p for p in sig.parameters.values() if p.kind not in (kinds.VAR_POSITIONAL, kinds.VAR_KEYWORD)]
+        return cls(
+            names=frozenset(p.name for p in params if p.kind is not kinds.POSITIONAL_ONLY),
+            var_keyword=any(p.kind is kinds.VAR_KEYWORD for p in sig.parameters.values()),
+            required=tuple(p.name for p in params if p.default is inspect.Parameter.empty),
         )
+
+    def accepts(self, name: str) -> bool:
+        return self.var_keyword or name in self.names
+
+
+def undeclared_parameters(factory: Callable[..., Any], params: type[BaseModel]) -> str | None:
+    """Why `factory` cannot be called with every field of `params` as a keyword, or None."""
+    sig = FactorySignature.of(factory)
+    missing = [f for f in params.model_fields if not sig.accepts(f)]
+    if not missing:
+        return None
+    return (
+        f"its factory {factory_name(factory)} does not accept the parameter(s) "
+        f"{', '.join(map(repr, missing))} declared by {params.__name__}; every field of the "
+        "parameter model is passed to the factory as a keyword argument, so add them to the "
+        "factory's signature (or remove them from the parameter model)"
+    )
+
+
+@dataclass(frozen=True)
+class PluginProblem:
+    """A plugin that failed to load (`broken`: none of its components are registered) or one
+    that loaded but registered nothing. `names` are the (kind, name) pairs a broken plugin had
+    registered, or tried to, before it failed: a lookup of one of them fails with `message`."""
+
+    plugin: str
+    message: str
+    broken: bool
+    names: tuple[tuple[str, str], ...] = ()
+
+    def line(self) -> str:
+        """One sentence that names the plugin and says what went wrong."""
+        if not self.broken:
+            return f"plugin '{self.plugin}' registered no components: {self.message}."
+        return self.message if self.plugin in self.message else f"plugin '{self.plugin}': {self.message}"
 
 
 class Registry:
@@ -73,9 +130,14 @@ class Registry:
     def __init__(self, defaults: Mapping[str, str] | None = None):
         self._specs: dict[tuple[str, str], ComponentSpec] = {}
         self.defaults: dict[str, str] = dict(defaults or {})
+        self.problems: list[PluginProblem] = []  # filled by the plugin host
 
     def add(self, spec: ComponentSpec) -> ComponentSpec:
-        _check_kind(spec.kind)
+        if spec.kind not in KINDS:
+            raise PluginError(
+                f"{spec.provider}: unknown component kind '{spec.kind}'{did_you_mean(spec.kind, KINDS)}; "
+                f"known kinds: {', '.join(KINDS)}"
+            )
         key = (spec.kind, spec.name)
         if key in self._specs:
             other = self._specs[key].provider
@@ -85,6 +147,27 @@ class Registry:
             )
         self._specs[key] = spec
         return spec
+
+    def remove(self, kind: str, name: str) -> None:
+        """Forget (kind, name) (a plugin that failed half-way through registering)."""
+        self._specs.pop((kind, name), None)
+
+    def _broken_provider(self, kind: str, name: str, path: str | None) -> None:
+        """Raise when (kind, name) belongs to a plugin that failed to load."""
+        for problem in self.problems:
+            if problem.broken and (kind, name) in problem.names:
+                where = f" (at {path})" if path else ""
+                raise UnavailableComponentError(
+                    f"{kind} '{name}'{where} comes from plugin '{problem.plugin}', which failed to "
+                    f"load, so none of its components are available. {problem.line()}",
+                    path=path,
+                )
+
+    def _problems_note(self) -> str:
+        """' Plugins with problems: ...' for unknown-name messages, or ''."""
+        if not self.problems:
+            return ""
+        return " Plugins with problems (one may have provided it): " + " ".join(p.line() for p in self.problems)
 
     def get(self, kind: str, name: str | None = None, *, path: str | None = None) -> ComponentSpec:
         """The spec of (kind, name); name None means registry.toml's default for the kind."""
@@ -96,6 +179,7 @@ class Registry:
             )
         if name is None:
             name = self.default_name(kind, path=path)
+        self._broken_provider(kind, name, path)
         spec = self._specs.get((kind, name))
         if spec is None:
             known = self.names(kind)
@@ -107,7 +191,7 @@ class Registry:
             )
             raise UnknownComponentError(
                 f"unknown {kind} '{name}'{where}{did_you_mean(name, known)}; {listing}. "
-                f"`proav registry list --kind {kind}` shows them.",
+                f"`proav registry list --kind {kind}` shows them.{self._problems_note()}",
                 path=path,
             )
         return spec
@@ -149,6 +233,11 @@ class Registrar:
     def __init__(self, registry: Registry, provider: str):
         self._registry = registry
         self.provider = provider
+        self.attempted: list[tuple[str, str]] = []  # every (kind, name) passed to add
+        self.added: list[tuple[str, str]] = []  # those that made it into the registry
+
+    def _fail(self, kind: str, name: str, problem: str) -> PluginError:
+        return PluginError(f"plugin '{self.provider}': registry.add({kind!r}, {name!r}, ...): {problem}")
 
     def add(
         self,
@@ -158,21 +247,29 @@ class Registrar:
         params: type[ComponentParams] | None = None,
         summary: str | None = None,
     ) -> ComponentSpec:
-        """Register `factory` as (kind, name). See hookspecs.proav_register_components."""
-        _check_kind(kind)
+        """Register `factory` as (kind, name). See hookspecs.proav_register_components.
+
+        Raises PluginError naming this plugin for an unknown kind, a parameter model that is
+        not a ComponentParams, or a factory that does not accept the model's fields."""
+        self.attempted.append((kind, name))
+        if kind not in KINDS:
+            raise self._fail(kind, name, f"unknown component kind '{kind}'{did_you_mean(kind, KINDS)}; "
+                             f"known kinds: {', '.join(KINDS)}")
         params = params or NoParams
         if not (isinstance(params, type) and issubclass(params, BaseModel)):
-            raise PluginError(
-                f"{self.provider}: params of {kind} '{name}' must be a pydantic model class "
-                f"(subclass proav_core.ComponentParams), got {params!r}"
-            )
+            raise self._fail(kind, name, "params must be a pydantic model class "
+                             f"(subclass proav_core.ComponentParams), got {params!r}")
         if params.model_config.get("extra") != "forbid":
-            raise PluginError(
-                f"{self.provider}: params model {params.__name__} of {kind} '{name}' must forbid "
-                "unknown keys; subclass proav_core.ComponentParams"
-            )
+            raise self._fail(kind, name, f"params model {params.__name__} must forbid unknown keys; "
+                             "subclass proav_core.ComponentParams")
+        if not callable(factory):
+            raise self._fail(kind, name, f"factory must be a class or function, got {factory!r}")
+        mismatch = undeclared_parameters(factory, params)
+        if mismatch:
+            raise self._fail(kind, name, mismatch)
         if summary is None:
             doc = (getattr(factory, "__doc__", None) or "").strip()
             summary = doc.splitlines()[0] if doc else ""
-        spec = ComponentSpec(kind, name, factory, params, summary, self.provider)
-        return self._registry.add(spec)
+        spec = self._registry.add(ComponentSpec(kind, name, factory, params, summary, self.provider))
+        self.added.append((kind, name))
+        return spec

@@ -24,7 +24,10 @@ def params_factory(cls: type, params: type[ComponentParams], context: tuple[str,
     kw = inspect.Parameter.KEYWORD_ONLY
     fields = [inspect.Parameter(n, kw, default=inspect.Parameter.empty if f.is_required() else f.default)
               for n, f in params.model_fields.items()]
-    signature = inspect.Signature([inspect.Parameter(c, kw) for c in context] + fields)
+    own = inspect.signature(cls).parameters  # context defaults are the class's own (split="train", ...)
+    given = [inspect.Parameter(c, kw, default=own[c].default if c in own else inspect.Parameter.empty)
+             for c in context]
+    signature = inspect.Signature(given + fields)
     factory.__signature__ = signature  # type: ignore[attr-defined]
     factory.__name__ = factory.__qualname__ = cls.__name__
     factory.__module__ = cls.__module__

@@ -15,8 +15,8 @@ import torch.utils.checkpoint
 from einops import rearrange
 from torch import Tensor, nn
 
-from proav_plugins.generation.dit_layers import modulate, norm
-from proav_plugins.layers import Attention, Mlp
+from proav_core.layers import Attention, Mlp, modulate
+from proav_plugins.generation.dit_layers import norm
 
 
 def _rows(mod: Tensor, ndim: int) -> list[Tensor]:

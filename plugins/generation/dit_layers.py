@@ -1,6 +1,7 @@
-"""Pieces shared by the diffusion transformers (stdit, token_dit): size presets, timestep
-embedding, adaptive-norm modulation, the zero-initialised final layer, initialisation and
-the matmul FLOP counts their `describe()` reports.
+"""Pieces shared by the diffusion transformers (stdit, token_dit): size presets, the
+zero-initialised final layer, initialisation and the matmul FLOP counts their `describe()`
+reports. The timestep embedding and the adaptive-norm modulation are proav_core.layers'
+(TimestepEmbedder, modulate; re-exported here).
 
 Timestep conditioning is adaLN-single (PixArt-alpha, as in Open-Sora's STDiT): one shared
 SiLU -> Linear maps the timestep embedding to K modulation vectors; each block adds its own
@@ -11,14 +12,13 @@ identity (DiT's adaLN-Zero); the final projection is zero too, so a fresh model 
 from __future__ import annotations
 
 import dataclasses
-import math
 from dataclasses import dataclass
 
 import torch
 from torch import Tensor, nn
 
 from proav_core.errors import ConfigError
-from proav_plugins.layers import Mlp
+from proav_core.layers import Mlp, TimestepEmbedder, modulate  # noqa: F401  (re-exported)
 
 
 @dataclass(frozen=True)
@@ -56,30 +56,9 @@ def resolve_size(preset: str, **overrides) -> Size:
     return size
 
 
-def modulate(x: Tensor, shift: Tensor, scale: Tensor) -> Tensor:
-    """x (B, ..., D) * (1 + scale) + shift, shift/scale broadcastable to x."""
-    return x * (1 + scale) + shift
-
-
 def norm(dim: int) -> nn.LayerNorm:
     """LayerNorm without affine parameters (the modulation provides shift and scale)."""
     return nn.LayerNorm(dim, elementwise_affine=False, eps=1e-6)
-
-
-class TimestepEmbedder(nn.Module):
-    """t (B,) in [0, 1] -> (B, D): sinusoid of 1000 t (DiT's frequencies), then an MLP."""
-
-    def __init__(self, dim: int, freq_dim: int = 256):
-        super().__init__()
-        self.freq_dim = freq_dim
-        self.mlp = nn.Sequential(nn.Linear(freq_dim, dim), nn.SiLU(), nn.Linear(dim, dim))
-
-    def forward(self, t: Tensor) -> Tensor:
-        half = self.freq_dim // 2
-        freqs = torch.exp(-math.log(10000.0) * torch.arange(half, device=t.device, dtype=torch.float32) / half)
-        angles = 1000.0 * t.float()[:, None] * freqs[None]  # (B, F/2)
-        emb = torch.cat([angles.cos(), angles.sin()], dim=-1)  # (B, F)
-        return self.mlp(emb.to(self.mlp[0].weight.dtype))  # (B, D)
 
 
 class AdaLNSingle(nn.Module):

@@ -14,6 +14,7 @@ velocity is hardest to predict); loss = mean over real (mask = 1) positions of t
 the data's padding (mask = 0) is zeroed before use, so it never reaches the loss; condition
 dropout for classifier-free guidance replaces a sample's condition by the null condition
 with probability `cond_dropout` (UniForm drops its text condition with probability 0.5).
+The box, the truncated normal and the uniform draws are proav_core.flow_matching's.
 """
 
 from __future__ import annotations
@@ -28,33 +29,13 @@ from torch import Tensor
 import proav_core
 from proav_core import ComponentParams
 from proav_core.errors import DataError
+from proav_core.flow_matching import (  # noqa: F401  (re-exported: they used to live here)
+    DEFAULT_BOUND,
+    resolve_bound,
+    truncated_normal,
+)
+from proav_core.flow_matching import uniform as _rand
 from proav_core.interfaces.generation import VelocityFn
-
-DEFAULT_BOUND = 1.0  # the box when neither `bound` nor an autoencoder's latent_bound is given
-
-
-def resolve_bound(bound: float | None, latent_bound: float | None) -> float:
-    """The param wins, then the autoencoder's box, then DEFAULT_BOUND."""
-    if bound is not None:
-        return float(bound)
-    return float(latent_bound) if latent_bound is not None else DEFAULT_BOUND
-
-
-def _rand(shape: Sequence[int], generator: torch.Generator | None, device: torch.device | None = None) -> Tensor:
-    """U[0, 1) of `shape`, drawn on the generator's device (or `device`), returned on `device`."""
-    where = generator.device if generator is not None else device
-    out = torch.rand(tuple(shape), generator=generator, device=where)
-    return out if device is None else out.to(device)
-
-
-def truncated_normal(shape: Sequence[int], bound: float, std: float = 1.0,
-                     generator: torch.Generator | None = None, device: torch.device | None = None) -> Tensor:
-    """N(0, std^2) conditioned on [-bound, bound], by inverse CDF (float64 internally)."""
-    u = _rand(shape, generator, device).double()
-    lo = torch.special.ndtr(torch.tensor(-bound / std, dtype=torch.float64, device=u.device))
-    z = torch.special.ndtri(lo + u * (1 - 2 * lo)) * std  # lo + u (hi - lo), hi = 1 - lo
-    return z.clamp(-bound, bound).float()
-
 
 class FlowMatching:
     """Shared loss: straight path, velocity target, masked MSE, condition dropout."""

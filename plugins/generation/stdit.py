@@ -29,9 +29,9 @@ from torch import Tensor, nn
 import proav_core
 from proav_core import ComponentParams
 from proav_core.errors import ConfigError
+from proav_core.layers import TimestepEmbedder, sincos_1d, sincos_2d
 from proav_plugins.generation import dit_layers as L
 from proav_plugins.generation.dit_blocks import STDiTBlock, run_blocks
-from proav_plugins.layers import sincos_1d, sincos_2d
 
 Preset = Literal["tiny", "small", "base", "paper", "opensora_xl"]
 
@@ -63,7 +63,7 @@ class STDiT(nn.Module):
         self.patch_embed = nn.Linear(patch_dim, d)
         self.register_buffer("pos_spatial", sincos_2d(self.grid[1], self.grid[2], d), persistent=False)
         self.register_buffer("pos_temporal", sincos_1d(torch.arange(self.grid[0]).float(), d), persistent=False)
-        self.t_embed = L.TimestepEmbedder(d)
+        self.t_embed = TimestepEmbedder(d)
         self.adaln = L.AdaLNSingle(d, STDiTBlock.K)
         self.y_embed = L.condition_embedder(cond_dim, d)
         self.blocks = nn.ModuleList(STDiTBlock(d, size.heads, size.mlp_ratio) for _ in range(size.depth))

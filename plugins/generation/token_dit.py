@@ -24,10 +24,10 @@ import proav_core
 from proav_core import ComponentParams
 from proav_core.errors import ConfigError
 from proav_core.interfaces.autoencoder import PLANE_NAMES
+from proav_core.layers import TimestepEmbedder, sincos_2d
 from proav_plugins.generation import dit_layers as L
 from proav_plugins.generation.dit_blocks import DiTBlock, run_blocks
 from proav_plugins.generation.stackers import Segment
-from proav_plugins.layers import sincos_2d
 
 
 class TokenDiTParams(ComponentParams):
@@ -64,7 +64,7 @@ class TokenDiT(nn.Module):
         self.register_buffer("plane_ids", ids, persistent=False)  # (T,)
         pos = torch.cat([sincos_2d(s.a // patch, s.b // patch, d) for s in segments])
         self.register_buffer("pos", pos, persistent=False)  # (T, D)
-        self.t_embed = L.TimestepEmbedder(d)
+        self.t_embed = TimestepEmbedder(d)
         self.adaln = L.AdaLNSingle(d, DiTBlock.K)
         self.y_embed = L.condition_embedder(cond_dim, d)
         self.blocks = nn.ModuleList(DiTBlock(d, size.heads, size.mlp_ratio) for _ in range(size.depth))

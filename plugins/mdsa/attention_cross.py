@@ -22,8 +22,8 @@ from pydantic import Field
 from torch import Tensor, nn
 
 from proav_core import ComponentParams
-from proav_plugins.layers import Attention
-from proav_plugins.mdsa.streams import MODALITIES, check_dim, check_streams, from_tokens, to_tokens
+from proav_core.attention_streams import MODALITIES, check_dim, check_streams, from_tokens, to_tokens
+from proav_core.layers import Attention
 
 
 class CrossAttention(nn.Module):

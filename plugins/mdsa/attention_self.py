@@ -23,8 +23,8 @@ from pydantic import Field
 from torch import Tensor, nn
 
 from proav_core import ComponentParams
-from proav_plugins.layers import Attention, Mlp, TransformerBlock
-from proav_plugins.mdsa.streams import MODALITIES, PerStreamBlock, check_dim, check_streams
+from proav_core.attention_streams import MODALITIES, PerStreamBlock, check_dim, check_streams
+from proav_core.layers import Attention, Mlp, TransformerBlock
 
 
 class SpatialParams(ComponentParams):

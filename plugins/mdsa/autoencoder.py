@@ -24,10 +24,10 @@ from pydantic import Field, field_validator
 from torch import Tensor, nn
 
 from proav_core import Component, ComponentParams, ConfigError, build_component
+from proav_core.attention_streams import MODALITIES
 from proav_core.interfaces import ClipSpec, PlaneShapes, Planes
 from proav_plugins.mdsa.posterior import DiagonalGaussian
 from proav_plugins.mdsa.spacetime import sincos_positions
-from proav_plugins.mdsa.streams import MODALITIES
 from proav_plugins.mdsa.training_step import IN_CHANNELS, MdsaLossParams, MdsaTrainingStep
 
 COLLAPSED = {"hw": "t", "tw": "h", "th": "w"}  # plane -> the axis its projector collapses

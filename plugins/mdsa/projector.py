@@ -15,7 +15,7 @@ from pydantic import Field
 from torch import Tensor, nn
 
 from proav_core import ComponentParams, ConfigError
-from proav_plugins.layers import TransformerBlock
+from proav_core.layers import TransformerBlock
 from proav_plugins.mdsa.spacetime import sincos_positions
 
 # collapsed axis -> (einops pattern volume -> lines, lines -> plane)

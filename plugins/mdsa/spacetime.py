@@ -9,7 +9,7 @@ import torch
 from einops import rearrange
 from torch import Tensor, nn
 
-from proav_plugins.layers import Attention, Mlp, sincos_1d, sincos_2d
+from proav_core.layers import Attention, Mlp, sincos_1d, sincos_2d
 
 
 @functools.lru_cache(maxsize=64)

@@ -1,67 +1,20 @@
-"""What every MDSA attention block shares: the (video, audio) stream pair, token layout
-helpers, the per-stream self-attention base class and the `identity` block.
-
-A stream is (B, D, *S): S a plane (two axes) or a volume (T, H', W'); a temporal axis, when
-present, is S[0]. Either stream may be None (single-stream autoencoders).
+"""The `identity` attention block. What every MDSA attention block shares (the stream pair,
+token layout helpers, the per-stream base class) lives in proav_core.attention_streams,
+public API for plugin authors, and is re-exported here so older imports keep working.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
-from einops import rearrange
 from torch import Tensor, nn
 
-from proav_core import ConfigError
-
-MODALITIES = ("video", "audio")
-
-
-def check_streams(streams: Iterable[str]) -> tuple[str, ...]:
-    """The modalities a block is built for, validated: a non-empty subset of video, audio."""
-    out = tuple(streams)
-    bad = [s for s in out if s not in MODALITIES]
-    if bad or not out:
-        raise ConfigError(f"attention streams must be a non-empty subset of {MODALITIES}, got {out}")
-    return out
-
-
-def check_dim(dim: int, heads: int, what: str) -> None:
-    if dim % heads:
-        raise ConfigError(f"{what}: width dim={dim} is not divisible by heads={heads}; change heads")
-
-
-def to_tokens(x: Tensor) -> Tensor:
-    """(B, D, *S) -> (B, N, D) with N = prod(S)."""
-    return rearrange(x, "b d ... -> b (...) d")
-
-
-def from_tokens(tokens: Tensor, like: Tensor) -> Tensor:
-    """(B, N, D) -> the (B, D, *S) layout of `like`."""
-    return rearrange(tokens, "b n d -> b d n").reshape(like.shape)
-
-
-class PerStreamBlock(nn.Module):
-    """Base of the self-attention blocks: separate weights per stream (`self.per_stream`),
-    each stream transformed on its own by `transform(module, x)`."""
-
-    per_stream: nn.ModuleDict
-
-    def transform(self, module: nn.Module, x: Tensor) -> Tensor:
-        raise NotImplementedError
-
-    def _one(self, name: str, x: Tensor | None) -> Tensor | None:
-        if x is None:
-            return None
-        if name not in self.per_stream:
-            raise ValueError(f"{type(self).__name__} was built for streams {tuple(self.per_stream)}, got {name}")
-        if x.dim() not in (4, 5):
-            raise ValueError(f"{name} stream must be (B, D, a, b) or (B, D, T, H, W), got {tuple(x.shape)}")
-        return self.transform(self.per_stream[name], x)
-
-    def forward(self, video: Tensor | None, audio: Tensor | None) -> tuple[Tensor | None, Tensor | None]:
-        """video, audio (B, D, *S) or None -> same shapes."""
-        return self._one("video", video), self._one("audio", audio)
+from proav_core.attention_streams import (  # noqa: F401  (re-exported)
+    MODALITIES,
+    PerStreamBlock,
+    check_dim,
+    check_streams,
+    from_tokens,
+    to_tokens,
+)
 
 
 class IdentityBlock(nn.Module):

@@ -6,6 +6,7 @@ import typing
 
 import click
 from pydantic_core import PydanticUndefined
+from rich.markup import escape
 from rich.table import Table
 
 from proav_core.cli.common import console
@@ -31,6 +32,18 @@ def list_cmd(kind: str | None) -> None:
     console.print(table)
     if not specs:
         console.print(f"no {kind + ' ' if kind else ''}components are registered")
+    _print_plugin_problems(get_registry().problems)
+
+
+def _print_plugin_problems(problems) -> None:
+    """Plugins that failed to load or registered nothing, one line each (whatever --kind asked
+    for: their components could be of any kind)."""
+    if not problems:
+        return
+    console.print(f"[bold yellow]{len(problems)} plugin(s) with problems[/]:", highlight=False)
+    for problem in problems:
+        state = "failed to load, none of its components are available" if problem.broken else "registered nothing"
+        console.print(f"- [bold]{escape(problem.plugin)}[/] {state}: {escape(problem.line())}", highlight=False)
 
 
 def _type_name(annotation: object) -> str:

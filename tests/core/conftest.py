@@ -111,6 +111,27 @@ def proav_register_components(registry):
     registry.add("dataset", "toy_data", ToyDataset)
 
 
+@pytest.fixture(scope="session")
+def example_site(tmp_path_factory):
+    """The example plugin pip-installed into a folder, as a user would install it."""
+    from .plugin_site import EXAMPLE, pip
+
+    target = tmp_path_factory.mktemp("site")
+    pip("install", "--no-deps", "--no-build-isolation", "--target", str(target), str(EXAMPLE))
+    return target
+
+
+@pytest.fixture
+def site(tmp_path, monkeypatch):
+    """A folder on sys.path where tests write plugin modules and distributions (plugin_site.py),
+    with entry-point autoloading on."""
+    from proav_core.plugin_manager import AUTOLOAD_ENV
+
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delenv(AUTOLOAD_ENV, raising=False)
+    return tmp_path
+
+
 @pytest.fixture
 def toy_plugin(fresh_plugins, monkeypatch):
     """A global registry holding only the toy plugin (registered from Python), so these

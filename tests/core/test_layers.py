@@ -1,11 +1,11 @@
-"""Shared transformer layers."""
+"""Shared transformer layers (proav_core.layers, public API for plugin authors)."""
 
 from __future__ import annotations
 
 import pytest
 import torch
 
-from proav_plugins.layers import Attention, Mlp, TransformerBlock, sincos_1d, sincos_2d
+from proav_core.layers import Attention, Mlp, TimestepEmbedder, TransformerBlock, modulate, sincos_1d, sincos_2d
 
 
 def test_cross_attention_shapes_and_mask_blocks_keys():
@@ -45,3 +45,12 @@ def test_sincos_embeddings():
     assert grid.shape == (6, 8)
     assert torch.equal(grid[0, :4], grid[1, :4])  # same row -> same row half
     assert not torch.equal(grid[0, 4:], grid[1, 4:])
+
+
+def test_modulate_and_timestep_embedder():
+    x = torch.tensor([[1.0, 2.0]])
+    assert torch.equal(modulate(x, shift=torch.tensor([0.5, 0.0]), scale=torch.tensor([1.0, -1.0])),
+                       torch.tensor([[2.5, 0.0]]))  # x * (1 + scale) + shift
+    embed = TimestepEmbedder(16)
+    out = embed(torch.tensor([0.0, 0.5, 0.5]))
+    assert out.shape == (3, 16) and torch.allclose(out[1], out[2]) and not torch.allclose(out[0], out[1])

@@ -3,31 +3,16 @@ proav_plugins, and a third-party plugin installed as a real distribution is foun
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import zipfile
-from pathlib import Path
 
 import pytest
 
 import proav_core
 from proav_core.plugin_manager import AUTOLOAD_ENV
 
-ROOT = Path(__file__).resolve().parents[2]
-EXAMPLE = ROOT / "examples" / "proav-plugin-example"
-
-
-def pip(*args, cwd=None):
-    cmd = [sys.executable, "-m", "pip", "--disable-pip-version-check", "-q", *args]
-    subprocess.run(cmd, check=True, cwd=cwd, capture_output=True, text=True)
-
-
-def isolated_env(target):
-    env = {k: v for k, v in os.environ.items() if k not in {AUTOLOAD_ENV, "PYTHONPATH"}}
-    env["PYTHONPATH"] = str(target)
-    env["COLUMNS"] = "200"
-    return env
+from .plugin_site import ROOT, isolated_env, pip
 
 
 @pytest.fixture(scope="session")
@@ -35,14 +20,6 @@ def wheel(tmp_path_factory):
     out = tmp_path_factory.mktemp("wheel")
     pip("wheel", "--no-deps", "--no-build-isolation", "-w", str(out), str(ROOT))
     return next(out.glob("proav-*.whl"))
-
-
-@pytest.fixture(scope="session")
-def example_site(tmp_path_factory):
-    """The example plugin pip-installed into a folder, as a user would install it."""
-    target = tmp_path_factory.mktemp("site")
-    pip("install", "--no-deps", "--no-build-isolation", "--target", str(target), str(EXAMPLE))
-    return target
 
 
 def test_wheel_contents(wheel):
@@ -69,14 +46,7 @@ def test_installed_wheel_reads_its_own_registry_file(wheel, tmp_path):
     assert builtin == str(expected)
 
 
-def test_example_plugin_is_listed_by_the_cli(example_site):
-    result = subprocess.run(
-        [sys.executable, "-m", "proav_core", "registry", "list", "--kind", "metric"],
-        env=isolated_env(example_site), capture_output=True, text=True,
-    )
-    assert result.returncode == 0, result.stderr
-    assert "example_motion_energy" in result.stdout
-    assert "example (proav-plugin-example 0.1.0)" in result.stdout
+# `proav registry list` listing the installed example: tests/core/test_plugin_guide.py
 
 
 def test_example_plugin_builds_from_a_config(example_site, tmp_path, monkeypatch, fresh_plugins):

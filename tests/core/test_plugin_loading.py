@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import textwrap
-
 import pytest
 
 import proav_core
-from proav_core.errors import DuplicateComponentError, PluginError
+from proav_core.errors import DuplicateComponentError, PluginError, UnavailableComponentError
 from proav_core.plugin_manager import AUTOLOAD_ENV, PluginHost, RegistryFile, read_registry_file
+
+from .plugin_site import write_distribution, write_module
 
 PLUGIN_SOURCE = '''
 import proav_core
@@ -17,26 +17,6 @@ import proav_core
 def proav_register_components(registry):
     registry.add("attention", "{name}", dict)
 '''
-
-
-def write_module(directory, module, source):
-    (directory / f"{module}.py").write_text(textwrap.dedent(source))
-
-
-def write_distribution(site, dist, module, ep_name, source):
-    """A real installed distribution: module + dist-info with an entry point in group proav."""
-    write_module(site, module, source)
-    info = site / f"{dist}-1.0.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: 1.0\n")
-    (info / "entry_points.txt").write_text(f"[proav]\n{ep_name} = {module}\n")
-
-
-@pytest.fixture
-def site(tmp_path, monkeypatch):
-    monkeypatch.syspath_prepend(str(tmp_path))
-    monkeypatch.delenv(AUTOLOAD_ENV, raising=False)
-    return tmp_path
 
 
 def test_builtin_modules_load_in_order(site):
@@ -65,9 +45,10 @@ def test_entry_point_discovered_with_distribution_as_provider(site):
 
 def test_entry_point_that_raises_on_import_names_entry_point_and_exception(site):
     write_distribution(site, "bad_dist", "bad_plugin_mod", "bad", "raise ImportError('missing libfoo')\n")
-    with pytest.raises(PluginError) as info:
-        PluginHost(RegistryFile(), autoload=True).load()
-    msg = str(info.value)
+    host = PluginHost(RegistryFile(), autoload=True).load()  # recorded, not raised (see test_plugin_problems)
+    (problem,) = host.registry.problems
+    msg = problem.message
+    assert problem.broken and problem.plugin == "bad (bad-dist 1.0)"
     assert "plugin entry point 'bad = bad_plugin_mod'" in msg
     assert "bad-dist 1.0" in msg
     assert "ImportError: missing libfoo" in msg
@@ -84,9 +65,20 @@ def test_autoload_env_turns_entry_points_off(site, monkeypatch):
 def test_two_plugins_registering_the_same_name(site):
     write_module(site, "dup_one", PLUGIN_SOURCE.format(name="same"))
     write_distribution(site, "dup_dist", "dup_two", "two", PLUGIN_SOURCE.format(name="same"))
-    with pytest.raises(DuplicateComponentError) as info:
-        PluginHost(RegistryFile(builtin=["dup_one"]), autoload=True).load()
+    host = PluginHost(RegistryFile(builtin=["dup_one"]), autoload=True).load()
+    # the third-party plugin is the broken one; naming the clashing component fails with both names
+    with pytest.raises(UnavailableComponentError) as info:
+        host.registry.get("attention", "same")
+    assert "registered twice" in str(info.value)
     assert "'dup_one'" in str(info.value) and "'two (dup-dist 1.0)'" in str(info.value)
+
+
+def test_two_builtins_registering_the_same_name_is_fatal(site):
+    write_module(site, "dup_a", PLUGIN_SOURCE.format(name="same"))
+    write_module(site, "dup_b", PLUGIN_SOURCE.format(name="same"))
+    with pytest.raises(DuplicateComponentError) as info:
+        PluginHost(RegistryFile(builtin=["dup_a", "dup_b"]), autoload=False).load()
+    assert "'dup_a'" in str(info.value) and "'dup_b'" in str(info.value)
 
 
 def test_misspelt_hook_is_rejected_by_check_pending(site):

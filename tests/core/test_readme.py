@@ -9,6 +9,7 @@ from pathlib import Path
 import torch
 
 import proav_core
+from proav_core.testing import check_component
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 
@@ -28,4 +29,5 @@ def test_readme_plugin_registers_and_builds(fresh_plugins):
     v, a = block(video, audio)
     assert torch.allclose(v, video + 0.5 * audio.mean())
     assert block(video, None) == (video, None)
+    check_component("attention", "gated_sum")  # the contract every attention block meets
     assert len(readme_plugin_source().strip().splitlines()) <= 30

@@ -1,5 +1,6 @@
-"""Shared contracts of the generation kinds, over every registered stacker, conditioner,
-generator, objective and sampler; and the wiring from a config to a trained, sampled model."""
+"""Shared contracts of the generation kinds (proav_core.testing), over every registered stacker,
+conditioner, generator, objective and sampler; and the wiring from a config to a trained,
+sampled model."""
 
 from __future__ import annotations
 
@@ -7,88 +8,20 @@ import pytest
 import torch
 
 import proav_core
-from proav_core.errors import ConfigError
-from proav_core.interfaces import Conditioner, Generator, Objective, Sampler, Stacker
+from proav_core.testing import check_component
 from proav_core.training.generator_loop import FlowModel
 
-from .helpers import TINY, VIDEO_ONLY, random_planes
+from .helpers import TINY, random_planes
 
 
-def names(kind):
-    return [s.name for s in proav_core.list_components(kind)]
+GENERATION_KINDS = ("stacker", "conditioner", "generator", "objective", "sampler")
+SPECS = [s for s in proav_core.list_components() if s.kind in GENERATION_KINDS]
 
 
-@pytest.mark.parametrize("name", names("stacker"))
-@pytest.mark.parametrize("shapes", [TINY, VIDEO_ONLY], ids=["tiny", "video_only"])
-def test_stacker_contract(name, shapes):
-    st = proav_core.build("stacker", name, plane_shapes=shapes)
-    assert isinstance(st, Stacker)
-    planes = random_planes(shapes)
-    latent = st.stack(planes)
-    assert latent.shape == (2, *st.latent_shape) and st.loss_mask().shape == tuple(st.latent_shape)
-    assert all(torch.equal(v, planes[k]) for k, v in st.unstack(latent).items())
-
-
-@pytest.mark.parametrize("name", names("conditioner"))
-def test_conditioner_contract(name):
-    cond = proav_core.build("conditioner", name, classes=["dog", "drum"])
-    assert isinstance(cond, Conditioner)
-    null = cond.null(3)
-    assert null.shape[0] == 3 and null.shape[2] == cond.dim
-    prompts = ["a video of dog", "drum"] if cond.classes else ["", ""]
-    for tokens in (cond.from_labels(torch.tensor([0, 1])), cond.from_prompts(prompts)):
-        assert tokens.shape == (2, *null.shape[1:])
-
-
-@pytest.mark.parametrize("name", names("generator"))
-def test_generator_contract_on_meta(name):
-    """Default parameters, on the meta device: some registered stacker must suit the generator."""
-    built = []
-    for stacker_name in names("stacker"):
-        st = proav_core.build("stacker", stacker_name, plane_shapes=TINY)
-        try:
-            with torch.device("meta"):
-                gen = proav_core.build("generator", name, latent_shape=st.latent_shape, cond_dim=8, stacker=st)
-        except ConfigError:
-            continue
-        assert isinstance(gen, Generator)
-        with torch.device("meta"):
-            out = gen(torch.empty(2, *st.latent_shape), torch.rand(2), torch.empty(2, 1, 8))
-        assert out.shape == (2, *st.latent_shape)
-        built.append(stacker_name)
-    assert built, f"generator {name} accepts none of the stackers {names('stacker')}"
-
-
-@pytest.mark.parametrize("name", names("objective"))
-def test_objective_contract(name):
-    obj = proav_core.build("objective", name)
-    assert isinstance(obj, Objective)
-    a = obj.sample_noise((2, 3, 4), generator=torch.Generator().manual_seed(0))
-    assert a.shape == (2, 3, 4) and torch.equal(a, obj.sample_noise((2, 3, 4), torch.Generator().manual_seed(0)))
-    net = torch.nn.Linear(4, 4)
-    x1 = torch.rand(2, 3, 4) * 2 - 1
-    loss = obj.loss(lambda x, t, c: net(x), x1, torch.ones(2, 1, 2), torch.zeros(2, 1, 2), mask=torch.ones(3, 4))
-    loss.backward()
-    assert loss.dim() == 0 and torch.isfinite(loss) and net.weight.grad.abs().sum() > 0
-
-
-@pytest.mark.parametrize("name", names("sampler"))
-def test_sampler_contract(name):
-    sampler = proav_core.build("sampler", name)
-    assert isinstance(sampler, Sampler)
-    net = torch.nn.Linear(4, 4)
-    seen = []
-
-    def velocity(x, t, c):
-        return torch.tanh(net(x)) + c[:, 0, :1]
-
-    x0 = torch.rand(3, 4) - 0.5
-    kwargs = dict(cond=torch.ones(3, 1, 2), null_cond=torch.zeros(3, 1, 2), cfg_scale=2.0)
-    with torch.no_grad():
-        out = sampler(velocity, x0, callback=lambda i, t, x: seen.append(t), **kwargs)
-        again = sampler(velocity, x0, **kwargs)
-    assert out.shape == x0.shape and torch.equal(out, again)
-    assert seen and seen[-1] == pytest.approx(1.0) and seen == sorted(seen)
+@pytest.mark.parametrize("spec", SPECS, ids=[f"{s.kind}:{s.name}" for s in SPECS])
+def test_generation_contract(spec):
+    """proav_core.testing's contract of the kind (the one third-party plugins run, too)."""
+    check_component(spec.kind, spec.name)
 
 
 CONFIG = {

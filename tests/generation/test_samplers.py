@@ -9,7 +9,7 @@ import torch
 
 import proav_core
 from proav_core.interfaces import Sampler
-from proav_plugins.generation.samplers import (
+from proav_core.flow_matching import (
     cfg_velocity,
     reflect,
     reflect_with_sign,

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import torch
-from torch import nn
 
 import proav_core
 from proav_core import ClipSpec
+from proav_core.testing import perturb_zero_params  # noqa: F401  (the tests' and the contracts' own)
 
 TINY_CLIP = ClipSpec(frames=5, fps=5.0, height=16, width=16)  # odd T on purpose
 
@@ -39,21 +39,3 @@ def random_clip(clip: ClipSpec = TINY_CLIP, batch: int = 2, seed: int = 0) -> di
     t, h, w = clip.frames, clip.height, clip.width
     return {"video": torch.rand(batch, 3, t, h, w, generator=g) * 2 - 1,
             "audio": torch.rand(batch, t, h, w, generator=g) * 2 - 1}
-
-
-def perturb_zero_params(module: nn.Module, std: float = 0.1, seed: int = 0) -> list[str]:
-    """Give every all-zero parameter (zero-initialised output projections) small random values.
-
-    Blocks that start as the identity have zero output projections, so at init no gradient
-    reaches the projections feeding them (and their outputs ignore the other stream). Tests of
-    gradient flow and of information flow therefore perturb those zeros first; the identity
-    at init is tested on its own. Returns the names perturbed.
-    """
-    g = torch.Generator().manual_seed(seed)
-    names = []
-    with torch.no_grad():
-        for name, p in module.named_parameters():
-            if p.numel() and not p.any():
-                p.copy_(torch.randn(p.shape, generator=g) * std)
-                names.append(name)
-    return names

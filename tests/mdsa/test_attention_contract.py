@@ -1,5 +1,5 @@
-"""The shared contract of kind `attention`, parametrised over the live registry (third-party
-blocks get it too), plus the specific behaviour of each first-party block."""
+"""The shared contract of kind `attention` (proav_core.testing), parametrised over the live
+registry (third-party blocks get it too), plus the specific behaviour of each first-party block."""
 
 from __future__ import annotations
 
@@ -8,8 +8,7 @@ import torch
 
 import proav_core
 from proav_core import build_component
-
-from .helpers import perturb_zero_params
+from proav_core.testing import check_component, perturb_zero_params
 
 SPECS = proav_core.list_components("attention")
 NAMES = [s.name for s in SPECS]
@@ -30,57 +29,11 @@ def streams(layout: str, batch: int = 2, seed: int = 0):
     return torch.randn(shape, generator=g), torch.randn(shape, generator=g)
 
 
-@pytest.mark.parametrize("layout", LAYOUTS)
-@pytest.mark.parametrize("batch", [1, 2])
 @pytest.mark.parametrize("name", NAMES)
-def test_shape_preserved_and_finite(name, batch, layout):
-    v, a = streams(layout, batch)
-    out_v, out_a = block(name)(v, a)
-    assert out_v.shape == v.shape and out_a.shape == a.shape
-    assert torch.isfinite(out_v).all() and torch.isfinite(out_a).all()
-
-
-@pytest.mark.parametrize("layout", LAYOUTS)
-@pytest.mark.parametrize("name", NAMES)
-def test_gradients_reach_every_parameter(name, layout):
-    # Zero-initialised output projections (blocks that start as the identity) block the
-    # gradient of the projections before them at init; perturb them first (see helpers).
-    m = block(name)
-    if isinstance(m, torch.nn.Module):
-        perturb_zero_params(m)
-    v, a = streams(layout)
-    v.requires_grad_(True)
-    a.requires_grad_(True)
-    out_v, out_a = m(v, a)
-    g = torch.Generator().manual_seed(1)
-    (out_v * torch.randn(out_v.shape, generator=g)).sum().add((out_a * torch.randn(out_a.shape, generator=g)).sum()).backward()
-    assert v.grad is not None and v.grad.abs().sum() > 0
-    params = list(m.named_parameters()) if isinstance(m, torch.nn.Module) else []
-    dead = [n for n, p in params if p.grad is None or not p.grad.abs().sum() > 0]
-    assert not dead, f"{name}: no gradient reaches {dead}"
-
-
-@pytest.mark.parametrize("layout", LAYOUTS)
-@pytest.mark.parametrize("name", NAMES)
-def test_deterministic_in_eval(name, layout):
-    m = block(name)
-    if isinstance(m, torch.nn.Module):
-        perturb_zero_params(m)
-        m.eval()
-    v, a = streams(layout)
-    first = m(v, a)
-    second = m(v.clone(), a.clone())
-    assert all(torch.equal(x, y) for x, y in zip(first, second, strict=True))
-
-
-@pytest.mark.parametrize("only", ["video", "audio"])
-@pytest.mark.parametrize("name", NAMES)
-def test_single_stream(name, only):
-    v, a = streams("plane")
-    m = block(name, streams=(only,))
-    out_v, out_a = m(v if only == "video" else None, a if only == "audio" else None)
-    kept, dropped = (out_v, out_a) if only == "video" else (out_a, out_v)
-    assert dropped is None and kept.shape == v.shape
+def test_attention_contract(name):
+    """proav_core.testing's contract: shapes kept for planes and volumes, gradients reach every
+    parameter, deterministic in eval, one stream alone (third-party blocks run it, too)."""
+    check_component("attention", name)
 
 
 @pytest.mark.parametrize("name", sorted(CROSS_MODAL | {"identity"}))
