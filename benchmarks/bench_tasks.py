@@ -11,6 +11,7 @@ Prints a table and writes JSON (benchmarks/measured/tasks-<name>.json) with the 
 
     .venv/bin/python benchmarks/bench_tasks.py [--config configs/demo.toml]
         [--tasks "{joint = 0.5, a2v = 0.25, v2a = 0.25}"] [--steps N] [--set KEY=VALUE ...]
+        [--run-name NAME] [--out PATH]
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--tasks", default="{joint = 0.5, a2v = 0.25, v2a = 0.25}", help="the multi-task mix (TOML table)")
     ap.add_argument("--steps", type=int, default=None, help="multi-task generator steps (default: the config's)")
     ap.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    ap.add_argument("--run-name", default=None, help="run name of the multi-task generator (default <name>-tasks)")
     ap.add_argument("--accelerator", default="cpu")
     ap.add_argument("--out", default=None)
     args = ap.parse_args(argv)
@@ -68,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     if not joint_ckpt.is_file() or not (demo / "latents").is_dir():
         raise UsageError(f"{demo} holds no finished demo run; run `proav demo --config {args.config}` first")
     multi = config_from_dict({**config_to_dict(load_config(args.config, overrides=[
-        *args.overrides, *steps, f"train.generator.tasks={args.tasks}"])), "name": f"{cfg.name}-tasks",
+        *args.overrides, *steps, f"train.generator.tasks={args.tasks}"])), "name": args.run_name or f"{cfg.name}-tasks",
         "dataset": config_to_dict(cfg)["dataset"]}, source="multi-task generator")
     multi_ckpt = run_dir(multi) / "generator" / CHECKPOINT
     began = time.perf_counter()

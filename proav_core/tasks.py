@@ -31,6 +31,7 @@ import torch
 from torch import Tensor
 
 from proav_core.errors import UsageError
+from proav_core.flow_matching import reflect
 from proav_core.interfaces.autoencoder import Modality
 from proav_core.interfaces.generation import VelocityFn
 
@@ -119,11 +120,8 @@ def given_mask(stacker: Any, task: Task) -> Tensor:
 
 
 def fold(x: Tensor, bound: float | None) -> Tensor:
-    """Fold x into the box [-b, b] by mirroring at the walls (identity without a box)."""
-    if bound is None:
-        return x
-    y = torch.remainder(x + bound, 4 * bound)  # [0, 4b)
-    return torch.where(x.abs() <= bound, x, torch.where(y > 2 * bound, 4 * bound - y, y) - bound)
+    """Fold x into the box [-b, b] by mirroring at the walls (flow_matching.reflect; identity without a box)."""
+    return x if bound is None else reflect(x, bound)
 
 
 @dataclass
