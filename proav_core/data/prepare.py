@@ -32,7 +32,8 @@ from proav_core.config import ExperimentConfig, to_plain
 from proav_core.data.bad_input import BadInput, Skipped
 from proav_core.data.manifest import MANIFEST, Manifest, file_sha256, file_stat
 from proav_core.data.shards import write_shard
-from proav_core.errors import ProavWarning, UsageError
+from proav_core.errors import ProavError, ProavWarning, UsageError
+from proav_core.plugin_manager import get_registry
 from proav_core.interfaces.data import ClipSample
 from proav_core.progress import progress_bar
 
@@ -63,6 +64,32 @@ def config_fingerprint(cfg: ExperimentConfig) -> dict[str, Any]:
     }
 
 
+def same_contents(old: dict[str, Any], new: dict[str, Any]) -> bool:
+    """True when a cache prepared under fingerprint `old` holds what `new` asks for. A component
+    parameter that is new since the cache was written counts as the same when it has its
+    default value (a newer proav added it; the old behaviour is its default)."""
+    if old == new:
+        return True
+    if set(old) != set(new) or old["clip"] != new["clip"]:
+        return False
+    for kind in ("dataset", "audio_repr"):  # the fingerprint's section of each is named after the kind
+        a, b = old[kind], new[kind]
+        if a == b:
+            continue
+        if not (isinstance(a, dict) and isinstance(b, dict)) or a.get("name") != b.get("name"):
+            return False
+        extra = set(b) - set(a)
+        if set(a) - set(b) or any(a[k] != b[k] for k in a):
+            return False
+        try:
+            fields = get_registry().get(kind, b["name"]).params.model_fields
+        except ProavError:
+            return False
+        if any(k not in fields or to_plain(fields[k].get_default(call_default_factory=True)) != b[k] for k in extra):
+            return False
+    return True
+
+
 def _sources(ds: Any) -> tuple[list[str], Callable[[str], list[ClipSample]], bool]:
     """(source keys, loader, whether keys are files) for any dataset."""
     if hasattr(ds, "sources") and hasattr(ds, "source_items"):
@@ -82,7 +109,7 @@ def _open_manifest(folder: Path, fingerprint: dict[str, Any], split: str, overwr
         leftover.unlink()
     if (folder / MANIFEST).is_file():
         old = Manifest.load(folder)
-        if old.config == fingerprint and not overwrite:
+        if same_contents(old.config, fingerprint) and not overwrite:
             old.complete = False
             return old
         if not overwrite:

@@ -87,6 +87,20 @@ def test_another_config_needs_overwrite(synth_root, tmp_path, capsys):
     assert _prepare(other, tmp_path / "c", "--split", "test", "--overwrite") == 0
 
 
+def test_a_cache_from_before_a_new_parameter_is_kept_while_that_parameter_has_its_default(synth_root, tmp_path,
+                                                                                          capsys):
+    cfg = load_config(_config(tmp_path, synth_root))
+    first = prepare(cfg, tmp_path / "c", ("test",), show_progress=False)["test"]
+    manifest = tmp_path / "c" / "test" / "manifest.json"
+    record = json.loads(manifest.read_text())
+    del record["config"]["dataset"]["resize"]  # written before video_folder had `resize`
+    manifest.write_text(json.dumps(record))
+    again = prepare(cfg, tmp_path / "c", ("test",), show_progress=False)["test"]  # resize = "crop", the default
+    assert (again.shards_written, again.shards_kept) == (0, first.shards_written)
+    assert _prepare(_config(tmp_path, synth_root, resize='"pad"'), tmp_path / "c", "--split", "test") == 2
+    assert "prepared with another config" in capsys.readouterr().err
+
+
 def test_killed_prepare_resumes_to_the_same_cache(synth_root, tmp_path):
     """kill -9 a `proav data prepare` once its first shard exists; the rerun ends identical to a clean run."""
     cfg = _config(tmp_path, synth_root)
