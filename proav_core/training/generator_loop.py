@@ -148,7 +148,8 @@ def train_generator(
     start = 0
     if ckpt is not None:
         check_resumed_tasks(ckpt, loop.tasks)
-        start = int(load_checkpoint(fabric, ckpt, state(0), names)["step"])
+        restore = {k: v for k, v in state(0).items() if k != "tasks"}  # checked above; absent before tasks
+        start = int(load_checkpoint(fabric, ckpt, restore, names)["step"])
     sampler = StepBatchSampler(len(latents), loop.batch_size, cfg.seed, fabric.global_rank, fabric.world_size, start)
     batches = iter(DataLoader(latents, batch_sampler=sampler, num_workers=loop.num_workers, collate_fn=collate_planes))
 

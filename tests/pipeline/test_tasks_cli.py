@@ -141,6 +141,21 @@ def test_resuming_with_other_tasks_is_refused(multitask, capsys):
     assert "the config now says {'joint': 1.0}" in err
 
 
+def test_a_generator_checkpoint_from_before_tasks_resumes_as_joint(trained, tmp_path):
+    config = tiny_config(tmp_path, gen_steps=3)
+    run = run_folder(config)
+    run.mkdir(parents=True)
+    for part in ("autoencoder", "latents", "generator"):
+        shutil.copytree(run_folder(trained) / part, run / part)
+    raw = torch.load(ckpt(config), map_location="cpu", weights_only=False)
+    del raw["tasks"]  # as written before the tasks existed
+    torch.save(raw, ckpt(config))
+    assert cli("train", "generator", config, "--accelerator", "cpu", "--resume") == 0
+    resumed = torch.load(ckpt(config), map_location="cpu", weights_only=False)
+    assert resumed["step"] == 3 and resumed["tasks"] == {"joint": 1.0}
+    assert SamplingPipeline.from_checkpoint(proav_core.load_config(config), ckpt(config)).trained_tasks == ["joint"]
+
+
 # ----------------------------------------------------------------------------- bad input
 
 
