@@ -114,13 +114,14 @@ def task_targets(report: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 def task_examples(pipe: Any, real: list[Clip], judge: Any, folder: Path) -> tuple[dict[str, Any], list]:
     """One a2v and one v2a example on held-out clips (the demo's): the first clip's soundtrack
-    animated, the second clip's video scored. Writes sample_a2v_*/sample_v2a_* files into
+    animated, the video of the first clip of another class scored. Writes sample_a2v_*/sample_v2a_* files into
     `folder`; returns ({task: what shape_sync saw}, contact-sheet groups [(title, [SheetRow])])."""
     from proav_core.data.contact_sheet import SheetRow
     from proav_core.data.writers import write_clip_outputs
 
     summary, groups = {}, []
-    for task, source in (("a2v", real[0]), ("v2a", real[1 % len(real)])):
+    other = next((c for c in real if c.class_name != real[0].class_name), real[-1])  # another class if any
+    for task, source in (("a2v", real[0]), ("v2a", other)):
         side = {"audio": source.waveform} if task == "a2v" else {"video": source.video}
         out = pipe.sample(task=task, seed=0, **side)
         made = Clip(out.video[0], out.waveform[0], source.class_name, out.audio[0])
