@@ -88,6 +88,26 @@ def test_the_probe_covered_every_command_and_subcommand(help_runs):
         assert expected in r["out"], r["argv"]
 
 
+def test_light_commands_import_what_they_use_only():
+    """`registry list` and `config check` load the plugins (so torch), but neither torchvision
+    (which drags in torch._dynamo and sympy, 1-2 s) nor the training, sampling or Lightning code."""
+    probe = f"""
+import contextlib, io, json, sys
+from proav_core.cli import main
+from proav_core.cli.demo_cmd import default_config_path
+codes = []
+with contextlib.redirect_stdout(io.StringIO()):
+    codes.append(main(["registry", "list"]))
+    codes.append(main(["config", "check", default_config_path()]))
+watched = ["torch", "torchvision", "torch._dynamo", "sympy", "lightning_fabric", "proav_core.training",
+           "proav_core.sampling", "proav_core.demo"]
+print(json.dumps({{"codes": codes, "loaded": [m for m in watched if m in sys.modules]}}))
+"""
+    seen = json.loads(fresh_interpreter(probe))
+    assert seen["codes"] == [0, 0]
+    assert seen["loaded"] == ["torch"]
+
+
 def test_import_proav_core_is_light_and_names_resolve_on_use():
     probe = f"""
 import json, sys, types
