@@ -1,7 +1,7 @@
 """Start-up time of the `proav` command line: wall seconds per command, and whether it imported torch.
 
     .venv/bin/python benchmarks/bench_startup.py --label before|after [--repeats 5] [--warmup 1]
-        [--out benchmarks/measured/startup.json] [--only "--version,registry list"]
+        [--out benchmarks/measured/startup.json] [--only="--version,registry list"]
 
 Each command runs as a fresh `proav` process (the console script beside this interpreter) from
 the repository root: `--version`, `--help`, `<command> --help` for every command and subcommand
@@ -38,8 +38,9 @@ LIGHT_COMMANDS = [
     ["config", "check", "configs/demo.toml"],
 ]
 MACHINE_NOTE = (
-    "shared 2-core CPU machine: another engineer trains models on it at the same time, so the load "
-    "varies from run to run (see load_average); compare medians of the same run, not single figures"
+    "shared 2-core CPU machine, loaded: another engineer trains models on it at the same time, so the "
+    "load varies within and between runs (load_average of each label); the medians are noisy, the minimum is the "
+    "least disturbed run; the heavy_imports columns do not depend on the load"
 )
 HEAVY_MODULES = ("torch", "torchvision", "torchaudio", "lightning_fabric", "numpy", "av", "soundfile", "PIL")
 
@@ -137,6 +138,7 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=1, help="untimed runs per command first")
     parser.add_argument("--only", default=None, help="comma-separated commands (without 'proav') to time instead of all")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    parser.add_argument("--note", default="", help="what this label measures, kept in the JSON")
     args = parser.parse_args()
 
     commands = help_commands() + [list(c) for c in LIGHT_COMMANDS]
@@ -150,7 +152,7 @@ def main() -> None:
         results.append(time_command(argv, args.repeats, args.warmup))
         r = results[-1]
         print(f"{r['command']}: {r['median_s']:.2f} s (torch: {'yes' if r['imports_torch'] else 'no'})", flush=True)
-    entry = {"git": git_commit(), "started": started, "repeats": args.repeats, "warmup": args.warmup,
+    entry = {"git": git_commit(), "note": args.note, "started": started, "repeats": args.repeats, "warmup": args.warmup,
              "load_average": {"start": [round(x, 2) for x in load_start],
                               "end": [round(x, 2) for x in os.getloadavg()]},
              "results": results}
