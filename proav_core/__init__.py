@@ -9,10 +9,10 @@ Assemble in Python:
     parts = proav_core.build_from_config(cfg)
 
 The public names are imported on first use (PEP 562 module `__getattr__`), so `import
-proav_core` and the start-up of every `proav` command do not import torch; `_EXPORTS` says
-which module defines each name. A name added to the public API goes into `_EXPORTS`, the
+proav_core` (and with it `proav --version` and every `--help`) imports no torch; `_EXPORTS`
+says which module defines each name. A name added to the public API goes into `_EXPORTS`, the
 TYPE_CHECKING imports (for type checkers and editors) and `__all__`;
-tests/core/test_lazy_imports.py checks that the three agree.
+tests/core/test_cli_startup.py checks that the three agree.
 """
 
 from __future__ import annotations
