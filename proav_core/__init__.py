@@ -102,6 +102,7 @@ if TYPE_CHECKING:
     from proav_core.plugin_manager import get_registry, register_plugin, reset_plugins
     from proav_core.registry import ComponentParams, ComponentSpec, NoParams
 
+
 def list_components(kind: str | None = None) -> list[ComponentSpec]:
     """Every registered component (of one kind), ordered by kind then name."""
     from proav_core.plugin_manager import get_registry
