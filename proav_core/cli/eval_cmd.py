@@ -12,18 +12,22 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-import torch
 from rich.markup import escape
 from rich.table import Table
 
 from proav_core.cli.common import config_argument, console, load_cli_config
 from proav_core.errors import DataError, UsageError
 
+if TYPE_CHECKING:
+    import torch
+
 
 def _device(name: str) -> torch.device:
+    import torch
+
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:
@@ -46,6 +50,8 @@ def folder_batches(
 ) -> Iterator[dict[str, Any]]:
     """Batches {video (B,3,T,H,W), waveform (B,S), audio (B,T,H,W) with audio_repr, path} of
     the first clip of each file; unreadable or too short files are listed in `skipped`."""
+    import torch
+
     from proav_core.data.decode import read_clip
 
     pending: list[tuple[torch.Tensor, torch.Tensor, str]] = []

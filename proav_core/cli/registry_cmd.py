@@ -5,7 +5,6 @@ from __future__ import annotations
 import typing
 
 import click
-from pydantic_core import PydanticUndefined
 from rich.markup import escape
 from rich.table import Table
 
@@ -60,6 +59,8 @@ def _type_name(annotation: object) -> str:
 @click.argument("name")
 def show_cmd(kind: str, name: str) -> None:
     """Parameters of one component: type, default, description."""
+    from pydantic_core import PydanticUndefined
+
     from proav_core.config.components import ComponentConfig, to_plain
     from proav_core.plugin_manager import get_registry
 

@@ -16,7 +16,6 @@ import numpy as np
 import soundfile
 import torch
 from torch import Tensor
-from torchvision.utils import save_image
 
 AAC_FRAME = 1024  # samples per AAC frame
 
@@ -87,12 +86,21 @@ def write_wav(path: str | Path, waveform: Tensor, sample_rate: int, subtype: str
     return path
 
 
+def _save_image(frames: Tensor, path: Path, padding: int) -> None:
+    """frames (N, C, H, W) in [0, 1] side by side as one PNG. torchvision is imported here, not at
+    module level: importing it also imports torch._dynamo and sympy (1-2 s), which every command
+    that loads the plugins (this module among them) would otherwise pay."""
+    from torchvision.utils import save_image
+
+    save_image(frames, str(path), nrow=frames.shape[0], padding=padding, format="png")
+
+
 def save_frame_strip(path: str | Path, video: Tensor, padding: int = 2) -> Path:
     """Write the T frames side by side, left to right, as one PNG (torchvision.utils)."""
     _check_video(video)
     frames = (video.detach().float().cpu().clamp(-1, 1).permute(1, 0, 2, 3) + 1) / 2  # (T, 3, H, W) in [0, 1]
     path, tmp = _atomic(path)
-    save_image(frames, str(tmp), nrow=frames.shape[0], padding=padding, format="png")
+    _save_image(frames, tmp, padding)
     os.replace(tmp, path)
     return path
 
@@ -104,7 +112,7 @@ def save_mel_image(path: str | Path, audio: Tensor, padding: int = 1) -> Path:
         raise ValueError(f"audio representation must be (T, H, W), got {tuple(audio.shape)}")
     frames = ((audio.detach().float().cpu().clamp(-1, 1) + 1) / 2)[:, None]  # (T, 1, H, W) in [0, 1]
     path, tmp = _atomic(path)
-    save_image(frames, str(tmp), nrow=frames.shape[0], padding=padding, format="png")
+    _save_image(frames, tmp, padding)
     os.replace(tmp, path)
     return path
 
