@@ -32,7 +32,7 @@ import torch
 
 from proav_core.build import build_component
 from proav_core.config import ExperimentConfig, config_from_dict, config_to_dict
-from proav_core.demo_scores import Clip, metric, score_set, shuffled, targets, write_contact_sheet
+from proav_core.demo_scores import Clip, metric, score_set, shuffled, targets, task_examples, write_contact_sheet
 from proav_core.interfaces.metrics import MetricResult
 from proav_core.training.common import CHECKPOINT, run_dir
 from proav_core.training.hardware import Hardware
@@ -91,7 +91,6 @@ def run_demo(cfg: ExperimentConfig, hardware: Hardware, *, clips: int = 128, sam
     from proav_core.data import read_clip
     from proav_core.data.prepare import prepare
     from proav_core.data.synth import syncshapes_params
-    from proav_core.benchmarking.tasks_eval import task_examples
     from proav_core.sampling import SamplingPipeline, write_samples
     from proav_core.training.autoencoder_loop import held_out_psnr, train_autoencoder
     from proav_core.training.encode import encode_dataset, load_autoencoder

@@ -1,6 +1,7 @@
 """What `proav demo` measures: AV-Align and the
 syncshapes ground-truth score (`shape_sync`) of the samples, the held-out real clips and
-shuffled real pairs, the targets those figures are held to, and the contact sheet.
+shuffled real pairs, the targets those figures are held to, the a2v and v2a examples, and the
+contact sheet.
 
 A clip set is a list of `Clip`s (video (3, T, H, W) in [-1, 1], waveform (S,), the class name
 it is meant to show, and its audio representation for the contact sheet).
@@ -100,3 +101,32 @@ def write_contact_sheet(path: Path, cfg: ExperimentConfig, real: list[Clip], fak
                  for i, c in enumerate([c for c in fake if c.class_name == name][:per_class])]
         groups.append((name, rows))
     return save_contact_sheet(path, [*groups, *extra])
+
+
+def task_examples(pipe: Any, real: list[Clip], judge: Any, folder: Path) -> tuple[dict[str, Any], list]:
+    """One a2v and one v2a example on held-out clips (the demo's): the first clip's soundtrack
+    animated, the video of the first clip of another class scored. Writes sample_a2v_*/sample_v2a_* files into
+    `folder`; returns ({task: what shape_sync saw}, contact-sheet groups [(title, [SheetRow])])."""
+    from proav_core.data.writers import write_clip_outputs
+
+    summary, groups = {}, []
+    other = next((c for c in real if c.class_name != real[0].class_name), real[-1])  # another class if any
+    for task, source in (("a2v", real[0]), ("v2a", other)):
+        side = {"audio": source.waveform} if task == "a2v" else {"video": source.video}
+        out = pipe.sample(task=task, seed=0, **side)
+        made = Clip(out.video[0], out.waveform[0], source.class_name, out.audio[0])
+        stem = f"sample_{task}_{source.class_name}"
+        write_clip_outputs(folder, stem, made.video, made.waveform, pipe.cfg.clip.fps, pipe.cfg.clip.sample_rate,
+                           audio=made.audio)
+        seen = judge(made.video, made.waveform)
+        summary[task] = {"mode": out.mode, "source_class": source.class_name, "file": str(folder / f"{stem}.mp4"),
+                         "bounces": seen.bounces, "onsets": seen.onsets, "sync_f1": round(seen.f1, 3),
+                         "video_class": seen.video_class, "audio_class": seen.audio_class,
+                         "single_object_share": round(seen.single_object_share, 3)}
+        given, generated = ("audio", "video") if task == "a2v" else ("video", "audio")
+        note = (f"bounce {','.join(map(str, seen.bounces)) or '-'} onset {','.join(map(str, seen.onsets)) or '-'}\n"
+                f"classes v{seen.video_class} a{seen.audio_class}")
+        groups.append((f"{task} ({out.mode}): {source.class_name}",
+                       [SheetRow(f"real clip ({given} given)", source.video, source.audio, ""),
+                        SheetRow(f"{generated} generated", made.video, made.audio, note)]))
+    return summary, groups
