@@ -10,6 +10,7 @@ latent normalisation -> decode.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -152,7 +153,8 @@ class SamplingPipeline:
             raise UsageError(f"--hold trained: the generator was trained for {', '.join(self.trained_tasks)}, not "
                              f"{task.name}; use --hold zero_shot (or auto)")
         if hold == "zero_shot" or not trained:
-            why = "as asked" if hold == "zero_shot" else f"the generator was trained for {', '.join(self.trained_tasks)} only"
+            why = ("as asked" if hold == "zero_shot"
+                   else f"the generator was trained for {', '.join(self.trained_tasks)} only")
             return "zero-shot", f"{task.name} runs zero-shot ({why}): the given planes are held on the flow path"
         return "trained", f"{task.name} runs as trained (given planes clean, task embedding)"
 
@@ -182,7 +184,8 @@ class SamplingPipeline:
             frames = frames[None] if frames.dim() == 4 else frames  # (N, 3, T, H, W)
             want = (3, clip.frames, clip.height, clip.width)
             if tuple(frames.shape[1:]) != want:
-                raise UsageError(f"v2a: the video is {tuple(frames.shape)}; [clip] needs (N, {', '.join(map(str, want))})")
+                raise UsageError(f"v2a: the video is {tuple(frames.shape)}; [clip] needs "
+                                 f"(N, {', '.join(map(str, want))})")
             side = {"video": frames}
         n = next(iter(side.values())).shape[0]
         return side, [f"{stem}_{k * clip.duration:.2f}s" for k in range(n)]
@@ -198,9 +201,10 @@ class SamplingPipeline:
         """Encoded given planes -> GivenPlanes in the generator's (normalised, stacked) space."""
         if self.normalizer is not None:
             planes = self.normalizer.normalize(planes)
-        shapes = {k: tuple(v.shape[1:]) for k, v in self.stacker.unstack(torch.zeros(1, *self.stacker.latent_shape)).items()}
+        probe = self.stacker.unstack(torch.zeros(1, *self.stacker.latent_shape))  # {name: (1, C, a, b)}
         n = next(iter(planes.values())).shape[0]
-        full = {k: planes[k] if k in planes else torch.zeros(n, *shape, device=self.device) for k, shape in shapes.items()}
+        full = {k: planes[k] if k in planes else torch.zeros(n, *v.shape[1:], device=self.device)
+                for k, v in probe.items()}  # the generated side's planes are zeros, ignored
         bound = getattr(self.sampler, "bound", None)
         return GivenPlanes(self.stacker.stack(full), given_mask(self.stacker, task).to(self.device),
                            "clean" if mode == "trained" else "path", bound)
@@ -219,7 +223,8 @@ class SamplingPipeline:
         velocity = self.flow.generator
         if given is not None:
             velocity, x0 = given.bind(velocity, x0), given.start(x0)
-        x1 = self.sampler(velocity, x0, cond=cond, null_cond=null, cfg_scale=cfg_scale, callback=callback)
+        extra = {"given": given} if given is not None and accepts_given(self.sampler) else {}
+        x1 = self.sampler(velocity, x0, cond=cond, null_cond=null, cfg_scale=cfg_scale, callback=callback, **extra)
         if given is not None:
             x1 = given.paste(x1)
         planes = self.stacker.unstack(x1)  # {name: (N, C, a, b)}
@@ -231,6 +236,15 @@ class SamplingPipeline:
             waveform = self.audio_repr.decode(audio.float().cpu())
         return Generated(prompts, None if video is None else video.float().cpu().clamp(-1, 1),
                          None if audio is None else audio.float().cpu(), waveform, task.name, mode or "joint")
+
+
+def accepts_given(sampler: Any) -> bool:
+    """Whether a sampler's __call__ takes `given` (a GivenPlanes, for samplers that alter their
+    state other than by integrating the velocity: they call given.project on it)."""
+    try:
+        return "given" in inspect.signature(sampler).parameters
+    except (TypeError, ValueError):
+        return False
 
 
 def _slug(prompt: str) -> str:

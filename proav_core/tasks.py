@@ -18,7 +18,9 @@ Two ways to hold the given planes while sampling (`GivenPlanes.hold`):
 Either way `GivenPlanes.bind(velocity, x0)` wraps a velocity callable so that any sampler
 that integrates it from x0 respects the given planes without knowing about them, and
 `paste` writes the given values into the result. A sampler that changes its state other
-than by integrating the velocity (adding noise, say) calls `project(x, t)` after doing so.
+than by integrating the velocity (adding noise, say) takes a keyword `given` (the sampling
+pipeline passes it to samplers whose signature has it) and calls `given.project(x, x0, t)`
+after doing so.
 """
 
 from __future__ import annotations

@@ -35,7 +35,8 @@ def _count(path: Path, seconds: float, clip: ClipSpec) -> int:
     n = math.floor(seconds / clip.duration + EPS)
     if n < 1:
         raise BadInput(path, "shorter than one clip",
-                       f"it holds {seconds:.3f} s; a clip is {clip.frames} frames at {clip.fps:g} fps = {clip.duration:.3f} s")
+                       f"it holds {seconds:.3f} s; a clip is {clip.frames} frames at {clip.fps:g} fps "
+                       f"= {clip.duration:.3f} s")
     return n
 
 

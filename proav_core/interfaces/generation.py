@@ -120,7 +120,8 @@ class Sampler(Protocol):
     Conditional tasks (proav_core.tasks): the pipeline hands the sampler a velocity bound by
     GivenPlanes.bind and a start state from GivenPlanes.start, so a sampler that integrates
     the velocity from x0 needs nothing more; one that alters its state otherwise (adds noise)
-    calls GivenPlanes.project on it.
+    takes a keyword `given` (the pipeline passes it to a sampler whose signature has it) and
+    calls given.project(x, x0, t) after each such change.
     Factory context: latent_bound: float (the autoencoder's box, when there is one).
     """
 

@@ -101,6 +101,28 @@ def test_the_same_seed_gives_the_same_a2v_sample_and_the_hold_mode_matters(train
         pipe.sample(task="a2v", audio=wave, hold="trained")
 
 
+def test_a_sampler_that_takes_given_gets_it_and_can_project_its_noisy_state(trained):
+    cfg = proav_core.load_config(trained)
+    pipe = SamplingPipeline.from_checkpoint(cfg, ckpt(trained))
+    received = {}
+
+    def noisy_euler(velocity, x0, *, cond, null_cond=None, cfg_scale=1.0, callback=None, given=None):
+        received["given"] = given
+        x, steps = x0, 4
+        for i in range(steps):
+            t = torch.full((x.shape[0],), i / steps)
+            x = x + velocity(x, t, cond) / steps + 0.3 * torch.randn_like(x)  # a stochastic step
+            x = given.project(x, x0, (i + 1) / steps)
+            held = given.value(x0, (i + 1) / steps)
+            received.setdefault("held", []).append(torch.equal(x[:, given.mask], held[:, given.mask]))
+        return x
+
+    pipe.sampler = noisy_euler
+    wave = (torch.rand(1, cfg.clip.num_samples, generator=torch.Generator().manual_seed(4)) - 0.5) * 0.5
+    pipe.sample(task="a2v", audio=wave)
+    assert received["given"] is not None and received["given"].hold == "path" and all(received["held"])
+
+
 @pytest.fixture(scope="module")
 def multitask(trained, tmp_path_factory) -> Path:
     """The tiny run's autoencoder and latents, and a generator trained for joint, a2v and v2a."""
