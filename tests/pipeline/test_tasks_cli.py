@@ -60,6 +60,25 @@ def test_a2v_from_a_wav_writes_one_sample_per_clip_carrying_the_given_audio(trai
         assert torch.corrcoef(torch.stack([waveform, expect]))[0, 1] > 0.95  # the given soundtrack (AAC)
 
 
+def test_inputs_are_resampled_and_cut_into_back_to_back_clips(media, tmp_path):
+    from proav_core import ClipSpec
+    from proav_core.data.condition_inputs import read_audio_clips, read_video_clips
+
+    clip = ClipSpec(frames=FRAMES, fps=FPS, height=16, width=16, sample_rate=SR)
+    t = torch.arange(int(2.2 * 22050)) / 22050
+    sf.write(tmp_path / "tone.wav", (0.5 * torch.sin(2 * torch.pi * 440 * t)).numpy(), 22050)  # 2.2 s at 22.05 kHz
+    tone = read_audio_clips(tmp_path / "tone.wav", clip)
+    assert tone.shape == (2, SR)  # two whole clips, resampled to 8 kHz; the last 0.2 s dropped
+    spectrum = torch.fft.rfft(tone[1]).abs()
+    assert int(spectrum.argmax()) == 440  # 1 s at 8 kHz: bin k is k Hz
+    track = read_audio_clips(media["sounding"], clip)  # the audio track of a video file
+    given, _ = sf.read(media["song"], dtype="float32")
+    second = torch.from_numpy(given[SR:2 * SR])
+    assert track.shape == (2, SR) and torch.corrcoef(torch.stack([track[1], second]))[0, 1] > 0.95
+    frames = read_video_clips(media["sounding"], clip)
+    assert frames.shape == (2, 3, FRAMES, 16, 16) and frames.min() >= -1 and frames.max() <= 1
+
+
 def test_v2a_from_a_silent_video_keeps_its_frames(trained, media, tmp_path):
     out = tmp_path / "v2a"
     assert cli(*task_args(trained, out, "--task", "v2a", "--video", media["silent"])) == 0
