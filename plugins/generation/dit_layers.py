@@ -138,7 +138,10 @@ def embedder_flops(dim: int, cond_dim: int, cond_tokens: int, k: int, freq_dim: 
 
 
 def cross_attention_flops(tokens: int, cond_tokens: int, dim: int) -> int:
-    """q, kv, proj and attention of `tokens` queries over `cond_tokens` keys (width D)."""
+    """q, kv, proj and attention of `tokens` queries over `cond_tokens` keys (width D). One
+    key is a broadcast (proav_core.layers.Attention): v and proj of that token only."""
+    if cond_tokens == 1:
+        return 2 * linear_flops(1, dim, dim)
     return (linear_flops(tokens, dim, dim) + linear_flops(cond_tokens, dim, 2 * dim)
             + attention_flops(tokens, cond_tokens, dim) + linear_flops(tokens, dim, dim))
 

@@ -17,7 +17,7 @@ from pydantic import Field
 from torch import Tensor, nn
 
 from proav_core import Component, ComponentParams, ConfigError, build_component
-from proav_plugins.mdsa.spacetime import DividedSpaceTimeStack, sincos_positions
+from proav_plugins.mdsa.spacetime import CHECKPOINT_BLOCKS_HELP, DividedSpaceTimeStack, sincos_positions
 
 
 class PlaneDecoderParams(ComponentParams):
@@ -25,12 +25,14 @@ class PlaneDecoderParams(ComponentParams):
     heads: int = Field(4, ge=1, description="attention heads (the width comes from the autoencoder)")
     mlp_dim: int = Field(1536, ge=1, description="hidden width of each block's MLP")
     head: Component["pixel_head"] = Field("patch_linear", description="tokens -> pixels (paper: patch_linear)")
+    checkpoint_blocks: int = Field(0, ge=0, description=CHECKPOINT_BLOCKS_HELP)
 
 
 class PlaneDecoder(nn.Module):
     """(B, dim, T, H', W') volume -> (B, out_channels, T, H' * d, W' * d)."""
 
-    def __init__(self, depth: int, heads: int, mlp_dim: int, head: object = "patch_linear", dim: int = 384,
+    def __init__(self, depth: int, heads: int, mlp_dim: int, head: object = "patch_linear", checkpoint_blocks: int = 0,
+                 dim: int = 384,
                  out_channels: int = 3, downsample: int = 8, clip: object | None = None):
         super().__init__()
         if dim % heads or dim % 8:
@@ -39,7 +41,7 @@ class PlaneDecoder(nn.Module):
                 path="decoder.heads",
             )
         self.out_channels = out_channels
-        self.blocks = DividedSpaceTimeStack(dim, depth, heads, mlp_dim)
+        self.blocks = DividedSpaceTimeStack(dim, depth, heads, mlp_dim, checkpoint_blocks)
         self.head = build_component(head, "pixel_head", dim=dim, out_channels=out_channels, patch=downsample)
 
     @staticmethod

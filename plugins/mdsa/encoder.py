@@ -16,7 +16,7 @@ from torch import Tensor, nn
 
 from proav_core import Component, ComponentParams, ConfigError, build_component
 from proav_core.interfaces import ClipSpec
-from proav_plugins.mdsa.spacetime import DividedSpaceTimeStack, sincos_positions
+from proav_plugins.mdsa.spacetime import CHECKPOINT_BLOCKS_HELP, DividedSpaceTimeStack, sincos_positions
 
 
 class TimesformerParams(ComponentParams):
@@ -26,13 +26,14 @@ class TimesformerParams(ComponentParams):
     heads: int = Field(4, ge=1, description="attention heads (dim must be divisible)")
     mlp_dim: int = Field(1536, ge=1, description="hidden width of each block's MLP")
     stem: Component["pixel_stem"] = Field("patch_linear", description="pixels -> tokens (paper: patch_linear)")
+    checkpoint_blocks: int = Field(0, ge=0, description=CHECKPOINT_BLOCKS_HELP)
 
 
 class Timesformer3dEncoder(nn.Module):
     """(B, C_in, T, H, W) -> (B, dim, T, H/d, W/d)."""
 
     def __init__(self, patch_size: int, dim: int, depth: int, heads: int, mlp_dim: int, stem: object = "patch_linear",
-                 in_channels: int = 3, clip: ClipSpec | None = None):
+                 checkpoint_blocks: int = 0, in_channels: int = 3, clip: ClipSpec | None = None):
         super().__init__()
         if dim % heads:
             raise ConfigError(f"encoder width dim={dim} is not divisible by heads={heads}", path="encoder.heads")
@@ -44,7 +45,7 @@ class Timesformer3dEncoder(nn.Module):
             )
         self.out_dim, self.downsample = dim, patch_size
         self.stem = build_component(stem, "pixel_stem", in_channels=in_channels, dim=dim, patch=patch_size)
-        self.blocks = DividedSpaceTimeStack(dim, depth, heads, mlp_dim)
+        self.blocks = DividedSpaceTimeStack(dim, depth, heads, mlp_dim, checkpoint_blocks)
 
     def forward(self, x: Tensor) -> Tensor:
         """x (B, C_in, T, H, W) -> (B, dim, T, H/d, W/d)."""

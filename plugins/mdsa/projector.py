@@ -16,7 +16,7 @@ from torch import Tensor, nn
 
 from proav_core import ComponentParams, ConfigError
 from proav_core.layers import TransformerBlock
-from proav_plugins.mdsa.spacetime import sincos_positions
+from proav_plugins.mdsa.spacetime import CHECKPOINT_BLOCKS_HELP, run_checkpointed, sincos_positions
 
 # collapsed axis -> (einops pattern volume -> lines, lines -> plane)
 _LINES = {
@@ -31,20 +31,21 @@ class PlaneProjectorParams(ComponentParams):
     depth: int = Field(4, ge=1, description="transformer layers (paper: 4)")
     heads: int = Field(4, ge=1, description="attention heads (paper: 4)")
     mlp_dim: int = Field(512, ge=1, description="MLP hidden width (paper: 512)")
+    checkpoint_blocks: int = Field(0, ge=0, description=CHECKPOINT_BLOCKS_HELP)
 
 
 class PlaneProjector(nn.Module):
     """(B, in_dim, T, H', W') -> (B, out_dim, a, b): axis "t" -> (H', W'), "h" -> (T, W'),
     "w" -> (T, H')."""
 
-    def __init__(self, width: int, depth: int, heads: int, mlp_dim: int, axis: str = "t",
+    def __init__(self, width: int, depth: int, heads: int, mlp_dim: int, checkpoint_blocks: int = 0, axis: str = "t",
                  in_dim: int = 384, out_dim: int = 8, size: tuple[int, int, int] | None = None):
         super().__init__()
         if axis not in _LINES:
             raise ConfigError(f"projector axis must be one of t, h, w; got {axis!r}")
         if width % heads:
             raise ConfigError(f"projector width={width} is not divisible by heads={heads}", path="projector.heads")
-        self.axis, self.out_dim = axis, out_dim
+        self.axis, self.out_dim, self.checkpoint_blocks = axis, out_dim, checkpoint_blocks
         self.proj_in = nn.Linear(in_dim, width)
         self.token = nn.Parameter(torch.empty(1, 1, width))
         nn.init.uniform_(self.token, -0.02 * 3**0.5, 0.02 * 3**0.5)  # std 0.02
@@ -58,7 +59,8 @@ class PlaneProjector(nn.Module):
         to_lines, to_plane = _LINES[self.axis]
         x = self.proj_in(rearrange(u, to_lines))  # (N, L, width), N lines of length L
         x = torch.cat([repeat(self.token, "1 1 d -> n 1 d", n=x.shape[0]), x], dim=1)  # (N, L+1, width)
-        x = self.blocks(x + sincos_positions(x, x.shape[1], dim=x.shape[-1]))  # (N, L+1, width)
+        x = x + sincos_positions(x, x.shape[1], dim=x.shape[-1])  # (N, L+1, width)
+        x = run_checkpointed(self.blocks, x, self.checkpoint_blocks if self.training else 0)  # (N, L+1, width)
         x = self.proj_out(self.norm(x[:, 0]))  # (N, out_dim)
         kept = {"t": {"h": h}, "h": {"t": t}, "w": {"t": t}}[self.axis]
         return rearrange(x, to_plane, b=b, **kept)  # (B, out_dim, a, b)

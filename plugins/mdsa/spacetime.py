@@ -1,11 +1,13 @@
-"""Divided space-time transformer blocks (TimeSformer style) and 3-D position embeddings,
-shared by the `timesformer3d` encoder and the `plane_decoder`. Not registered itself."""
+"""Divided space-time transformer blocks (TimeSformer style), 3-D position embeddings and
+activation checkpointing of a block stack, shared by the `timesformer3d` encoder, the
+`plane_decoder` and the `plane_projector`. Not registered itself."""
 
 from __future__ import annotations
 
 import functools
 
 import torch
+import torch.utils.checkpoint
 from einops import rearrange
 from torch import Tensor, nn
 
@@ -38,6 +40,22 @@ def sincos_positions(like: Tensor, *sizes: int, dim: int) -> Tensor:
     return _sincos_table(kind, tuple(int(s) for s in sizes), dim).to(device=like.device, dtype=like.dtype)
 
 
+CHECKPOINT_BLOCKS_HELP = ("recompute the activations of this many blocks (from the first) in backward to "
+                          "save memory; 0 = off")
+
+
+def run_checkpointed(blocks: nn.Module, x: Tensor, checkpoint_blocks: int) -> Tensor:
+    """Apply one-input blocks in order, x -> x (any shape); the first `checkpoint_blocks`
+    recompute their activations in backward when gradients are on (as STDiT's blocks do:
+    the caller passes 0 outside training)."""
+    for i, block in enumerate(blocks):
+        if i < checkpoint_blocks and torch.is_grad_enabled():
+            x = torch.utils.checkpoint.checkpoint(block, x, use_reentrant=False)
+        else:
+            x = block(x)
+    return x
+
+
 class DividedSpaceTimeBlock(nn.Module):
     """x + TemporalAttn(LN x) over T at each (h, w); x + SpatialAttn(LN x) over (h, w) in each
     frame; x + Mlp(LN x). Input and output (B, T, H, W, D) -- channels last."""
@@ -62,14 +80,15 @@ class DividedSpaceTimeBlock(nn.Module):
 
 
 class DividedSpaceTimeStack(nn.Module):
-    """`depth` divided space-time blocks and a final LayerNorm: (B, T, H, W, D) -> same."""
+    """`depth` divided space-time blocks and a final LayerNorm: (B, T, H, W, D) -> same.
+    In training the first `checkpoint_blocks` blocks recompute their activations in backward."""
 
-    def __init__(self, dim: int, depth: int, heads: int, mlp_dim: int):
+    def __init__(self, dim: int, depth: int, heads: int, mlp_dim: int, checkpoint_blocks: int = 0):
         super().__init__()
+        self.checkpoint_blocks = checkpoint_blocks
         self.blocks = nn.ModuleList(DividedSpaceTimeBlock(dim, heads, mlp_dim) for _ in range(depth))
         self.norm = nn.LayerNorm(dim)
 
     def forward(self, x: Tensor) -> Tensor:
-        for block in self.blocks:
-            x = block(x)  # (B, T, H, W, D)
+        x = run_checkpointed(self.blocks, x, self.checkpoint_blocks if self.training else 0)  # (B, T, H, W, D)
         return self.norm(x)  # (B, T, H, W, D)

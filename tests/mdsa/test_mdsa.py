@@ -13,7 +13,7 @@ from proav_core import ClipSpec
 from proav_core.interfaces import Autoencoder
 from proav_plugins.mdsa.streams import IdentityBlock
 
-from .helpers import perturb_zero_params, random_clip, tiny_mdsa
+from .helpers import TINY_MDSA, perturb_zero_params, random_clip, tiny_mdsa
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 
@@ -157,3 +157,35 @@ def test_describe_reports_the_latent_box():
 def test_clip_spec_is_taken_from_the_context():
     ae = tiny_mdsa(clip=ClipSpec(frames=3, height=8, width=12))
     assert ae.plane_shapes()["video_th"] == (4, 3, 2) and ae.plane_shapes()["video_tw"] == (4, 3, 3)
+
+
+def test_activation_checkpointing_gives_the_same_values_and_gradients():
+    def build(encoder_ckpt, projector_ckpt, decoder_ckpt):
+        torch.manual_seed(0)
+        parts = {"encoder": encoder_ckpt, "projector": projector_ckpt, "decoder": decoder_ckpt}
+        sized = {k: TINY_MDSA[k] | {"depth": 2, "checkpoint_blocks": n} for k, n in parts.items()}
+        return tiny_mdsa(**sized).train()
+
+    plain, ckpt = build(0, 0, 0), build(1, 2, 2)  # the encoder's first block only; all of the others
+    perturb_zero_params(plain)
+    ckpt.load_state_dict(plain.state_dict())
+    runs = {"block": []}
+    ckpt.encoders["video"].blocks.blocks[0].register_forward_pre_hook(lambda *_: runs["block"].append(1))
+    ckpt.encoders["video"].blocks.blocks[1].register_forward_pre_hook(lambda *_: runs.setdefault("second", []).append(1))
+    clip, outs = random_clip(), []
+    for model in (plain, ckpt):
+        torch.manual_seed(1)  # the same posterior sample
+        out = model(**clip)
+        sum(s.square().mean() for s in out.streams.values()).backward()
+        outs.append(out.streams)
+    assert len(runs["block"]) == 2 and len(runs["second"]) == 1  # recomputed in backward / not
+    for m in outs[0]:
+        torch.testing.assert_close(outs[0][m], outs[1][m], atol=1e-6, rtol=0)
+    for (name, a), b in zip(plain.named_parameters(), ckpt.parameters(), strict=True):
+        assert (a.grad is None) == (b.grad is None), name
+        if a.grad is not None:
+            torch.testing.assert_close(a.grad, b.grad, atol=1e-6, rtol=0, msg=name)
+    runs["block"].clear()
+    with torch.no_grad():
+        ckpt.eval()(**clip)
+    assert len(runs["block"]) == 1  # no recomputation outside training
