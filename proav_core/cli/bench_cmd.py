@@ -43,6 +43,7 @@ def command(config, overrides, accelerator, precision, threads, batch_size, samp
                              sample_batch=sample_batch, steps=steps, cfg_scale=cfg_scale, warmup=warmup,
                              repeats=repeats, flops=not no_flops, skip=tuple(skip))
     report = run_benchmarks(cfg, settings, progress=progress_bar)
+    report["overrides"] = list(overrides)  # e.g. checkpoint_blocks: the JSON says what was measured
     print_report(report, console)
     path = Path(out_path) if out_path else Path(cfg.output_dir) / cfg.name / f"bench-{report['device']['type']}.json"
     console.print(f"JSON: {write_report(report, path)}", highlight=False)

@@ -169,6 +169,12 @@ def load_checkpoint(
             raise CheckpointError(
                 f"checkpoint {path} was written for other components:\n  " + "\n  ".join(diff)
             ) from None
+        if _has_pre_fused_qkv(state, raw):
+            raise CheckpointError(
+                f"checkpoint {path} was written before self-attention fused its q, k, v projections: its weights "
+                "still load for sampling, encoding and evaluation, but its optimiser state cannot resume training; "
+                "start a new run (or resume with the proav version that wrote it)"
+            ) from None
         found = [f"{key}: {_mismatch(value.state_dict(), raw[key])}" for key, value in state.items()
                  if isinstance(value, torch.nn.Module) and isinstance(raw.get(key), dict)]
         found = [line for line in found if not line.endswith(": ")]
@@ -225,6 +231,15 @@ def load_weights(
             f"checkpoint {path} does not fit the model the config builds (same components, other sizes?): {detail}"
         ) from None
     return raw
+
+
+def _has_pre_fused_qkv(state: dict[str, Any], raw: dict[str, Any]) -> bool:
+    """Whether a module of `state` has a fused `to_qkv` where the saved weights have the earlier
+    separate `to_q` + `to_kv` (proav_core.layers.Attention; the weights convert on load, the
+    optimiser state does not)."""
+    return any(k.endswith("to_qkv.weight") and k.removesuffix("to_qkv.weight") + "to_q.weight" in raw[key]
+               for key, value in state.items() if isinstance(value, torch.nn.Module) and isinstance(raw.get(key), dict)
+               for k in value.state_dict())
 
 
 def _mismatch(expected: dict[str, Any], saved: dict[str, Any], show: int = 3) -> str:

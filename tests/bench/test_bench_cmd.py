@@ -78,8 +78,9 @@ def test_sample_flops_scale_with_the_steps(tiny_report, tiny_report_4_steps):
 
 
 def test_mdsa_only_config_measures_the_autoencoder(tmp_path, capsys):
-    code, report = bench(tmp_path / "mdsa.json", "mdsa_tiny.toml", "--no-flops")
-    assert code == 0
+    checkpointing = "model.autoencoder.decoder.checkpoint_blocks=1"
+    code, report = bench(tmp_path / "mdsa.json", "mdsa_tiny.toml", "--no-flops", "--set", checkpointing)
+    assert code == 0 and report["overrides"][-1] == checkpointing  # the JSON says what was measured
     text = capsys.readouterr().out
     assert set(rows(report)) == {"ae_step_stage1", "ae_step_stage2"}
     assert all(row["flops"] is None and row["seconds"]["min"] > 0 for row in report["rows"])

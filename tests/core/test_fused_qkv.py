@@ -82,3 +82,23 @@ def test_old_mdsa_state_dict_loads_and_reconstructs_the_same():
         streams = model(old["video"], old["audio"]).streams
     for m, want in old["out"].items():
         torch.testing.assert_close(streams[m], want, atol=1e-6, rtol=0)
+
+
+def test_resuming_training_from_a_pre_fused_checkpoint_says_why_it_cannot(tmp_path):
+    from lightning_fabric import Fabric
+
+    from proav_core.errors import CheckpointError
+    from proav_core.training.checkpoint import load_checkpoint
+
+    fused = Attention(16, heads=4)
+    old_params = [torch.zeros(s, requires_grad=True) for s in ((16, 16), (16,), (32, 16), (32,), (16, 16), (16,))]
+    old_optim = torch.optim.AdamW(old_params)
+    sum(p.sum() for p in old_params).backward()
+    old_optim.step()  # Adam state for six tensors; the fused module has four
+    path = tmp_path / "old.ckpt"
+    torch.save({"model": split_to_old_layout(fused.state_dict(), 16), "optimizer": old_optim.state_dict(),
+                "step": 3}, path)
+    model = Attention(16, heads=4)
+    state = {"model": model, "optimizer": torch.optim.AdamW(model.parameters()), "step": 0}
+    with pytest.raises(CheckpointError, match="before self-attention fused its q, k, v projections.*cannot resume"):
+        load_checkpoint(Fabric(accelerator="cpu", devices=1), path, state, {})
