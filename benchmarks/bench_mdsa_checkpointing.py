@@ -104,7 +104,8 @@ def main() -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({"what": "activation bytes autograd holds after one MDSA training forward "
                                "(float32); checkpointed peak = saved + the largest block recomputed "
-                               "in backward", "device": args.device, "torch": torch.__version__, "results": results}, indent=2))
+                               "in backward", "device": args.device, "torch": torch.__version__,
+                               "results": results}, indent=2))
     print(f"wrote {out}")
 
 

@@ -12,8 +12,8 @@ and TokenDiT are built from them, and proav_plugins.layers re-exports them).
 
 Attention goes through torch.nn.functional.scaled_dot_product_attention, so the fused
 kernels are used wherever the device has them; a context of one token (softmax over one key
-is 1) is a broadcast of the projected value and skips the kernel. Not a plugin module: nothing here is
-registered.
+is 1) is a broadcast of the projected value and skips the kernel. Not a plugin module:
+nothing here is registered.
 """
 
 from __future__ import annotations

@@ -169,9 +169,10 @@ def test_activation_checkpointing_gives_the_same_values_and_gradients():
     plain, ckpt = build(0, 0, 0), build(1, 2, 2)  # the encoder's first block only; all of the others
     perturb_zero_params(plain)
     ckpt.load_state_dict(plain.state_dict())
-    runs = {"block": []}
-    ckpt.encoders["video"].blocks.blocks[0].register_forward_pre_hook(lambda *_: runs["block"].append(1))
-    ckpt.encoders["video"].blocks.blocks[1].register_forward_pre_hook(lambda *_: runs.setdefault("second", []).append(1))
+    runs = {"block": [], "second": []}  # pre-hooks: backward's recomputation stops before post-hooks
+    first, second = ckpt.encoders["video"].blocks.blocks
+    first.register_forward_pre_hook(lambda *_: runs["block"].append(1))
+    second.register_forward_pre_hook(lambda *_: runs["second"].append(1))
     clip, outs = random_clip(), []
     for model in (plain, ckpt):
         torch.manual_seed(1)  # the same posterior sample
