@@ -56,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", default=None)
     args = ap.parse_args(argv)
 
-    from proav_core.demo import demo_configs
+    from proav_core.demo import demo_configs, finished
     from proav_core.sampling import SamplingPipeline
     from proav_core.training.common import CHECKPOINT, run_dir
     from proav_core.training.generator_loop import train_generator
@@ -74,8 +74,9 @@ def main(argv: list[str] | None = None) -> int:
         "dataset": config_to_dict(cfg)["dataset"]}, source="multi-task generator")
     multi_ckpt = run_dir(multi) / "generator" / CHECKPOINT
     began = time.perf_counter()
-    train_generator(multi, Hardware(accelerator=args.accelerator), resume=multi_ckpt.is_file(),
-                    latents_dir=demo / "latents")
+    if not finished(multi_ckpt, multi.train.generator.steps):
+        train_generator(multi, Hardware(accelerator=args.accelerator), resume=multi_ckpt.is_file(),
+                        latents_dir=demo / "latents")
     train_s = time.perf_counter() - began
 
     real = held_out(cfg)

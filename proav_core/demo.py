@@ -67,6 +67,14 @@ def demo_configs(cfg: ExperimentConfig) -> tuple[ExperimentConfig, ExperimentCon
     return config_from_dict(files, source="demo (files)"), config_from_dict(cached, source="demo")
 
 
+def finished(checkpoint: Path, steps: int) -> bool:
+    """A stage whose checkpoint already holds all its steps is done: it is not loaded to resume
+    (so a finished run of an older proav whose optimiser state no longer loads still counts)."""
+    from proav_core.training.checkpoint import peek_checkpoint
+
+    return checkpoint.is_file() and int(peek_checkpoint(checkpoint).get("step", -1)) >= steps
+
+
 def synthesise_clips(folder: Path, clips: int, clip: Any, params: dict[str, Any]) -> None:
     """Write `clips` syncshapes clips into `folder` unless it already holds exactly those: a
     folder written for another [clip] is an error (resuming would train on the wrong clips)."""
@@ -116,11 +124,13 @@ def run_demo(cfg: ExperimentConfig, hardware: Hardware, *, clips: int = 128, sam
     with stage("prepare", f"decode, mel_frames, shard into {run / 'prepared'}"):
         prepare(files_cfg, run / "prepared")
     with stage("train autoencoder", f"{cfg.train.autoencoder.steps} steps"):
-        train_autoencoder(cfg, hardware, resume=(run / "autoencoder" / CHECKPOINT).is_file())
+        if not finished(run / "autoencoder" / CHECKPOINT, cfg.train.autoencoder.steps):
+            train_autoencoder(cfg, hardware, resume=(run / "autoencoder" / CHECKPOINT).is_file())
     with stage("encode", f"latents into {run / 'latents'}"):
         encode_dataset(cfg, hardware)
     with stage("train generator", f"{cfg.train.generator.steps} steps"):
-        train_generator(cfg, hardware, resume=(run / "generator" / CHECKPOINT).is_file())
+        if not finished(run / "generator" / CHECKPOINT, cfg.train.generator.steps):
+            train_generator(cfg, hardware, resume=(run / "generator" / CHECKPOINT).is_file())
     with stage("sample", f"{samples_per_class} per class, {cfg.sampler.params.steps if cfg.sampler else 30}-step "
                          f"sampler, CFG {cfg_scale}"):
         pipe = SamplingPipeline.from_checkpoint(cfg, run / "generator" / CHECKPOINT)
