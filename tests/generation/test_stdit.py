@@ -63,11 +63,13 @@ def test_paper_preset_has_the_analytic_parameter_count():
     assert model.describe()["parameters"] == depth * block + rest == 441_853_120
 
 
-def test_output_is_exactly_zero_and_blocks_are_identity_at_init():
-    model = tiny()
+@pytest.mark.parametrize("padding", ["skip", "compute"])
+def test_output_is_exactly_zero_and_blocks_are_identity_at_init(padding):
+    model = tiny(padding=padding)
     x, t, c = inputs()
     assert torch.equal(model(x, t, c), torch.zeros_like(x))
-    h = torch.randn(2, 6, 8, 64)
+    # compute: the (B, F', S, D) grid; skip: the packed real tokens (B, 1, N, D)
+    h = torch.randn(2, 6, 8, 64) if padding == "compute" else torch.randn(2, 1, model.layout.tokens, 64)
     y, mod = torch.randn(2, 3, 64), model.adaln(model.t_embed(t))
     for block in model.blocks:
         assert torch.equal(block(h, y, mod), h)
@@ -87,7 +89,7 @@ def test_gradients_reach_every_parameter():
 
 
 def test_spatial_attention_never_mixes_frames_and_temporal_never_mixes_positions():
-    block = tiny().blocks[0]
+    block = tiny(padding="compute").blocks[0]  # the grid block (skip: test_stdit_padding.py)
     x = torch.randn(2, 6, 8, 64)
     bumped = x.clone()
     bumped[:, 2] += torch.randn(2, 8, 64)  # frame 2 only
@@ -104,9 +106,10 @@ def test_spatial_attention_never_mixes_frames_and_temporal_never_mixes_positions
     assert (block.temporal(bumped) - block.temporal(x))[:, [0, 1, 3, 4, 5], 0].abs().sum() > 0
 
 
-def test_padding_never_influences_the_prediction():
+@pytest.mark.parametrize("padding", ["skip", "compute"])
+def test_padding_never_influences_the_prediction(padding):
     st = stack6()
-    model = tiny(stacker=st)
+    model = tiny(stacker=st, padding=padding)
     randomise_zero_inits(model)
     x, t, c = inputs()
     pad = 1 - st.loss_mask()
@@ -156,9 +159,10 @@ def test_describe_flops_match_a_hand_count():
     assert info["parameters"] == sum(p.numel() for p in model.parameters())
 
 
+@pytest.mark.parametrize("padding", ["skip", "compute"])
 @pytest.mark.parametrize("cond_tokens", [1, 3])
-def test_describe_flops_match_torch_flop_counter(cond_tokens):
-    model = tiny()
+def test_describe_flops_match_torch_flop_counter(cond_tokens, padding):
+    model = tiny(padding=padding)
     x, t, c = inputs(batch=1, cond=(cond_tokens, 16))
     with sdpa_kernel(SDPBackend.MATH), FlopCounterMode(display=False) as counter:  # math SDPA = counted bmm
         model(x, t, c)
