@@ -5,6 +5,12 @@ of one latent (B, C, F, A, Bw): F = number of planes (6, or 3 for a single-strea
 autoencoder), every plane zero-padded at its bottom/right to the largest plane height A and
 width Bw. `loss_mask` marks the real values so no objective learns or scores the padding.
 
+`stack_packed` keeps the frame layout without stack6's padding where the planes allow it: per
+modality the hw plane is one frame and the tw and th planes share the next one, th below tw
+(or beside it) when the two fit together in the frame stack6 would use. At the paper's sizes
+(32x32, 16x32, 16x32) that is 4 full 32x32 frames, no padding, the loss mask all ones; where
+they do not fit, tw and th get a frame each as in stack6.
+
 `tokens` flattens the planes row-major into one sequence (B, C, N) with N = sum(a * b): no
 padding at all. The data is left untouched (stack/unstack are exact inverses); what tells a
 token generator which plane and which 2-D position a token has is the layout
@@ -113,6 +119,86 @@ class Stack6:
         return mask
 
 
+@dataclass(frozen=True)
+class Placement:
+    """One plane inside a frame-stacked latent: frame index and top-left corner."""
+
+    name: str
+    frame: int
+    row: int
+    col: int
+
+
+def _pack(ordered: list[tuple[str, tuple[int, int, int]]], height: int, width: int) -> list[Placement]:
+    """Per modality: hw in a frame of its own, then tw and th in one frame when they fit in
+    (height, width) together (th below tw, else beside it), else a frame each."""
+    shapes = dict(ordered)
+    placements: list[Placement] = []
+    modalities = list(dict.fromkeys(n.split("_")[0] for n, _ in ordered))
+    for modality in modalities:
+        names = [n for n, _ in ordered if n.split("_")[0] == modality]
+        if f"{modality}_hw" in names:
+            placements.append(Placement(f"{modality}_hw", len({p.frame for p in placements}), 0, 0))
+        rest = [n for n in names if not n.endswith("_hw")]
+        frame = len({p.frame for p in placements})
+        if len(rest) == 2:
+            (_, a1, b1), (_, a2, b2) = shapes[rest[0]], shapes[rest[1]]
+            if a1 + a2 <= height and max(b1, b2) <= width:
+                placements += [Placement(rest[0], frame, 0, 0), Placement(rest[1], frame, a1, 0)]
+                continue
+            if max(a1, a2) <= height and b1 + b2 <= width:
+                placements += [Placement(rest[0], frame, 0, 0), Placement(rest[1], frame, 0, b1)]
+                continue
+        placements += [Placement(n, frame + i, 0, 0) for i, n in enumerate(rest)]
+    return placements
+
+
+class PackedStack:
+    """Planes -> (B, C, F, A, Bw) frames, each modality's tw and th planes sharing a frame where
+    they fit (paper sizes: F = 4, no padding); any remaining padding is zero and masked."""
+
+    def __init__(self, plane_shapes: PlaneShapes):
+        ordered = _ordered(plane_shapes, "stack_packed")
+        self.shapes = dict(ordered)
+        self.height = max(s[1] for _, s in ordered)
+        self.width = max(s[2] for _, s in ordered)
+        self.placements = _pack(ordered, self.height, self.width)
+        frames = 1 + max(p.frame for p in self.placements)
+        self.latent_shape = (ordered[0][1][0], frames, self.height, self.width)
+
+    def _slot(self, p: Placement) -> tuple[int, slice, slice]:
+        _, a, b = self.shapes[p.name]
+        return p.frame, slice(p.row, p.row + a), slice(p.col, p.col + b)
+
+    def stack(self, planes: Planes) -> torch.Tensor:
+        """planes {name: (B, C, a, b)} -> (B, C, F, A, Bw), padding (if any) zero."""
+        batch = _check_planes(planes, self.shapes, "stack_packed")
+        first = next(iter(planes.values()))
+        latent = first.new_zeros(batch, *self.latent_shape)
+        for p in self.placements:
+            frame, rows, cols = self._slot(p)
+            latent[:, :, frame, rows, cols] = planes[p.name]
+        return latent
+
+    def unstack(self, latent: torch.Tensor) -> Planes:
+        """(B, C, F, A, Bw) -> planes {name: (B, C, a, b)}; padding (if any) dropped."""
+        if tuple(latent.shape[1:]) != self.latent_shape:
+            raise ValueError(f"stack_packed expects latents (B, {self.latent_shape}), got {tuple(latent.shape)}")
+        out = {}
+        for p in self.placements:
+            frame, rows, cols = self._slot(p)
+            out[p.name] = latent[:, :, frame, rows, cols].contiguous()
+        return out
+
+    def loss_mask(self) -> torch.Tensor:
+        """(C, F, A, Bw) float: 1 on plane values, 0 on padding (all ones where the planes fit)."""
+        mask = torch.zeros(self.latent_shape, device="cpu")
+        for p in self.placements:
+            frame, rows, cols = self._slot(p)
+            mask[:, frame, rows, cols] = 1.0
+        return mask
+
+
 class TokenStacker:
     """Planes -> (B, C, N): every plane flattened row-major, concatenated in canonical order."""
 
@@ -161,5 +247,8 @@ class TokenStacker:
 def proav_register_components(registry):
     registry.add("stacker", "stack6", Stack6, NoParams,
                  "planes as the frames of one latent (B, C, F, A, W), zero-padded, with a loss mask (paper Eq. 9)")
+    registry.add("stacker", "stack_packed", PackedStack, NoParams,
+                 "frames as stack6 but each modality's tw and th planes share one frame where they fit "
+                 "(paper sizes: 4 frames, no padding)")
     registry.add("stacker", "tokens", TokenStacker, NoParams,
                  "planes flattened into one token sequence (B, C, N) without padding; layout for token generators")
