@@ -70,6 +70,13 @@ def print_report(report: dict[str, Any], console: Console) -> None:
         console.print(f"peak memory: {scope}", highlight=False)
     if any(row["analytic_flops"] for row in report["rows"]):
         console.print(f"FLOPs (analytic): {report['analytic_note']}", highlight=False)
+    tokens = report.get("generator_tokens")
+    if tokens:
+        share = tokens.get("padded_token_share")
+        console.print(f"generator tokens per sample: {tokens['tokens_per_sample']}"
+                      + ("" if share is None else f", padded share {share:.1%}")
+                      + (f" (padding = {tokens['padding']}: {tokens['computed_tokens_per_sample']} computed)"
+                         if "padding" in tokens else ""), highlight=False)
     check = report["checks"].get("generator_forward_flops")
     if check:
         console.print(f"generator forward, batch {check['batch']}: counted {si(check['measured'])} vs analytic "

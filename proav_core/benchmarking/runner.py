@@ -215,6 +215,9 @@ class _Session:
                              getattr(ae.autoencoder, "latent_bound", None), classes, self.settings.batch_size)
         self.report["parameters"].update(gen.parameters)
         self.analytic = gen.analytic_forward_flops()
+        tokens = gen.token_figures()
+        if tokens:
+            self.report["generator_tokens"] = tokens
         if self.analytic is not None and self.settings.flops:
             measured, expected = count_flops(gen.forward_only()), self.analytic * self.settings.batch_size
             self.report["checks"]["generator_forward_flops"] = {

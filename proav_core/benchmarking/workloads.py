@@ -187,6 +187,14 @@ class GeneratorBench:
             return None
         return describe(cond_tokens=self.cond_tokens()).get("flops_per_sample")
 
+    def token_figures(self) -> dict[str, Any] | None:
+        """Tokens per sample and the padded share of them from the generator's describe(), if it
+        reports them (stdit: tokens_per_sample, padded_token_share, padding, computed tokens)."""
+        describe = getattr(self.parts.generator, "describe", None)
+        info = describe(cond_tokens=self.cond_tokens()) if callable(describe) else {}
+        keys = ("tokens_per_sample", "padded_token_share", "computed_tokens_per_sample", "padding")
+        return {k: info[k] for k in keys if k in info} if "tokens_per_sample" in info else None
+
     def workloads(self) -> list[Workload]:
         fabric, loop = self.fabric, self.cfg.train.generator
         opt, s = loop.optim, self._state

@@ -40,6 +40,10 @@ def test_report_describes_the_run(tiny_report):
     assert set(r["parameters"]) == {"autoencoder", "discriminators", "generator", "conditioner"}
     assert all(n > 0 for n in r["parameters"].values())
     assert r["skipped"] == []
+    # the tiny config's six planes are all 4x4 (patch 1x2x2): 6 frames of 4 tokens, no padding
+    # (the padded share of the paper's stack6, 1/3, is tested in tests/generation/test_stdit_padding.py)
+    assert r["generator_tokens"] == {"tokens_per_sample": 24, "padded_token_share": 0.0,
+                                     "computed_tokens_per_sample": 24, "padding": "skip"}
 
 
 def test_generator_forward_flops_match_the_analytic_count(tiny_report):
