@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import torch
 
@@ -58,4 +59,15 @@ def write_av(path, frames, fps, wave=None, sample_rate=16000, container=None, vc
                 frame.sample_rate, frame.pts = sample_rate, i
                 out.mux(astream.encode(frame))
             out.mux(astream.encode())
+    return path
+
+
+def folder_config(tmp_path: Path, root: Path, **dataset: object) -> Path:
+    """cfg.toml in tmp_path: 8 frames of 16 x 16 at 8 fps from the video folder `root`; `dataset`
+    adds lines to [dataset] (values in TOML syntax)."""
+    path = tmp_path / "cfg.toml"
+    lines = [f'name = "t"\noutput_dir = "{tmp_path}"\n[clip]\nframes = 8\nfps = 8.0\nheight = 16\nwidth = 16',
+             f'[dataset]\nname = "video_folder"\nroot = "{root}"']
+    lines += [f"{k} = {v}" for k, v in dataset.items()]
+    path.write_text("\n".join(lines) + "\n")
     return path

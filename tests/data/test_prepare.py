@@ -19,16 +19,11 @@ from proav_core import ClipSpec, DataError, load_config
 from proav_core.cli import main
 from proav_core.data.prepare import prepare
 
-from .helpers import FOLDER_CLIP
+from .helpers import FOLDER_CLIP, folder_config
 
 
 def _config(tmp_path: Path, root: Path, **extra) -> Path:
-    path = tmp_path / "cfg.toml"
-    lines = [f'name = "t"\noutput_dir = "{tmp_path}"\n[clip]\nframes = 8\nfps = 8.0\nheight = 16\nwidth = 16',
-             f'[dataset]\nname = "video_folder"\nroot = "{root}"\ntest_fraction = 0.25']
-    lines += [f"{k} = {v}" for k, v in extra.items()]
-    path.write_text("\n".join(lines) + "\n")
-    return path
+    return folder_config(tmp_path, root, test_fraction="0.25", **extra)
 
 
 def _snapshot(folder: Path) -> dict[str, bytes]:

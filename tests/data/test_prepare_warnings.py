@@ -16,16 +16,11 @@ from proav_core.data.prepare import prepare
 from proav_core.data import BadInput
 from proav_core.errors import ProavWarning
 
-from .helpers import FOLDER_CLIP, write_av
+from .helpers import FOLDER_CLIP, folder_config, write_av
 
 
 def _config(tmp_path: Path, root: Path, **extra: str) -> Path:
-    path = tmp_path / "cfg.toml"
-    lines = [f'name = "t"\noutput_dir = "{tmp_path}"\n[clip]\nframes = 8\nfps = 8.0\nheight = 16\nwidth = 16',
-             f'[dataset]\nname = "video_folder"\nroot = "{root}"']
-    lines += [f"{k} = {v}" for k, v in extra.items()]
-    path.write_text("\n".join(lines) + "\n")
-    return path
+    return folder_config(tmp_path, root, **extra)
 
 
 def _prepare(cfg: Path, out: Path, *args: str) -> int:
