@@ -1,0 +1,96 @@
+"""STDiT and the peer generators (AV-DiT, JavisDiT, UniForm) compared on the same data.
+
+Uses a finished `proav demo` run of --demo-config (its autoencoder, latent cache and held-out
+clips). Each generator config is trained on those latents for the same number of steps (in
+<output_dir>/<demo>-peer-<label>; a finished run is reused, an unfinished one resumed), then
+sampled and scored (proav_core.benchmarking.peers): s/step, s/sample, parameters, shape_sync
+of the samples, offline FVD. Prints a table, writes JSON (benchmarks/measured/peers-<demo>.json)
+with the commit, and a contact sheet (<output_dir>/<demo>-peers.png: per class a real clip,
+then two samples of each generator).
+
+    .venv/bin/python benchmarks/bench_peers.py [--demo-config configs/demo.toml]
+        [--generators configs/demo.toml configs/peers/av_dit_tiny.toml ...] [--steps N]
+        [--samples-per-class 5] [--cfg-scale 2] [--no-fvd] [--out PATH]
+A generator config may carry a label: `label=path` (e.g. stdit=configs/demo.toml).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from rich.table import Table  # noqa: E402
+
+from proav_core.benchmarking.quality import git_commit  # noqa: E402
+from proav_core.cli.common import console  # noqa: E402
+from proav_core.config import load_config  # noqa: E402
+
+DEFAULT_GENERATORS = [f"stdit={ROOT / 'configs' / 'demo.toml'}",
+                      *(str(ROOT / "configs" / "peers" / f"{n}_tiny.toml") for n in ("av_dit", "javisdit", "uniform"))]
+
+
+def fmt(v, digits=3):
+    return "-" if v is None else f"{v:.{digits}g}" if isinstance(v, float) else str(v)
+
+
+def main(argv: list[str] | None = None) -> int:
+    from proav_core.benchmarking.peers import compare, generator_config
+
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--demo-config", default=str(ROOT / "configs" / "demo.toml"))
+    ap.add_argument("--generators", nargs="+", default=DEFAULT_GENERATORS, metavar="[LABEL=]CONFIG")
+    ap.add_argument("--steps", type=int, default=None, help="training steps of every generator (default: the demo's)")
+    ap.add_argument("--samples-per-class", type=int, default=5)
+    ap.add_argument("--cfg-scale", type=float, default=2.0)
+    ap.add_argument("--no-fvd", dest="fvd", action="store_false", help="skip the I3D FVD (about 3-6 s per clip)")
+    ap.add_argument("--fvd-real-clips", type=int, default=64, help="training clips on FVD's real side")
+    ap.add_argument("--accelerator", default="cpu")
+    ap.add_argument("--out", default=None)
+    args = ap.parse_args(argv)
+
+    demo_cfg = load_config(args.demo_config)
+    steps = args.steps or demo_cfg.train.generator.steps
+    from proav_core.demo import demo_configs
+
+    cached = demo_configs(demo_cfg)[1]
+    peers = []
+    for spec in args.generators:
+        label, _, path = spec.rpartition("=")
+        peers.append(generator_config(path, cached, steps, label=label or None))
+    report = {"commit": git_commit(), "demo_config": args.demo_config, "steps": steps,
+              **compare(demo_cfg, args.demo_config, peers, samples_per_class=args.samples_per_class,
+                        cfg_scale=args.cfg_scale, fvd=args.fvd, fvd_real_clips=args.fvd_real_clips,
+                        accelerator=args.accelerator, say=lambda m: console.print(m, highlight=False))}
+
+    table = Table(title=f"generators on {report['held_out_clips']} held-out syncshapes clips, {steps} steps each "
+                        f"(commit {report['commit'][:7]})")
+    for col in ("generator", "params (trainable)", "s/step", "train min", "s/sample", "1 object", "video class",
+                "audio class", "sync F1", "FVD"):
+        table.add_column(col)
+    for name in ("real clips", "shuffled real pairs"):
+        r = report["reference"][name]
+        fvd = report["reference"].get("fvd held-out clips", {}).get("value") if name == "real clips" else None
+        table.add_row(name, "-", "-", "-", "-", *(fmt(r[k]) for k in
+                      ("single_object_share", "video_accuracy", "audio_accuracy", "sync_f1")), fmt(fvd, 4))
+    for label, g in report["generators"].items():
+        p = g["parameters"]
+        table.add_row(label, f"{p['total']:,} ({p['trainable']:,})", fmt(g["s_per_step"]), fmt(g["train_minutes"]),
+                      fmt(g["s_per_sample_batched"]),
+                      *(fmt(g["shape_sync"][k]) for k in ("single_object_share", "video_accuracy", "audio_accuracy",
+                                                          "sync_f1")),
+                      fmt(g.get("fvd", {}).get("value"), 4))
+    console.print(table)
+    out = Path(args.out or ROOT / "benchmarks" / "measured" / f"peers-{demo_cfg.name}.json")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=1))
+    console.print(f"written {out}; contact sheet {report['contact_sheet']}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

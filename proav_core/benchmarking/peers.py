@@ -1,0 +1,202 @@
+"""Generators compared on the same data (the peers' benchmark, benchmarks/bench_peers.py).
+
+Every generator config (STDiT's demo config and the peers' tiny configs) is trained on the
+latent cache of one finished `proav demo` run (the same autoencoder, the same cached
+syncshapes latents, the same held-out clips), for the same number of steps, then:
+    speed       seconds per training step (from the run's metrics.csv), seconds per sample
+                (a batch of `samples_per_class` x classes prompts, the sampler's steps, CFG,
+                decode included) and the latency of one sample alone
+    size        parameters, trainable and total (the generator; the conditioner is shared)
+    quality     shape_sync of the samples read back from mp4 (single-object share, video and
+                audio class recognition, sync F1), FVD of the samples against the held-out
+                clips with the offline I3D (few clips: a noisy figure, compare within one run)
+Beside them, once: the held-out real clips and shuffled real pairs (shape_sync), and the
+FVD of real training clips against the held-out ones (the floor at this clip count).
+A generator whose run already holds all its steps is not retrained.
+"""
+
+from __future__ import annotations
+
+import copy
+import csv
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from proav_core.config import ExperimentConfig, config_from_dict, config_to_dict, load_config
+from proav_core.demo_scores import Clip, metric, shuffled
+from proav_core.errors import UsageError
+
+SYNC_FIGURES = ("single_object_share", "video_accuracy", "audio_accuracy", "sync_f1")
+
+
+@dataclass
+class Compared:
+    """One compared generator: its label in the report, its config file, the run config."""
+
+    label: str
+    path: str
+    cfg: ExperimentConfig
+
+
+def demo_run(demo_cfg: ExperimentConfig, demo_path: str | Path) -> tuple[ExperimentConfig, Path]:
+    """(the demo's cached-data config, its run folder), checked to hold a finished run."""
+    from proav_core.demo import demo_configs
+    from proav_core.training.common import CHECKPOINT, run_dir
+
+    _, cached = demo_configs(demo_cfg)
+    run = run_dir(cached)
+    if not (run / "autoencoder" / CHECKPOINT).is_file() or not (run / "latents").is_dir():
+        raise UsageError(f"{run} holds no finished demo run (autoencoder and latents); run "
+                         f"`proav demo --config {demo_path}` first")
+    return cached, run
+
+
+def generator_config(path: str | Path, cached: ExperimentConfig, steps: int, overrides: Sequence[str] = (),
+                     label: str | None = None) -> Compared:
+    """One compared generator: `path`'s model and training, renamed
+    <demo>-peer-<label>, reading the demo's prepared data, trained for `steps`."""
+    cfg = load_config(path, overrides)
+    tree, demo_tree = config_to_dict(cfg), config_to_dict(cached)
+    if tree["model"]["autoencoder"] != demo_tree["model"]["autoencoder"] or tree["clip"] != demo_tree["clip"]:
+        raise UsageError(f"{path}: its autoencoder or clip differs from the demo config's; the compared "
+                         "generators must run on the demo's latents (extend the demo config)")
+    label = label or tree["model"]["generator"]["name"]
+    tree.update(name=f"{cached.name}-peer-{label}", dataset=demo_tree["dataset"], output_dir=demo_tree["output_dir"])
+    tree["train"]["generator"]["steps"] = steps
+    return Compared(label, str(path), config_from_dict(tree, source=f"{path} (peers benchmark, {steps} steps)"))
+
+
+def training_curve(metrics_csv: Path) -> list[dict[str, float]]:
+    """(step, train_s, loss) rows of a generator run's metrics.csv."""
+    with metrics_csv.open(newline="") as f:
+        return [{"step": int(r["step"]), "train_s": float(r["train_s"]), "loss": round(float(r["loss"]), 4)}
+                for r in csv.DictReader(f) if r.get("loss")]
+
+
+def parameter_counts(module: torch.nn.Module) -> dict[str, int]:
+    return {"total": sum(p.numel() for p in module.parameters()),
+            "trainable": sum(p.numel() for p in module.parameters() if p.requires_grad)}
+
+
+def sync_figures(cfg: ExperimentConfig, clips: list[Clip], params: dict[str, Any]) -> dict[str, float | None]:
+    """shape_sync's headline figures of a clip set."""
+    m = metric(cfg, "shape_sync", **params)
+    for c in clips:
+        m.update({"video": c.video[None], "waveform": c.waveform[None], "class_name": [c.class_name]}, role="fake")
+    result = m.compute()
+    details = {**result.details, "sync_f1": result.value}
+    return {k: None if details.get(k) is None else round(float(details[k]), 3) for k in SYNC_FIGURES}
+
+
+class RealFeatures:
+    """An FVD metric holding the held-out clips' I3D statistics, copied for each generated set."""
+
+    def __init__(self, cfg: ExperimentConfig, real: list[Clip]):
+        from proav_core.build import build
+
+        self.base = build("metric", "fvd", clip=cfg.clip)
+        for c in real:
+            self.base.update({"video": c.video[None]}, role="real")
+
+    def fvd(self, fake: list[Clip]) -> dict[str, Any]:
+        m = copy.deepcopy(self.base, memo={id(self.base.extractor): self.base.extractor})
+        for c in fake:
+            m.update({"video": c.video[None]}, role="fake")
+        return m.compute().to_dict()
+
+
+def clips_of(dataset_cfg: Any, cfg: ExperimentConfig, split: str) -> list[Clip]:
+    from proav_core.build import build_component
+
+    data = build_component(dataset_cfg, clip=cfg.clip, split=split)
+    return [Clip(it["video"], it["waveform"], data.classes[int(it["label"])], it["audio"])
+            for it in map(data.__getitem__, range(len(data)))]
+
+
+def sample_and_time(pipe: Any, samples_per_class: int, cfg_scale: float, seed: int) -> tuple[Any, dict[str, float]]:
+    """The batch of samples and its timings: s/sample in the batch, and one sample alone."""
+    names = [c for c in pipe.classes for _ in range(samples_per_class)]
+    pipe.sample([f"a video of {names[0]}"], cfg_scale=cfg_scale, seed=seed)  # warm-up (allocations)
+    began = time.perf_counter()
+    pipe.sample([f"a video of {names[0]}"], cfg_scale=cfg_scale, seed=seed)
+    single = time.perf_counter() - began
+    began = time.perf_counter()
+    generated = pipe.sample([f"a video of {c}" for c in names], cfg_scale=cfg_scale, seed=seed)
+    batch = time.perf_counter() - began
+    return generated, {"s_per_sample_batched": round(batch / len(names), 4), "batch": len(names),
+                       "s_one_sample": round(single, 4)}
+
+
+def compare(demo_cfg: ExperimentConfig, demo_path: str | Path, generators: Sequence[Compared], *,
+            samples_per_class: int = 5, cfg_scale: float = 2.0, fvd: bool = True, fvd_real_clips: int = 64,
+            accelerator: str = "cpu",
+            say: Callable[[str], None] = print) -> dict[str, Any]:
+    """Train (or reuse) each generator on the demo's latents, sample, score; the report (module doc)."""
+    from proav_core.data import read_clip
+    from proav_core.data.contact_sheet import SheetRow, save_contact_sheet
+    from proav_core.data.synth import syncshapes_params
+    from proav_core.demo import finished
+    from proav_core.sampling import SamplingPipeline, write_samples
+    from proav_core.training.common import CHECKPOINT, run_dir
+    from proav_core.training.generator_loop import train_generator
+    from proav_core.training.hardware import Hardware
+
+    cached, demo = demo_run(demo_cfg, demo_path)
+    shape_params = {k: v for k, v in syncshapes_params(demo_cfg).items() if k in ("num_classes", "shape_size")}
+    real = clips_of(cached.dataset, cached, "test")
+    report: dict[str, Any] = {"demo_run": str(demo), "held_out_clips": len(real), "samples_per_class": samples_per_class,
+                              "cfg_scale": cfg_scale, "reference": {}, "generators": {}}
+    say(f"references: shape_sync of {len(real)} held-out clips and shuffled pairs")
+    report["reference"]["real clips"] = sync_figures(cached, real, shape_params)
+    report["reference"]["shuffled real pairs"] = sync_figures(cached, shuffled(real), shape_params)
+    features = None
+    if fvd:
+        train_real = clips_of(cached.dataset, cached, "train")[:fvd_real_clips]
+        say(f"I3D features of {len(train_real)} training clips (the real side of the offline FVD)")
+        features = RealFeatures(cached, train_real)
+        report["reference"]["fvd held-out clips"] = features.fvd(real)
+    sheet: dict[str, list] = {c.class_name: [SheetRow("real", c.video, c.audio, "")] for c in real[::-1]}
+    for peer in generators:
+        label, cfg = peer.label, peer.cfg
+        run = run_dir(cfg)
+        ckpt = run / "generator" / CHECKPOINT
+        steps = cfg.train.generator.steps
+        say(f"[bold cyan]{label}[/]: {steps} steps in {run}")
+        began = time.perf_counter()
+        if not finished(ckpt, steps):
+            train_generator(cfg, Hardware(accelerator=accelerator), resume=ckpt.is_file(), latents_dir=demo / "latents")
+        curve = training_curve(run / "generator" / "metrics.csv")
+        pipe = SamplingPipeline.from_checkpoint(cfg, ckpt)
+        generated, timing = sample_and_time(pipe, samples_per_class, cfg_scale, cfg.seed)
+        for old in (run / "samples").glob("sample_*"):
+            old.unlink()
+        mp4s = [p for p in write_samples(run / "samples", generated, cfg) if p.suffix == ".mp4"]
+        fake = [Clip(*read_clip(p, cfg.clip), name.removeprefix("a video of "), audio)
+                for p, name, audio in zip(mp4s, generated.prompts, generated.audio)]
+        gen = pipe.flow.generator
+        describe = gen.describe() if hasattr(gen, "describe") else {}
+        entry = {
+            "config": peer.path, "generator": config_to_dict(cfg)["model"]["generator"], "steps": steps,
+            "train_minutes": round(curve[-1]["train_s"] / 60, 2) if curve else None,
+            "s_per_step": round(curve[-1]["train_s"] / curve[-1]["step"], 4) if curve else None,
+            "final_loss": curve[-1]["loss"] if curve else None,
+            "parameters": parameter_counts(gen),
+            "tokens_per_sample": describe.get("tokens_per_sample"), "flops_per_sample": describe.get("flops_per_sample"),
+            **timing, "shape_sync": sync_figures(cfg, fake, shape_params), "curve": curve,
+            "seconds_this_call": round(time.perf_counter() - began, 1),
+        }
+        if features is not None:
+            entry["fvd"] = features.fvd(fake)
+        report["generators"][label] = entry
+        say(f"{label}: {entry['shape_sync']}, {timing['s_per_sample_batched']} s/sample")
+        for c in fake:
+            rows = sheet.setdefault(c.class_name, [])
+            if sum(r.label == label for r in rows) < 2:
+                rows.append(SheetRow(label, c.video, c.audio, ""))
+    report["contact_sheet"] = str(save_contact_sheet(demo.parent / f"{cached.name}-peers.png", list(sheet.items())))
+    return report

@@ -1,0 +1,68 @@
+"""benchmarks/bench_peers.py end to end on a tiny demo run: two generators trained on the
+demo's latents for the same steps, sampled, scored with shape_sync and the offline FVD."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+
+import pytest
+
+from proav_core.errors import UsageError
+
+from .conftest import CONFIGS, cli, tiny_config
+
+
+def load_bench():
+    spec = importlib.util.spec_from_file_location("bench_peers", CONFIGS.parent / "benchmarks" / "bench_peers.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    return bench
+
+
+def peer_config(folder, config, body):
+    path = folder / f"peer_{abs(hash(body))}.toml"
+    path.write_text(f'extends = "{config}"\n{body}')
+    return path
+
+
+def test_peers_benchmark_trains_each_generator_the_same_steps_and_scores_it(tmp_path, capsys):
+    config = tiny_config(tmp_path)
+    assert cli("demo", "--config", config, "--clips", "12", "--samples-per-class", "1", "--accelerator", "cpu") == 0
+    tokens = peer_config(tmp_path, config, '[model.stacker]\nname = "tokens"\n[model.generator]\nname = "token_dit"\n'
+                                          'preset = "tiny"\n')
+    out = tmp_path / "peers.json"
+    argv = ["--demo-config", str(config), "--generators", f"stdit={config}", str(tokens), "--steps", "3",
+            "--samples-per-class", "1", "--fvd-real-clips", "3", "--out", str(out)]
+    assert load_bench().main(argv) == 0
+    report = json.loads(out.read_text())
+    assert report["steps"] == 3 and report["held_out_clips"] == 2 and list(report["generators"]) == ["stdit", "token_dit"]
+    assert report["reference"]["real clips"]["sync_f1"] == 1.0  # real clips: every bounce has its onset
+    assert report["reference"]["fvd held-out clips"]["num_real"] == 3
+    for label, g in report["generators"].items():
+        assert g["steps"] == 3 and g["curve"][-1]["step"] == 3
+        assert g["generator"]["name"] == label and g["parameters"]["trainable"] == g["parameters"]["total"] > 0
+        assert g["batch"] == 2 and g["s_per_sample_batched"] > 0 and g["s_one_sample"] > 0
+        assert set(g["shape_sync"]) == {"single_object_share", "video_accuracy", "audio_accuracy", "sync_f1"}
+        assert g["fvd"]["num_fake"] == 2 and g["fvd"]["num_real"] == 3 and g["fvd"]["value"] >= 0
+        assert (tmp_path / "runs" / f"tiny-peer-{label}" / "generator" / "last.ckpt").is_file()
+    assert (tmp_path / "runs" / "tiny-peers.png").is_file()
+    assert "2 held-out syncshapes clips, 3 steps each" in capsys.readouterr().out
+    # a second call reuses the finished runs instead of training again
+    mtime = (tmp_path / "runs" / "tiny-peer-stdit" / "generator" / "last.ckpt").stat().st_mtime_ns
+    assert load_bench().main([*argv, "--no-fvd"]) == 0
+    assert (tmp_path / "runs" / "tiny-peer-stdit" / "generator" / "last.ckpt").stat().st_mtime_ns == mtime
+    assert "fvd" not in json.loads(out.read_text())["generators"]["stdit"]
+
+
+def test_peers_benchmark_refuses_a_generator_on_another_autoencoder(tmp_path):
+    config = tiny_config(tmp_path)
+    other = peer_config(tmp_path, config, "[model.autoencoder]\nwidth = 24\n")
+    with pytest.raises(UsageError, match="its autoencoder or clip differs from the demo config's"):
+        load_bench().main(["--demo-config", str(config), "--generators", str(other)])
+
+
+def test_peers_benchmark_without_a_demo_run_says_what_to_run(tmp_path):
+    config = tiny_config(tmp_path)
+    with pytest.raises(UsageError, match="holds no finished demo run .*run `proav demo --config"):
+        load_bench().main(["--demo-config", str(config), "--generators", str(config), "--no-fvd"])
