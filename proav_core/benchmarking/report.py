@@ -64,7 +64,7 @@ def print_report(report: dict[str, Any], console: Console) -> None:
     if report["parameters"]:
         console.print(parameters_table(report))
     for row in report["rows"]:
-        console.print(f"- {row['label'].strip()}: {row['note']}", highlight=False)
+        console.print(f"- {row['label'].strip()}: {row['note']}", highlight=False, markup=False)
     scopes = sorted({row["memory_scope"] for row in report["rows"]})
     for scope in scopes:
         console.print(f"peak memory: {scope}", highlight=False)
@@ -82,9 +82,9 @@ def print_report(report: dict[str, Any], console: Console) -> None:
         console.print(f"generator forward, batch {check['batch']}: counted {si(check['measured'])} vs analytic "
                       f"{si(check['analytic'])} (ratio {check['ratio']:.4f})", highlight=False)
     for item in report["skipped"]:
-        console.print(f"skipped {item['item']}: {item['reason']}", highlight=False)
+        console.print(f"skipped {item['item']}: {item['reason']}", highlight=False, markup=False)
     for note in report["notes"]:
-        console.print(f"note: {note}", highlight=False)
+        console.print(f"note: {note}", highlight=False, markup=False)
 
 
 def write_report(report: dict[str, Any], path: str | Path) -> Path:

@@ -92,6 +92,7 @@ def test_mdsa_only_config_measures_the_autoencoder(tmp_path, capsys):
     assert set(skipped) == {"generator step", "sample"}
     assert "[model.generator]" in skipped["sample"] and "[objective]" in skipped["sample"]
     assert "skipped generator step" in text and "ae step, stage 2" in text
+    assert f"skipped sample: {skipped['sample']}" in text  # section names in brackets printed as such
     assert set(report["parameters"]) == {"autoencoder", "discriminators"}
 
 
