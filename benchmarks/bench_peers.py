@@ -4,7 +4,7 @@ Uses a finished `proav demo` run of --demo-config (its autoencoder, latent cache
 clips). Each generator config is trained on those latents for the same number of steps (in
 <output_dir>/<demo>-peer-<label>; a finished run is reused, an unfinished one resumed), then
 sampled and scored (proav_core.benchmarking.peers): s/step, s/sample, parameters, shape_sync
-of the samples, offline FVD. Prints a table, writes JSON (benchmarks/measured/peers-<demo>.json)
+of the samples, offline FVD and KVD. Prints a table, writes JSON (benchmarks/measured/peers-<demo>.json)
 with the commit, and a contact sheet (<output_dir>/<demo>-peers.png: per class a real clip,
 then two samples of each generator).
 
@@ -47,8 +47,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--steps", type=int, default=None, help="training steps of every generator (default: the demo's)")
     ap.add_argument("--samples-per-class", type=int, default=5)
     ap.add_argument("--cfg-scale", type=float, default=2.0)
-    ap.add_argument("--no-fvd", dest="fvd", action="store_false", help="skip the I3D FVD (about 3-6 s per clip)")
-    ap.add_argument("--fvd-real-clips", type=int, default=64, help="training clips on FVD's real side")
+    ap.add_argument("--no-fvd", dest="fvd", action="store_false", help="skip the I3D FVD and KVD (about 1-3 s per clip)")
+    ap.add_argument("--fvd-real-clips", type=int, default=64, help="training clips on the real side of FVD/KVD")
     ap.add_argument("--accelerator", default="cpu")
     ap.add_argument("--out", default=None)
     args = ap.parse_args(argv)
@@ -70,20 +70,21 @@ def main(argv: list[str] | None = None) -> int:
     table = Table(title=f"generators on {report['held_out_clips']} held-out syncshapes clips, {steps} steps each "
                         f"(commit {report['commit'][:7]})")
     for col in ("generator", "params (trainable)", "s/step", "train min", "s/sample", "1 object", "video class",
-                "audio class", "sync F1", "FVD"):
+                "audio class", "sync F1", "FVD", "KVD"):
         table.add_column(col)
     for name in ("real clips", "shuffled real pairs"):
         r = report["reference"][name]
-        fvd = report["reference"].get("fvd held-out clips", {}).get("value") if name == "real clips" else None
+        held = report["reference"].get("held-out clips", {}) if name == "real clips" else {}
         table.add_row(name, "-", "-", "-", "-", *(fmt(r[k]) for k in
-                      ("single_object_share", "video_accuracy", "audio_accuracy", "sync_f1")), fmt(fvd, 4))
+                      ("single_object_share", "video_accuracy", "audio_accuracy", "sync_f1")),
+                      *(fmt(held.get(k, {}).get("value"), 4) for k in ("fvd", "kvd")))
     for label, g in report["generators"].items():
         p = g["parameters"]
         table.add_row(label, f"{p['total']:,} ({p['trainable']:,})", fmt(g["s_per_step"]), fmt(g["train_minutes"]),
                       fmt(g["s_per_sample_batched"]),
                       *(fmt(g["shape_sync"][k]) for k in ("single_object_share", "video_accuracy", "audio_accuracy",
                                                           "sync_f1")),
-                      fmt(g.get("fvd", {}).get("value"), 4))
+                      *(fmt(g.get(k, {}).get("value"), 4) for k in ("fvd", "kvd")))
     console.print(table)
     out = Path(args.out or ROOT / "benchmarks" / "measured" / f"peers-{demo_cfg.name}.json")
     out.parent.mkdir(parents=True, exist_ok=True)

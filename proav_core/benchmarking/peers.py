@@ -93,21 +93,27 @@ def sync_figures(cfg: ExperimentConfig, clips: list[Clip], params: dict[str, Any
     return {k: None if details.get(k) is None else round(float(details[k]), 3) for k in SYNC_FIGURES}
 
 
-class RealFeatures:
-    """An FVD metric holding the held-out clips' I3D statistics, copied for each generated set."""
+class VideoDistances:
+    """FVD and KVD metrics holding one real clip set's I3D statistics (each clip run through the
+    I3D once for both), copied for each generated set."""
 
     def __init__(self, cfg: ExperimentConfig, real: list[Clip]):
         from proav_core.build import build
 
-        self.base = build("metric", "fvd", clip=cfg.clip)
-        for c in real:
-            self.base.update({"video": c.video[None]}, role="real")
+        self.base = {name: build("metric", name, clip=cfg.clip) for name in ("fvd", "kvd")}
+        self._feed(self.base, real, "real")
 
-    def fvd(self, fake: list[Clip]) -> dict[str, Any]:
-        m = copy.deepcopy(self.base, memo={id(self.base.extractor): self.base.extractor})
-        for c in fake:
-            m.update({"video": c.video[None]}, role="fake")
-        return m.compute().to_dict()
+    @staticmethod
+    def _feed(metrics: dict[str, Any], clips: list[Clip], role: str) -> None:
+        for c in clips:
+            video = c.video[None]  # (1, 3, T, H, W): one tensor for both, so the shared I3D runs once
+            for m in metrics.values():
+                m.update({"video": video}, role=role)
+
+    def __call__(self, fake: list[Clip]) -> dict[str, Any]:
+        metrics = {k: copy.deepcopy(m, memo={id(m.extractor): m.extractor}) for k, m in self.base.items()}
+        self._feed(metrics, fake, "fake")
+        return {k: m.compute().to_dict() for k, m in metrics.items()}
 
 
 def clips_of(dataset_cfg: Any, cfg: ExperimentConfig, split: str) -> list[Clip]:
@@ -158,8 +164,8 @@ def compare(demo_cfg: ExperimentConfig, demo_path: str | Path, generators: Seque
     if fvd:
         train_real = clips_of(cached.dataset, cached, "train")[:fvd_real_clips]
         say(f"I3D features of {len(train_real)} training clips (the real side of the offline FVD)")
-        features = RealFeatures(cached, train_real)
-        report["reference"]["fvd held-out clips"] = features.fvd(real)
+        features = VideoDistances(cached, train_real)
+        report["reference"]["held-out clips"] = features(real)
     sheet: dict[str, list] = {c.class_name: [SheetRow("real", c.video, c.audio, "")] for c in real[::-1]}
     for peer in generators:
         label, cfg = peer.label, peer.cfg
@@ -191,7 +197,7 @@ def compare(demo_cfg: ExperimentConfig, demo_path: str | Path, generators: Seque
             "seconds_this_call": round(time.perf_counter() - began, 1),
         }
         if features is not None:
-            entry["fvd"] = features.fvd(fake)
+            entry.update(features(fake))
         report["generators"][label] = entry
         say(f"{label}: {entry['shape_sync']}, {timing['s_per_sample_batched']} s/sample")
         for c in fake:

@@ -38,13 +38,14 @@ def test_peers_benchmark_trains_each_generator_the_same_steps_and_scores_it(tmp_
     report = json.loads(out.read_text())
     assert report["steps"] == 3 and report["held_out_clips"] == 2 and list(report["generators"]) == ["stdit", "token_dit"]
     assert report["reference"]["real clips"]["sync_f1"] == 1.0  # real clips: every bounce has its onset
-    assert report["reference"]["fvd held-out clips"]["num_real"] == 3
+    assert report["reference"]["held-out clips"]["fvd"]["num_real"] == 3
     for label, g in report["generators"].items():
         assert g["steps"] == 3 and g["curve"][-1]["step"] == 3
         assert g["generator"]["name"] == label and g["parameters"]["trainable"] == g["parameters"]["total"] > 0
         assert g["batch"] == 2 and g["s_per_sample_batched"] > 0 and g["s_one_sample"] > 0
         assert set(g["shape_sync"]) == {"single_object_share", "video_accuracy", "audio_accuracy", "sync_f1"}
         assert g["fvd"]["num_fake"] == 2 and g["fvd"]["num_real"] == 3 and g["fvd"]["value"] >= 0
+        assert g["kvd"]["num_fake"] == 2 and g["kvd"]["value"] is not None
         assert (tmp_path / "runs" / f"tiny-peer-{label}" / "generator" / "last.ckpt").is_file()
     assert (tmp_path / "runs" / "tiny-peers.png").is_file()
     assert "2 held-out syncshapes clips, 3 steps each" in capsys.readouterr().out
@@ -52,7 +53,7 @@ def test_peers_benchmark_trains_each_generator_the_same_steps_and_scores_it(tmp_
     mtime = (tmp_path / "runs" / "tiny-peer-stdit" / "generator" / "last.ckpt").stat().st_mtime_ns
     assert load_bench().main([*argv, "--no-fvd"]) == 0
     assert (tmp_path / "runs" / "tiny-peer-stdit" / "generator" / "last.ckpt").stat().st_mtime_ns == mtime
-    assert "fvd" not in json.loads(out.read_text())["generators"]["stdit"]
+    assert not {"fvd", "kvd"} & set(json.loads(out.read_text())["generators"]["stdit"])
 
 
 def test_peers_benchmark_refuses_a_generator_on_another_autoencoder(tmp_path):
