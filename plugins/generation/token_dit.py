@@ -30,6 +30,26 @@ from proav_plugins.generation.dit_blocks import DiTBlock, run_blocks
 from proav_plugins.generation.stackers import Segment
 
 
+def patchify_planes(x: Tensor, segments: list[Segment], patch: int) -> Tensor:
+    """Token latent (B, C, N) -> patches (B, T, C*p*p), plane by plane (no patch straddles two
+    planes), each plane's patches row-major; T = sum over planes of (a/p) * (b/p)."""
+    p = patch
+    parts = [rearrange(x[:, :, s.offset : s.offset + s.length], "b c (h ph w pw) -> b (h w) (c ph pw)",
+                       ph=p, pw=p, w=s.b // p) for s in segments]
+    return torch.cat(parts, dim=1)
+
+
+def unpatchify_planes(x: Tensor, segments: list[Segment], patch: int) -> Tensor:
+    """Patches (B, T, C*p*p) -> token latent (B, C, N); the inverse of patchify_planes."""
+    p, parts, start = patch, [], 0
+    for s in segments:
+        count = (s.a // p) * (s.b // p)
+        parts.append(rearrange(x[:, start : start + count], "b (h w) (c ph pw) -> b c (h ph w pw)",
+                               ph=p, pw=p, w=s.b // p))
+        start += count
+    return torch.cat(parts, dim=2)
+
+
 class TokenDiTParams(ComponentParams):
     preset: Literal["tiny", "small", "base", "paper", "opensora_xl"] = Field(
         "tiny", description="size preset (depth, width, heads, MLP ratio; the patch is `patch`)")
@@ -78,20 +98,11 @@ class TokenDiT(nn.Module):
 
     def patchify(self, x: Tensor) -> Tensor:
         """(B, C, N) -> (B, T, C*p*p), plane by plane."""
-        p = self.p
-        parts = [rearrange(x[:, :, s.offset : s.offset + s.length], "b c (h ph w pw) -> b (h w) (c ph pw)",
-                           ph=p, pw=p, w=s.b // p) for s in self.segments]
-        return torch.cat(parts, dim=1)
+        return patchify_planes(x, self.segments, self.p)
 
     def unpatchify(self, x: Tensor) -> Tensor:
         """(B, T, C*p*p) -> (B, C, N)."""
-        p, parts, start = self.p, [], 0
-        for s in self.segments:
-            count = (s.a // p) * (s.b // p)
-            parts.append(rearrange(x[:, start : start + count], "b (h w) (c ph pw) -> b c (h ph w pw)",
-                                   ph=p, pw=p, w=s.b // p))
-            start += count
-        return torch.cat(parts, dim=2)
+        return unpatchify_planes(x, self.segments, self.p)
 
     def forward(self, x: Tensor, t: Tensor, cond: Tensor) -> Tensor:
         """x (B, C, N), t (B,) or scalar in [0, 1], cond (B, L, Dc) -> (B, C, N)."""
