@@ -227,8 +227,10 @@ class UniForm(nn.Module):
         return self.unpatchify(self.final(h[:, y.shape[1]:], t_emb))  # (B, C, N)
 
     def describe(self, cond_tokens: int = 1) -> dict[str, Any]:
-        """Parameters (total, trainable), tokens per sample and analytic forward FLOPs per sample:
-        every block's masked attention runs over the whole (prefix + T) sequence, counted so."""
+        """Parameters (total, trainable), tokens per sample (no padding: the tokens stacker has
+        none; computed: the T latent tokens + the condition prefix, the sequence every block
+        runs on) and analytic forward FLOPs per sample: every block's masked attention runs over
+        the whole (prefix + T) sequence, counted so."""
         d, n, patch_dim = self.size.hidden, self.num_tokens, self.patch_embed.in_features
         seq = n + cond_tokens
         block = (L.self_attention_flops(seq, seq, d) + L.cross_attention_flops(seq, cond_tokens, d)
@@ -237,7 +239,8 @@ class UniForm(nn.Module):
                  + len(self.blocks) * block + L.linear_flops(n, d, patch_dim))
         return {"parameters": sum(p.numel() for p in self.parameters()),
                 "trainable": sum(p.numel() for p in self.parameters() if p.requires_grad),
-                "tokens_per_sample": n, "flops_per_sample": flops, "latent_shape": self.latent_shape,
+                "tokens_per_sample": n, "padded_token_share": 0.0, "computed_tokens_per_sample": seq,
+                "flops_per_sample": flops, "latent_shape": self.latent_shape,
                 "depth": self.size.depth, "blocks": len(self.blocks), "hidden": d, "heads": self.size.heads,
                 "patch": self.p, "time_steps": self.layout.steps, "attention_density": self.layout.density,
                 "flops_counted": "forward, one sample: Linear 2mnk, attention QK^T and AV over the whole masked "

@@ -12,7 +12,8 @@ def test_uniform_tiny_bench_reports_its_size_tokens_and_flops(tmp_path):
     assert code == 0
     assert report["parameters"]["generator"] == 252_464
     # clip 16 x 16 x 4 frames -> six 4x4 planes, 2x2 patches: 24 tokens
-    assert report["generator_tokens"]["tokens_per_sample"] == 24
+    assert report["generator_tokens"] == {"tokens_per_sample": 24, "padded_token_share": 0.0,
+                                         "computed_tokens_per_sample": 24 + 1}  # + the class-label token
     check = report["checks"]["generator_forward_flops"]
     assert check["measured"] == check["analytic"]  # masked attention counted over the whole sequence
     assert {"generator_step", "sample"} <= set(rows(report))

@@ -145,6 +145,7 @@ def test_describe_flops_match_torch_flop_counter(cond_tokens):
     info = model.describe(cond_tokens=cond_tokens)
     assert counter.get_total_flops() == info["flops_per_sample"]
     assert info["tokens_per_sample"] == 40 and info["blocks"] == 4
+    assert info["computed_tokens_per_sample"] == 40 + cond_tokens and info["padded_token_share"] == 0.0
     assert info["parameters"] == info["trainable"] == sum(p.numel() for p in model.parameters())
 
 
