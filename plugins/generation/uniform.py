@@ -48,8 +48,14 @@ time-wise attention instead of full attention, and embeds modality and plane axi
 with a time position shared by audio and video. Attention is computed as one masked SDPA call
 over the whole sequence (so `describe()` counts full attention FLOPs: what runs).
 
-Sizes the paper leaves open: UniForm uses Open-Sora 1.2's STDiT3-XL (28 pairs, width 1152,
-16 heads); the `paper` preset here is proav's (16 pairs, 1152, 16 heads, patch from `patch`).
+Details the paper leaves open. Sizes: UniForm says only "STDiT3 blocks" from Open-Sora with
+image-pretrained (PixArt) weights, which fixes Open-Sora 1.2's STDiT3-XL/2: 28 pairs, width
+1152, 16 heads, MLP ratio 4, 2x2 patches (preset `opensora_xl`, configs/peers/uniform_paper.toml).
+Time: instants are counted after patching (a 2x2 patch folds 2 time steps of a tw/th plane
+into one row); ProAV's audio planes share the video's T, so their rows align one to one, and
+a plane with fewer rows than the finest covers several instants (row k of R covers
+[k * steps / R, (k + 1) * steps / R)). The prefix holds however many condition tokens the
+conditioner gives (class_label: one; a text conditioner: its L tokens).
 """
 
 from __future__ import annotations

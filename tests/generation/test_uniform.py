@@ -97,6 +97,21 @@ def test_one_spatial_block_mixes_only_within_an_instant():
     assert not changed[atw + 1 * cols:atw + 4 * cols].any()  # not the audio of the other instants
 
 
+def test_one_temporal_block_mixes_only_along_a_column():
+    st, model = build()
+    randomise_zero_inits(model)
+    model.blocks = model.blocks[1:2]  # the first temporal block alone
+    x, t, c = st.stack(random_planes(TINY)), torch.rand(2), torch.randn(2, 1, 8)
+    patches = model.patchify(x)
+    vtw, count, cols = token_range(model, "video_tw")
+    moved = patches.clone()
+    moved[:, vtw + 0 * cols + 1] += 1.0  # video_tw, instant 0, column 1
+    with torch.no_grad():
+        a, b = (model.patchify(model(model.unpatchify(p), t, c)) for p in (patches, moved))
+    changed = ((a - b).abs().sum(dim=(0, 2)) > 0).nonzero().flatten().tolist()
+    assert changed == [vtw + r * cols + 1 for r in range(count // cols)]  # column 1 at every instant, nothing else
+
+
 def test_the_condition_enters_in_context_even_without_cross_attention():
     st, model = build()
     randomise_zero_inits(model)
