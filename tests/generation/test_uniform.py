@@ -138,6 +138,18 @@ def test_gradients_reach_every_parameter_and_modality_embedding_matters():
     assert not torch.allclose(model(x, t, c), before)
 
 
+def test_recomputed_blocks_give_the_same_gradients():
+    st, plain = build()
+    randomise_zero_inits(plain)
+    _, recomputed = build(checkpoint_blocks=4)
+    recomputed.load_state_dict(plain.state_dict())
+    x, t, c = st.stack(random_planes(TINY)), torch.rand(2), torch.randn(2, 1, 8)
+    for model in (plain, recomputed):
+        model(x, t, c).square().sum().backward()
+    for (name, a), b in zip(plain.named_parameters(), recomputed.parameters()):
+        assert torch.allclose(a.grad, b.grad, atol=1e-6), name
+
+
 def test_state_dict_round_trip_gives_identical_outputs():
     st, model = build()
     randomise_zero_inits(model)
