@@ -79,15 +79,16 @@ def patchify_planes(x: Tensor, segments: list[Segment], patch: int) -> Tensor:
 
 
 def token_layout(segments: list[Segment], patch: int) -> dict[str, Tensor]:
-    """Per token of one modality, plane by plane, row-major over the patch grid: axis kind
-    (0 hw, 1 tw, 2 th), patch row and patch column, each (N,) int64."""
-    kind, row, col = [], [], []
+    """Per token of `segments`, plane by plane, row-major over the patch grid: plane (its
+    type_id), axis kind (0 hw, 1 tw, 2 th), patch row and patch column, each (N,) int64."""
+    plane, kind, row, col = [], [], [], []
     for s in segments:
         rows, cols = s.a // patch, s.b // patch
+        plane.append(torch.full((rows * cols,), s.type_id))
         kind.append(torch.full((rows * cols,), s.type_id % 3))
         row.append(torch.arange(rows).repeat_interleave(cols))
         col.append(torch.arange(cols).repeat(rows))
-    return {"kind": torch.cat(kind), "row": torch.cat(row), "col": torch.cat(col)}
+    return {"plane": torch.cat(plane), "kind": torch.cat(kind), "row": torch.cat(row), "col": torch.cat(col)}
 
 
 def attention_masks(layout: dict[str, Tensor], num_spatial: int, num_temporal: int) -> dict[str, Tensor]:

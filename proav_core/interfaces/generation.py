@@ -80,6 +80,34 @@ class Generator(Protocol):
 
 
 @runtime_checkable
+class PriorEstimator(Protocol):
+    """kind `prior`: a condition-driven prior that a generator reads through cross-attention
+    (JavisDiT's spatio-temporal prior), trained in its own stage (`proav train prior`).
+
+    distribution: cond (B, L, D_c) -> mean, log variance (B, P, D_p) each, P = num_spatial +
+    num_temporal prior tokens; sample(cond, generator=None) draws (B, P, D_p) from it,
+    mean(cond) is its mean. loss(latent, cond, generator=None): the training loss of real
+    pairs, latent (B, *latent_shape) -> scalar. sync_distance(latent, cond) -> (B,): how far
+    pairs lie from their condition's prior (lower = more plausible / synchronous).
+    Factory context: cond_dim: int and stacker: the built Stacker (the latent layout).
+    """
+
+    num_spatial: int
+    num_temporal: int
+    prior_dim: int
+
+    def distribution(self, cond: Tensor) -> tuple[Tensor, Tensor]: ...
+
+    def sample(self, cond: Tensor, generator: torch.Generator | None = None) -> Tensor: ...
+
+    def mean(self, cond: Tensor) -> Tensor: ...
+
+    def loss(self, latent: Tensor, cond: Tensor, generator: torch.Generator | None = None) -> Tensor: ...
+
+    def sync_distance(self, latent: Tensor, cond: Tensor) -> Tensor: ...
+
+
+@runtime_checkable
 class Objective(Protocol):
     """kind `objective`: the generator's training loss.
 

@@ -8,7 +8,7 @@ from typing import Any
 import torch
 
 from proav_core.errors import ConfigError
-from proav_core.interfaces import Conditioner, Generator, Objective, Sampler, Stacker
+from proav_core.interfaces import Conditioner, Generator, Objective, PriorEstimator, Sampler, Stacker
 from proav_core.plugin_manager import get_registry
 from proav_core.testing.common import TINY_PLANES, VIDEO_ONLY_PLANES, expect, make, random_planes
 
@@ -61,6 +61,39 @@ def check_generator(name: str, **params: Any) -> None:
                f"output {tuple(out.shape)} for latent {(2, *st.latent_shape)} (stacker {stacker_name})")
         built.append(stacker_name)
     expect(built, "generator", name, f"accepts none of the stackers {stackers}")
+
+
+def check_prior(name: str, **params: Any) -> None:
+    """With some registered stacker's latent of the tiny planes: distribution gives mean and
+    log variance (B, P, D_p), P = num_spatial + num_temporal; sample is reproducible from a
+    torch.Generator and differs from the mean; loss is a finite scalar whose gradient reaches
+    the estimator; sync_distance is (B,)."""
+    built = []
+    for stacker_name in get_registry().names("stacker"):
+        st = make("stacker", stacker_name, {}, plane_shapes=TINY_PLANES)
+        try:
+            prior = make("prior", name, params, cond_dim=8, stacker=st)
+        except ConfigError:  # this prior does not work on this stacker's layout
+            continue
+        expect(isinstance(prior, PriorEstimator), "prior", name, "does not satisfy the PriorEstimator protocol")
+        cond = torch.randn(2, 3, 8)
+        shape = (2, prior.num_spatial + prior.num_temporal, prior.prior_dim)
+        mean, logvar = prior.distribution(cond)
+        expect(mean.shape == shape and logvar.shape == shape, "prior", name,
+               f"distribution gave {tuple(mean.shape)}, {tuple(logvar.shape)}; expected {shape} each")
+        a = prior.sample(cond, generator=torch.Generator().manual_seed(0))
+        b = prior.sample(cond, torch.Generator().manual_seed(0))
+        expect(a.shape == shape and torch.equal(a, b), "prior", name, "sample is not reproducible")
+        expect(not torch.allclose(a, prior.mean(cond)), "prior", name, "sample equals the mean: nothing is drawn")
+        latent = torch.rand(2, *st.latent_shape) * 2 - 1
+        loss = prior.loss(latent, cond, generator=torch.Generator().manual_seed(0))
+        loss.backward()
+        expect(loss.dim() == 0 and torch.isfinite(loss), "prior", name, f"loss is not a finite scalar: {loss}")
+        expect(any(p.grad is not None and p.grad.abs().sum() > 0 for p in prior.parameters()), "prior", name,
+               "no gradient reaches the estimator")
+        expect(prior.sync_distance(latent, cond).shape == (2,), "prior", name, "sync_distance is not (B,)")
+        built.append(stacker_name)
+    expect(built, "prior", name, f"accepts none of the stackers {get_registry().names('stacker')}")
 
 
 def check_objective(name: str, **params: Any) -> None:

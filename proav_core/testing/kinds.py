@@ -21,6 +21,7 @@ from proav_core.testing.generation import (
     check_conditioner,
     check_generator,
     check_objective,
+    check_prior,
     check_sampler,
     check_stacker,
 )
@@ -40,6 +41,7 @@ CONTRACTS: dict[str, Callable[..., None]] = {
     "stacker": check_stacker,
     "conditioner": check_conditioner,
     "generator": check_generator,
+    "prior": check_prior,
     "objective": check_objective,
     "sampler": check_sampler,
     "metric": check_metric,

@@ -14,7 +14,7 @@ from proav_core.training.generator_loop import FlowModel
 from .helpers import TINY, random_planes
 
 
-GENERATION_KINDS = ("stacker", "conditioner", "generator", "objective", "sampler")
+GENERATION_KINDS = ("stacker", "conditioner", "generator", "prior", "objective", "sampler")
 SPECS = [s for s in proav_core.list_components() if s.kind in GENERATION_KINDS]
 
 
