@@ -90,7 +90,8 @@ class HiSTSypo(nn.Module):
             raise ConfigError(f"hist_sypo width {width} must be a multiple of 4 and of heads={heads}",
                               path="model.prior.width")
         self.cond_dim, self.segments, self.patch = cond_dim, list(segments), patch
-        self.num_spatial, self.num_temporal, self.prior_dim, self.kl_weight = num_spatial, num_temporal, prior_dim, kl_weight
+        self.num_spatial, self.num_temporal, self.prior_dim = num_spatial, num_temporal, prior_dim
+        self.kl_weight = kl_weight
         self.temperature = temperature
         n_q = num_spatial + num_temporal
         # estimator: condition -> Gaussian prior tokens

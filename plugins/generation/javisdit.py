@@ -27,7 +27,13 @@ spectrogram latents, not on planes):
   here both train from scratch), MM-BiCrossAttn as described in the paper (one score matrix,
   softmax over audio keys for video, over video queries for audio).
 - `prior = "none"` builds no prior cross-attention at all, so the prior's effect can be
-  measured against the same generator without it.
+  measured against the same generator without it. `prior = "hist_sypo"` loads the prior that
+  `proav train prior` wrote (model.generator.prior_checkpoint; proav_core.training.prior_loop)
+  and freezes it, as the paper's third stage does. The paper's prior reads a frozen text
+  encoder; here it reads condition tokens, and the prior stage trained its own conditioner, so
+  a trainable zero-initialised residual adapter (Dc -> Dc) maps the generator's condition
+  tokens before the frozen prior. Its weights are saved in the generator's checkpoint too, but
+  building the generator (also for `proav sample`) reads the prior checkpoint again.
 """
 
 from __future__ import annotations
@@ -54,7 +60,8 @@ MODALITIES = ("video", "audio")
 class JavisDiTParams(ComponentParams):
     preset: Literal["tiny", "small", "base", "paper", "opensora_xl"] = Field(
         "tiny", description="size preset (depth, width, heads, MLP ratio; the patch is `patch`)")
-    depth: int | None = Field(None, ge=1, description="number of layers, each a video and an audio block (None: the preset's)")
+    depth: int | None = Field(None, ge=1,
+                              description="number of layers, each a video and an audio block (None: the preset's)")
     hidden: int | None = Field(None, ge=4, description="transformer width (None: the preset's)")
     heads: int | None = Field(None, ge=1, description="attention heads (None: the preset's)")
     mlp_ratio: float | None = Field(None, gt=0, description="MLP width / transformer width (None: the preset's)")
@@ -109,8 +116,9 @@ def attention_masks(layout: dict[str, Tensor], num_spatial: int, num_temporal: i
 class JavisDiT(nn.Module):
     """Velocity network on token latents: x (B, C, N), t (B,), cond (B, L, Dc) -> (B, C, N).
 
-    `prior`, when given, is a frozen spatio-temporal prior estimator (hist_sypo.HiSTSypo):
-    cond (B, L, Dc) -> prior tokens (B, Ns + Nt, Dp), sampled in training, its mean in eval.
+    `prior`, when given, is a trained, frozen spatio-temporal prior estimator (kind `prior`,
+    e.g. hist_sypo): cond (B, L, Dc) -> prior tokens (B, Ns + Nt, Dp), sampled in training, its
+    mean in eval (deterministic sampling); a trainable zero-initialised adapter sits before it.
     """
 
     def __init__(self, latent_shape: tuple[int, ...], cond_dim: int, segments: list[Segment], size: L.Size,
@@ -152,6 +160,12 @@ class JavisDiT(nn.Module):
         self.prior = prior  # after init_weights, which must not touch the trained prior's weights
         if prior is not None:
             prior.requires_grad_(False)
+            # the prior stage trained the prior on its own conditioner's tokens; the generator's
+            # conditioner is another (trained) table, so a zero-initialised residual adapter learns
+            # to map its tokens to what the frozen prior expects
+            self.prior_adapter = nn.Linear(cond_dim, cond_dim)
+            nn.init.zeros_(self.prior_adapter.weight)
+            nn.init.zeros_(self.prior_adapter.bias)
 
     def num_tokens(self, modality: str | None = None) -> int:
         """Tokens per sample of one modality, or of both (None)."""
@@ -182,8 +196,8 @@ class JavisDiT(nn.Module):
         """cond (B, L, Dc) -> prior tokens (B, Ns + Nt, Dp), or None without a prior."""
         if self.prior is None:
             return None
-        with torch.no_grad():
-            return self.prior.sample(cond) if self.training else self.prior.mean(cond)
+        cond = cond + self.prior_adapter(cond)  # (B, L, Dc)
+        return self.prior.sample(cond) if self.training else self.prior.mean(cond)  # (B, Ns + Nt, Dp)
 
     def forward(self, x: Tensor, t: Tensor, cond: Tensor) -> Tensor:
         """x (B, C, N), t (B,) or scalar in [0, 1], cond (B, L, Dc) -> (B, C, N)."""
@@ -204,7 +218,8 @@ class JavisDiT(nn.Module):
     def describe(self, cond_tokens: int = 1) -> dict[str, Any]:
         """Parameters (total and trainable), tokens per sample and analytic forward FLOPs per
         sample (masked attentions counted in full; the frozen prior's own FLOPs excluded)."""
-        d, patch_dim, mlp = self.size.hidden, self.patch_embed["video"].in_features, int(self.size.hidden * self.size.mlp_ratio)
+        d, patch_dim = self.size.hidden, self.patch_embed["video"].in_features
+        mlp = int(d * self.size.mlp_ratio)
         nv, na = self.num_tokens("video"), self.num_tokens("audio")
         n_prior = 0 if self.prior is None else self.prior.num_spatial + self.prior.num_temporal
         # MM-BiCrossAttn: q,v of video and k,v of audio, two attentions over one score shape, two projections
@@ -216,7 +231,8 @@ class JavisDiT(nn.Module):
                 layer += (L.linear_flops(n, d, d) + L.linear_flops(n_prior, self.prior.prior_dim, 2 * d)
                           + L.attention_flops(n, n_prior, d) + L.linear_flops(n, d, d))
         k = self.adaln.k
-        flops = (L.embedder_flops(d, self.cond_dim, cond_tokens, k) + L.linear_flops(nv + na, patch_dim, d)
+        adapter = L.linear_flops(cond_tokens, self.cond_dim, self.cond_dim) if n_prior else 0
+        flops = (adapter + L.embedder_flops(d, self.cond_dim, cond_tokens, k) + L.linear_flops(nv + na, patch_dim, d)
                  + self.size.depth * layer + L.linear_flops(nv + na, d, patch_dim))
         return {"parameters": sum(p.numel() for p in self.parameters()),
                 "trainable_parameters": sum(p.numel() for p in self.parameters() if p.requires_grad),
@@ -224,7 +240,8 @@ class JavisDiT(nn.Module):
                 "flops_per_sample": flops, "latent_shape": self.latent_shape, "depth": self.size.depth,
                 "hidden": d, "heads": self.size.heads, "patch": self.p,
                 "flops_counted": "forward, one sample: Linear 2mnk, attention QK^T and AV (masked attention "
-                                 "in full); norms/activations/softmax/embedding lookups and the frozen prior excluded"}
+                                 "in full); norms/activations/softmax/embedding lookups and the frozen prior's "
+                                 "own FLOPs excluded"}
 
 
 def make_javisdit(preset: str, depth: int | None, hidden: int | None, heads: int | None, mlp_ratio: float | None,
@@ -245,9 +262,9 @@ def make_javisdit(preset: str, depth: int | None, hidden: int | None, heads: int
     size = L.resolve_size(preset, depth=depth, hidden=hidden, heads=heads, mlp_ratio=mlp_ratio)
     estimator = None
     if prior != "none":
-        from proav_plugins.generation.hist_sypo import load_prior
+        from proav_core.training.prior_loop import load_trained_prior
 
-        estimator = load_prior(prior, prior_checkpoint, cond_dim)
+        estimator = load_trained_prior(prior_checkpoint, prior, "model.generator.prior_checkpoint", cond_dim, stacker)
     return JavisDiT(latent_shape, cond_dim, stacker.segments, size, patch, estimator)
 
 

@@ -1,4 +1,4 @@
-"""`proav train autoencoder|generator CONFIG`: the Fabric training loops."""
+"""`proav train autoencoder|generator|prior CONFIG`: the Fabric training loops."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ def _run_options(func):
 
 @click.group("train")
 def command() -> None:
-    """Train the autoencoder (on clips) or the generator (on cached latents)."""
+    """Train the autoencoder (on clips), the generator or its prior (on cached latents)."""
 
 
 @command.command("generator")
@@ -47,3 +47,16 @@ def autoencoder_cmd(config, overrides, resume, overwrite, **hardware) -> None:
     cfg = load_cli_config(config, overrides)
     out = train_autoencoder(cfg, _hardware(**hardware), resume=resume, overwrite=overwrite)
     console.print(f"autoencoder checkpoint: {out / 'last.ckpt'}")
+
+
+@command.command("prior")
+@config_argument
+@_run_options
+@hardware_options
+def prior_cmd(config, overrides, resume, overwrite, **hardware) -> None:
+    """Train [model.prior] (e.g. JavisDiT's hist_sypo) on the latent cache that `proav encode` wrote."""
+    from proav_core.training.prior_loop import train_prior
+
+    cfg = load_cli_config(config, overrides)
+    out = train_prior(cfg, _hardware(**hardware), resume=resume, overwrite=overwrite)
+    console.print(f"prior checkpoint: {out / 'last.ckpt'}")

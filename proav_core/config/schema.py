@@ -26,6 +26,7 @@ class ModelConfig(StrictModel):
     stacker: Component["stacker"] | None = None
     conditioner: Component["conditioner"] | None = None
     generator: Component["generator"] | None = None
+    prior: Component["prior"] | None = None  # a prior a generator reads (JavisDiT's HiST-Sypo): `proav train prior`
 
 
 class OptimConfig(StrictModel):
@@ -39,7 +40,7 @@ class OptimConfig(StrictModel):
 
 
 class LoopConfig(StrictModel):
-    """One training loop (`[train.autoencoder]` or `[train.generator]`)."""
+    """One training loop (`[train.autoencoder]`, `[train.generator]` or `[train.prior]`)."""
 
     steps: int = Field(1000, ge=1)
     batch_size: int = Field(32, ge=1, description="per-process batch size")
@@ -83,6 +84,7 @@ class GeneratorLoopConfig(LoopConfig):
 class TrainConfig(StrictModel):
     autoencoder: LoopConfig = LoopConfig(batch_size=32)
     generator: GeneratorLoopConfig = GeneratorLoopConfig(batch_size=64, ema_decay=0.9999)
+    prior: LoopConfig = LoopConfig(batch_size=32)
 
 
 class ExperimentConfig(StrictModel):

@@ -3,9 +3,10 @@
 A checkpoint holds the modules, EMA, optimisers, schedulers, step, RNG states, the resolved
 config and the component names (dotted config path -> registry name). It is first written to
 `<name>.tmp` and then renamed over the old file, so a crash mid-write never corrupts the last
-good checkpoint. The two training loops write two kinds (`checkpoint_kind`): an autoencoder
-checkpoint (with `discriminators`) and a generator checkpoint (with `latents`, the geometry of
-the latent cache it was trained on); a checkpoint of the wrong kind is refused by name.
+good checkpoint. The training loops write three kinds (`checkpoint_kind`): an autoencoder
+checkpoint (with `discriminators`), a generator checkpoint (with `latents`, the geometry of
+the latent cache it was trained on) and a prior checkpoint (with `prior_stage`); a checkpoint
+of the wrong kind is refused by name.
 """
 
 from __future__ import annotations
@@ -108,12 +109,15 @@ def _read_raw(path: Path) -> dict[str, Any]:
 CHECKPOINT_KINDS = {
     "autoencoder": "`proav train autoencoder` writes it as <output_dir>/<name>/autoencoder/last.ckpt",
     "generator": "`proav train generator` writes it as <output_dir>/<name>/generator/last.ckpt",
+    "prior": "`proav train prior` writes it as <output_dir>/<name>/prior/last.ckpt",
 }
 
 
 def checkpoint_kind(contents: dict[str, Any]) -> str | None:
-    """"autoencoder" or "generator": which training loop wrote a checkpoint (or a state dict
+    """"autoencoder", "generator" or "prior": which training loop wrote a checkpoint (or a state dict
     about to be saved), told by what only that loop saves; None for anything else."""
+    if "prior_stage" in contents:
+        return "prior"
     if "latents" in contents:
         return "generator"
     if "discriminators" in contents:

@@ -1,6 +1,6 @@
 """The javisdit peer from the CLI on the tiny run's autoencoder and latents: `proav train
-generator`, `proav sample` from its checkpoint and `proav bench` (a few steps; files and
-figures, never quality)."""
+generator`, `proav sample` from its checkpoint and `proav bench`; with the HiST-Sypo prior,
+`proav train prior` first (a few steps each; files, figures and errors, never quality)."""
 
 from __future__ import annotations
 
@@ -10,13 +10,14 @@ import tomllib
 from pathlib import Path
 
 import pytest
+import torch
 
-from proav_core.training.checkpoint import peek_checkpoint
+from proav_core.training.checkpoint import checkpoint_kind, peek_checkpoint
 
 from .conftest import cli, tiny_config
 
 
-def javisdit_config(trained: Path, folder: Path, generator: str = "") -> Path:
+def javisdit_config(trained: Path, folder: Path, generator: str = "", extra: str = "") -> Path:
     """The tiny pipeline config with the tokens stacker and javisdit, on a copy of the tiny
     run's autoencoder and latents."""
     base = tiny_config(folder)
@@ -36,6 +37,7 @@ name = "javisdit"
 depth = 1
 hidden = 32
 {generator}
+{extra}
 """)
     return path
 
@@ -70,3 +72,41 @@ def test_bench_reports_parameters_tokens_and_flops(javis_run, tmp_path):
     assert report["generator_tokens"]["tokens_per_sample"] > 0
     check = report["checks"]["generator_forward_flops"]
     assert check["measured"] == pytest.approx(check["analytic"], rel=0.02)
+
+
+def test_prior_stage_then_generator_with_the_frozen_prior(trained, tmp_path, capsys):
+    folder = tmp_path / "with_prior"
+    run = folder / "runs" / "tiny"
+    config = javisdit_config(trained, folder, generator=f"""prior = "hist_sypo"
+prior_checkpoint = "{run / 'prior' / 'last.ckpt'}"
+""", extra="""
+[model.prior]
+name = "hist_sypo"
+width = 16
+depth = 1
+num_spatial = 2
+num_temporal = 2
+prior_dim = 8
+
+[train.prior]
+steps = 2
+batch_size = 4
+""")
+    # the generator stage before the prior stage: one line naming the key and the file, nothing written
+    assert cli("train", "generator", config, "--accelerator", "cpu") != 0
+    err = capsys.readouterr().err
+    assert f"model.generator.prior_checkpoint: prior checkpoint {run / 'prior' / 'last.ckpt'} not found" in err
+    assert "Traceback" not in err and not (run / "generator").exists()
+
+    assert cli("train", "prior", config, "--accelerator", "cpu") == 0
+    raw = peek_checkpoint(run / "prior" / "last.ckpt")
+    assert checkpoint_kind(raw) == "prior" and raw["step"] == 2 and raw["prior_stage"]["name"] == "hist_sypo"
+    assert {k.split(".")[0] for k in raw["model"]} == {"prior", "conditioner"}
+
+    assert cli("train", "generator", config, "--accelerator", "cpu") == 0
+    weights = peek_checkpoint(run / "generator" / "last.ckpt")["model"]
+    assert torch.equal(weights["generator.prior.queries"], raw["model"]["prior.queries"])  # frozen
+    out = tmp_path / "out"
+    assert cli("sample", config, "--ckpt", run / "generator" / "last.ckpt", "--prompt", "square-wood-1", "--num", "1",
+               "--steps", "2", "--out", out) == 0
+    assert (out / "sample_000_square_wood_1.mp4").stat().st_size > 0
