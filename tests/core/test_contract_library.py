@@ -71,7 +71,33 @@ class EagerMetric:
         return proav_core.interfaces.MetricResult("eager", 0.0)
 
 
+class MeanOnlyPrior(torch.nn.Module):
+    """A prior whose `sample` draws nothing: it returns the mean."""
+
+    num_spatial, num_temporal, prior_dim = 2, 1, 4
+
+    def __init__(self):  # nn.Module's own __init__ takes **kwargs: it would be offered all context
+        super().__init__()
+        self.proj = torch.nn.Linear(8, 3 * 4 * 2)
+
+    def distribution(self, cond):
+        return self.proj(cond.mean(1)).view(-1, 3, 4, 2).unbind(-1)
+
+    def mean(self, cond):
+        return self.distribution(cond)[0]
+
+    def sample(self, cond, generator=None):
+        return self.mean(cond)
+
+    def loss(self, latent, cond, generator=None):
+        return self.mean(cond).pow(2).mean()
+
+    def sync_distance(self, latent, cond):
+        return self.mean(cond).mean((1, 2))
+
+
 @pytest.mark.parametrize(("kind", "name", "factory", "fault"), [
+    ("prior", "mean_only", MeanOnlyPrior, "prior 'mean_only': sample equals the mean: nothing is drawn"),
     ("sampler", "noisy", NoisySampler, "sampler 'noisy': two runs from the same x0 differ"),
     ("stacker", "lossy", LossyStacker, "stacker 'lossy': unstack(stack(planes)) differs from the planes"),
     ("attention", "pooling", PoolingBlock, "attention 'pooling': plane: output shapes"),

@@ -102,6 +102,11 @@ batch_size = 4
     raw = peek_checkpoint(run / "prior" / "last.ckpt")
     assert checkpoint_kind(raw) == "prior" and raw["step"] == 2 and raw["prior_stage"]["name"] == "hist_sypo"
     assert {k.split(".")[0] for k in raw["model"]} == {"prior", "conditioner"}
+    assert cli("train", "prior", config, "--accelerator", "cpu") != 0  # never overwritten silently
+    assert "pass --resume" in capsys.readouterr().err
+    assert cli("train", "prior", config, "--accelerator", "cpu", "--resume", "--set", "train.prior.steps=3") == 0
+    raw = peek_checkpoint(run / "prior" / "last.ckpt")
+    assert raw["step"] == 3
 
     assert cli("train", "generator", config, "--accelerator", "cpu") == 0
     weights = peek_checkpoint(run / "generator" / "last.ckpt")["model"]
