@@ -121,6 +121,9 @@ def test_shipped_configs_build(config):
     with torch.device("meta"):
         model = proav_core.build_component(cfg.model.generator, latent_shape=st.latent_shape,
                                            cond_dim=cfg.model.conditioner.params.dim, stacker=st)
+        if cfg.model.prior is not None:  # the prior stage's component at the paper's size
+            prior = proav_core.build_component(cfg.model.prior, cond_dim=cfg.model.conditioner.params.dim, stacker=st)
+            assert prior.describe()["prior_tokens"] == 64
     count = model.describe()["parameters"]
     if "tiny" in config:  # within 10% of the tiny STDiT on the demo's latent (238,032)
         assert st.latent_shape == (4, 384) and 214_000 <= count <= 262_000
@@ -138,3 +141,11 @@ def test_errors_name_the_fix():
     tokens = proav_core.build("stacker", "tokens", plane_shapes=TINY)
     with pytest.raises(ConfigError, match="patch 3 does not divide plane video_hw"):
         proav_core.build("generator", "javisdit", patch=3, latent_shape=tokens.latent_shape, cond_dim=8, stacker=tokens)
+
+
+@pytest.mark.parametrize("config", ["javisdit_tiny.toml", "javisdit_paper.toml", "javisdit_prior_tiny.toml"])
+def test_shipped_configs_pass_config_check(config, capsys):
+    from proav_core.cli import main
+
+    assert main(["config", "check", str(CONFIGS / "peers" / config)]) == 0
+    assert f"{config} is valid" in capsys.readouterr().out
