@@ -115,3 +115,11 @@ batch_size = 4
     assert cli("sample", config, "--ckpt", run / "generator" / "last.ckpt", "--prompt", "square-wood-1", "--num", "1",
                "--steps", "2", "--out", out) == 0
     assert (out / "sample_000_square_wood_1.mp4").stat().st_size > 0
+
+
+def test_multi_task_training_with_the_task_embedding(trained, tmp_path):
+    config = javisdit_config(trained, tmp_path / "tasks")
+    assert cli("train", "generator", config, "--accelerator", "cpu",
+               "--set", "train.generator.tasks={joint = 2, a2v = 1, v2a = 1}") == 0
+    raw = peek_checkpoint(tmp_path / "tasks" / "runs" / "tiny" / "generator" / "last.ckpt")
+    assert raw["tasks"] == {"joint": 0.5, "a2v": 0.25, "v2a": 0.25} and raw["step"] == 2
