@@ -52,8 +52,9 @@ class PriorModel(nn.Module):
 
 
 def train_prior(cfg: ExperimentConfig, hardware: Hardware = Hardware(), *, resume: bool = False,
-                overwrite: bool = False) -> Path:
-    """Train [model.prior] from the latent cache; returns the stage folder (last.ckpt, metrics.csv)."""
+                overwrite: bool = False, latents_dir: str | Path | None = None) -> Path:
+    """Train [model.prior] from the latent cache (the run's own, or `latents_dir`, as
+    train_generator); returns the stage folder (last.ckpt, metrics.csv, loss.png)."""
     for section in ("stacker", "conditioner", "prior"):
         if getattr(cfg.model, section) is None:
             raise ConfigError(f"prior training needs [model.{section}]", path=f"model.{section}")
@@ -61,7 +62,7 @@ def train_prior(cfg: ExperimentConfig, hardware: Hardware = Hardware(), *, resum
     ckpt = prepare_stage_dir(directory, resume, overwrite)
     fabric = launch_fabric(hardware)
     loop = cfg.train.prior
-    latents = LatentDataset(run_dir(cfg) / "latents")
+    latents = LatentDataset(latents_dir or run_dir(cfg) / "latents")
     m = latents.manifest
     seed_step(cfg.seed, -1, 0)  # initial weights depend on the config's seed alone
     stacker = build_component(cfg.model.stacker, plane_shapes=dict(m.plane_shapes))
