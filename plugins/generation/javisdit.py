@@ -133,8 +133,7 @@ class JavisDiT(nn.Module):
                 raise ConfigError(f"javisdit patch {patch} does not divide plane {s.name} ({s.a} x {s.b}); "
                                   "set model.generator.patch to a common divisor", path="model.generator.patch")
         self.latent_shape, self.cond_dim, self.size, self.p = (c, n), cond_dim, size, patch
-        self.segments = {m: segs for m, segs in modality_segments(segments).items()}
-        self.order = sorted(range(len(segments)), key=lambda i: segments[i].type_id >= 3)  # video planes first
+        self.segments = modality_segments(segments)
         d, patch_dim = size.hidden, c * patch * patch
         prior_dim = None if prior is None else prior.prior_dim
         num_s, num_t = (0, 0) if prior is None else (prior.num_spatial, prior.num_temporal)
@@ -145,7 +144,6 @@ class JavisDiT(nn.Module):
         self.y_embed = L.condition_embedder(cond_dim, d)
         self.layers = nn.ModuleList(JavisLayer(d, size.heads, size.mlp_ratio, prior_dim) for _ in range(size.depth))
         self.final = nn.ModuleDict({m: L.FinalLayer(d, patch_dim) for m in MODALITIES})
-        self.masks: dict[str, dict[str, Tensor]] = {}
         for m in MODALITIES:
             segs = self.segments[m]
             layout = token_layout(segs, patch)
@@ -182,15 +180,15 @@ class JavisDiT(nn.Module):
 
     def unpatchify(self, tokens: dict[str, Tensor]) -> Tensor:
         """{modality: (B, N_m, C*p*p)} -> (B, C, N) in the stacker's plane order."""
-        p, parts = self.p, []
+        p, parts = self.p, []  # (offset, (B, C, a*b)) per plane
         for m in MODALITIES:
             start = 0
             for s in self.segments[m]:
                 count = (s.a // p) * (s.b // p)
-                parts.append(rearrange(tokens[m][:, start : start + count], "b (h w) (c ph pw) -> b c (h ph w pw)",
-                                       ph=p, pw=p, w=s.b // p))
+                parts.append((s.offset, rearrange(tokens[m][:, start : start + count],
+                                                  "b (h w) (c ph pw) -> b c (h ph w pw)", ph=p, pw=p, w=s.b // p)))
                 start += count
-        return torch.cat([parts[i] for i in sorted(range(len(parts)), key=self.order.__getitem__)], dim=2)
+        return torch.cat([part for _, part in sorted(parts, key=lambda item: item[0])], dim=2)
 
     def prior_tokens(self, cond: Tensor) -> Tensor | None:
         """cond (B, L, Dc) -> prior tokens (B, Ns + Nt, Dp), or None without a prior."""
