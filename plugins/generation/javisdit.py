@@ -26,6 +26,9 @@ spectrogram latents, not on planes):
 - branches have separate weights (the paper initialises the audio branch from the video one;
   here both train from scratch), MM-BiCrossAttn as described in the paper (one score matrix,
   softmax over audio keys for video, over video queries for audio).
+- training: the paper's third stage freezes the pretrained branches' self-attention and trains
+  only the ST-CrossAttn and Bi-CrossAttn; with no pretrained branches here, everything but the
+  prior trains (one stage, the generator loop).
 - `prior = "none"` builds no prior cross-attention at all, so the prior's effect can be
   measured against the same generator without it. `prior = "hist_sypo"` loads the prior that
   `proav train prior` wrote (model.generator.prior_checkpoint; proav_core.training.prior_loop)
