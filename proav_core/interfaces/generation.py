@@ -73,7 +73,12 @@ class Generator(Protocol):
     Stacker (optional for stdit, which takes its padding mask from it; required by token
     generators, which take the plane layout from it).
     Optional: describe(cond_tokens=1) -> dict with parameters, tokens_per_sample and
-    flops_per_sample (analytic forward FLOPs of one sample), shown by `proav model summary`.
+    flops_per_sample (analytic forward FLOPs of one sample), shown by `proav model summary`
+    (a generator that freezes part of itself adds trainable_parameters).
+    Optional: narrow_loss_mask(mask) -> mask: the stacker's loss mask (*latent_shape) -> the
+    one generator training uses (e.g. av_dit's backbone step keeps the video planes only);
+    generator training calls it once, when it builds the FlowModel. A generator may also set
+    requires_grad False on parameters it keeps frozen; training optimises only the others.
     """
 
     def forward(self, x: Tensor, t: Tensor, cond: Tensor) -> Tensor: ...
