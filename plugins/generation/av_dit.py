@@ -89,6 +89,7 @@ class AVDiT(TokenDiT):
         for s in video:
             is_video[s.offset : s.offset + s.length] = True
         self.register_buffer("video_positions", is_video, persistent=False)  # (N,)
+        self.backbone_source, self.backbone_conditioner = "", {}  # set by load_backbone
         self.set_train_step(train)
 
     @torch.no_grad()
@@ -106,6 +107,20 @@ class AVDiT(TokenDiT):
     def backbone_state(self) -> dict[str, Tensor]:
         """The backbone's tensors (everything but the inserted parts), by state-dict name."""
         return {k: v for k, v in self.state_dict().items() if k.split(".")[0] not in INSERTED}
+
+    def prepare_conditioner(self, conditioner: nn.Module) -> None:
+        """Generator training's optional hook: give the conditioner the weights it was trained
+        with beside the loaded backbone (so step 2 starts from step 1's function) and, in the
+        adapter step, freeze it with the backbone. Nothing without such weights (a bare state
+        dict): the conditioner then trains."""
+        if not self.backbone_conditioner:
+            return
+        if problem := _mismatch(conditioner.state_dict(), self.backbone_conditioner):
+            raise ConfigError(f"model.conditioner: the conditioner saved in {self.backbone_source} does not fit the "
+                              f"config's (same classes and dim?): {problem}", path="model.conditioner")
+        conditioner.load_state_dict(self.backbone_conditioner)
+        if self.train_step == "adapters":
+            conditioner.requires_grad_(False)
 
     def narrow_loss_mask(self, mask: Tensor) -> Tensor:
         """The stacker's loss mask (C, N) -> the mask the objective uses: video planes only in
@@ -152,9 +167,10 @@ class AVDiT(TokenDiT):
         return info
 
 
-def read_backbone(path: str) -> dict[str, Tensor]:
-    """The generator weights in a proav generator checkpoint (its EMA copy when it has one) or a
-    bare state dict, by the generator's own parameter names."""
+def read_checkpoint(path: str) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
+    """(generator weights, conditioner weights) by their modules' own names, from a proav
+    generator checkpoint (its EMA copy when it has one) or a bare generator state dict (no
+    conditioner weights)."""
     file = Path(path).expanduser()
     if not file.is_file():
         raise ConfigError(f"model.generator.backbone_checkpoint: {file} does not exist; give the path of a "
@@ -165,23 +181,31 @@ def read_backbone(path: str) -> dict[str, Tensor]:
     except Exception as err:  # noqa: BLE001  (any unreadable file gets the same one-line message)
         raise ConfigError(f"model.generator.backbone_checkpoint: {file} is not a readable torch checkpoint "
                           f"({type(err).__name__}: {str(err)[:200]})", path="model.generator.backbone_checkpoint") from None
-    if isinstance(raw, dict) and "ema" in raw:
-        return {k.removeprefix("shadow.generator."): v for k, v in raw["ema"].items()
-                if k.startswith("shadow.generator.")}
-    if isinstance(raw, dict) and "model" in raw:
-        return {k.removeprefix("generator."): v for k, v in raw["model"].items() if k.startswith("generator.")}
-    return raw if isinstance(raw, dict) else {}
+    if not isinstance(raw, dict):
+        return {}, {}
+    weights, prefix = (raw["ema"], "shadow.") if "ema" in raw else (raw.get("model"), "")
+    if not isinstance(weights, dict):
+        return raw, {}  # a bare state dict
+
+    def part(name: str) -> dict[str, Tensor]:
+        start = f"{prefix}{name}."
+        return {k.removeprefix(start): v for k, v in weights.items() if k.startswith(start)}
+
+    return part("generator"), part("conditioner")
 
 
 def load_backbone(model: AVDiT, path: str) -> None:
-    """Copy the backbone weights of `path` into the model; ConfigError when they do not fit."""
+    """Copy the backbone weights of `path` into the model (ConfigError when they do not fit) and
+    keep the checkpoint's conditioner weights for prepare_conditioner."""
+    generator, conditioner = read_checkpoint(path)
     expected = model.backbone_state()
-    saved = {k: v for k, v in read_backbone(path).items() if k.split(".")[0] not in INSERTED}
+    saved = {k: v for k, v in generator.items() if k.split(".")[0] not in INSERTED}
     if problem := _mismatch(expected, saved):
         raise ConfigError(f"model.generator.backbone_checkpoint: the tensors of {path} do not fit this av_dit "
                           f"backbone (same preset, depth, hidden, patch, latent and condition width?): {problem}",
                           path="model.generator.backbone_checkpoint")
     model.load_state_dict(saved, strict=False)
+    model.backbone_source, model.backbone_conditioner = str(path), conditioner
 
 
 def make_av_dit(preset: str, depth: int | None, hidden: int | None, heads: int | None, mlp_ratio: float | None,

@@ -79,6 +79,8 @@ class Generator(Protocol):
     one generator training uses (e.g. av_dit's backbone step keeps the video planes only);
     generator training calls it once, when it builds the FlowModel. A generator may also set
     requires_grad False on parameters it keeps frozen; training optimises only the others.
+    Optional: prepare_conditioner(conditioner) -> None, called just before: may load weights
+    into the conditioner or freeze it (av_dit: the conditioner saved with its backbone).
     """
 
     def forward(self, x: Tensor, t: Tensor, cond: Tensor) -> Tensor: ...

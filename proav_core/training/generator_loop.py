@@ -71,10 +71,14 @@ class FlowModel(nn.Module):
 
 def flow_model(parts: Any, tasks: dict[str, float] | None) -> FlowModel:
     """The FlowModel of built generation parts; a task mix when `tasks` names more than joint.
-    The loss mask is the stacker's, narrowed by the generator's optional `narrow_loss_mask`."""
+    The generator's optional hooks run first: `prepare_conditioner(conditioner)`, and
+    `narrow_loss_mask(mask)` on the stacker's loss mask."""
     mix = None
     if tasks and set(tasks) != {"joint"}:
         mix = TaskMix(tasks, parts.stacker, parts.conditioner.dim)
+    prepare = getattr(parts.generator, "prepare_conditioner", None)
+    if callable(prepare):
+        prepare(parts.conditioner)  # e.g. av_dit's adapter step: the backbone's conditioner, frozen
     mask = parts.stacker.loss_mask()  # (*latent_shape)
     narrow = getattr(parts.generator, "narrow_loss_mask", None)
     if callable(narrow):

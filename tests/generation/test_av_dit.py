@@ -38,15 +38,27 @@ def inserted(name: str) -> bool:
     return name.split(".")[0] in INSERTED
 
 
+def conditioner():
+    return proav_core.build("conditioner", "class_label", dim=8, classes=["a", "b"])
+
+
 def trained_backbone(tmp_path, **params):
     """A backbone-step model with non-trivial backbone weights (its inserted parts at their
-    identity start, as the backbone step leaves them), saved as a proav generator checkpoint."""
+    identity start, as the backbone step leaves them), saved with a conditioner as a proav
+    generator checkpoint."""
     st, model = build(train="backbone", **params)
     randomise_zero_inits(model)
     model.start_inserted_as_identity()
     path = tmp_path / "backbone.ckpt"
-    torch.save({"model": {f"generator.{k}": v for k, v in model.state_dict().items()}}, path)
+    weights = {f"generator.{k}": v for k, v in model.state_dict().items()}
+    weights.update({f"conditioner.{k}": v for k, v in conditioner().state_dict().items()})
+    torch.save({"model": weights}, path)
     return st, model, path
+
+
+def parts_of(model, stacker, cond):
+    return type("Parts", (), {"generator": model, "stacker": stacker, "conditioner": cond,
+                              "objective": proav_core.build("objective", "reflected_flow", latent_bound=3.0)})
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -72,6 +84,34 @@ def test_step_two_starts_as_the_loaded_backbone(kind, tmp_path):
     _, fresh = build(adapter=kind, train="adapters", backbone_checkpoint=str(path))
     randomise_zero_inits(fresh)  # once the inserted parts have learnt something, the function moves
     assert not torch.allclose(fresh(x, t, c), expected)
+
+
+def test_step_two_takes_and_freezes_the_conditioner_saved_with_the_backbone(tmp_path):
+    st, backbone, path = trained_backbone(tmp_path)
+    saved = torch.load(path, weights_only=True)["model"]
+    _, model = build(train="adapters", backbone_checkpoint=str(path))
+    fresh = conditioner()
+    with torch.no_grad():
+        fresh.table.add_(1.0)  # another initialisation than the saved one
+    flow = flow_model(parts_of(model, st, fresh), None)
+    assert torch.equal(flow.conditioner.table, saved["conditioner.table"])
+    assert not any(p.requires_grad for p in flow.conditioner.parameters())
+    # the whole FlowModel starts as step 1's: the same loss for the same draws
+    step1 = FlowModel(backbone, conditioner(), flow.objective, st.loss_mask())
+    step1.conditioner.load_state_dict({k.removeprefix("conditioner."): v for k, v in saved.items()
+                                       if k.startswith("conditioner.")})
+    x1, labels, losses = st.stack(random_planes(TINY)), torch.tensor([0, 1]), []
+    for f in (step1, flow):
+        torch.manual_seed(3)
+        losses.append(f(x1, labels))
+    assert torch.equal(losses[0], losses[1])
+    other = conditioner()
+    other_dim = proav_core.build("conditioner", "class_label", dim=8, classes=["a", "b", "c"])
+    with pytest.raises(ConfigError, match="model.conditioner: the conditioner saved in .*backbone.ckpt does not fit"):
+        flow_model(parts_of(model, st, other_dim), None)
+    _, all_step = build(backbone_checkpoint=str(path))  # train = all: loaded, and it trains
+    flow_model(parts_of(all_step, st, other), None)
+    assert all(p.requires_grad for p in other.parameters())
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -108,15 +148,12 @@ def test_backbone_step_trains_the_backbone_on_the_video_planes_only():
         else:
             assert p.grad is not None and p.grad.abs().sum() > 0, name
     # the loss mask FlowModel gets covers exactly the video planes' positions
-    parts = type("Parts", (), {"generator": model, "stacker": st, "objective": None,
-                               "conditioner": proav_core.build("conditioner", "class_label", dim=8,
-                                                               classes=["a", "b"])})
+    parts = parts_of(model, st, conditioner())
     mask = flow_model(parts, None).loss_mask
     video = st.stack({k: torch.full((1, *s), float(k.startswith("video"))) for k, s in TINY.items()})[0]
     assert torch.equal(mask, video)
     # so the loss ignores the audio planes: changing them leaves it unchanged
-    objective = proav_core.build("objective", "reflected_flow", latent_bound=3.0)
-    flow = FlowModel(model, parts.conditioner, objective, mask)
+    flow = FlowModel(model, parts.conditioner, parts.objective, mask)
     planes = random_planes(TINY)
     other = {k: (torch.randn_like(v) if k.startswith("audio") else v) for k, v in planes.items()}
     labels = torch.tensor([0, 1])

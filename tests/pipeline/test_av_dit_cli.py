@@ -48,9 +48,9 @@ adapter_ratio = 0.25
     return path
 
 
-def generator_weights(ckpt: Path, key: str = "model") -> dict[str, torch.Tensor]:
+def generator_weights(ckpt: Path, key: str = "model", part: str = "generator") -> dict[str, torch.Tensor]:
     raw = torch.load(ckpt, map_location="cpu", weights_only=True)
-    prefix = "shadow.generator." if key == "ema" else "generator."
+    prefix = f"shadow.{part}." if key == "ema" else f"{part}."
     return {k.removeprefix(prefix): v for k, v in raw[key].items() if k.startswith(prefix)}
 
 
@@ -77,6 +77,10 @@ def test_the_adapter_step_changes_only_the_inserted_parts(two_steps):
     backbone_step = generator_weights(two_steps["backbone"])
     backbone_keys = [k for k in after if not is_inserted(k)]
     assert backbone_keys and all(torch.equal(after[k], loaded[k]) for k in backbone_keys)  # frozen
+    # the conditioner the backbone was trained with comes along, frozen with it
+    conditioner = generator_weights(two_steps["adapters"], part="conditioner")
+    assert conditioner and all(torch.equal(v, generator_weights(two_steps["backbone"], "ema", "conditioner")[k])
+                               for k, v in conditioner.items())
     # the inserted parts moved away from their identity start (LoRA B factors, the fusion gate)
     zero_start = [k for k in after if is_inserted(k) and (k.endswith(".b") or k.endswith("gate"))]
     assert zero_start and all(after[k].abs().sum() > 0 for k in zero_start)
@@ -88,8 +92,7 @@ def test_the_optimiser_holds_only_trainable_parameters(two_steps):
     raw = torch.load(two_steps["adapters"], map_location="cpu", weights_only=True)
     held = sum(len(group["params"]) for group in raw["optimizer"]["param_groups"])
     inserted = [k for k in generator_weights(two_steps["adapters"]) if is_inserted(k)]
-    conditioner = [k for k in raw["model"] if k.startswith("conditioner.")]
-    assert held == len(inserted) + len(conditioner)
+    assert held == len(inserted)  # neither the backbone nor its conditioner
 
 
 def test_training_prints_trainable_and_total_parameters(trained, tmp_path, capsys):
