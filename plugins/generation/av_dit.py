@@ -19,7 +19,9 @@ inserted parts are frozen at identity, so it is a plain per-modality token DiT. 
 `train = "adapters"` with `backbone_checkpoint` (step 1's last.ckpt, a token_dit
 checkpoint of the same size, or a bare state dict): the backbone is frozen (requires_grad
 False), only the inserted parts train, and, as they start as the identity, the model starts as
-the loaded backbone. `train = "all"` trains everything at once (one-run comparisons).
+the loaded backbone. The class conditioner saved beside the backbone is loaded and frozen
+with it (prepare_conditioner, the other optional hook). `train = "all"` trains everything at
+once (one-run comparisons).
 
 Choices where the paper (as available here: abstract and figure titles) or the triplane
 latent leaves things open:
@@ -30,6 +32,10 @@ latent leaves things open:
   and ratios whose names the text here does not give; offered are the common ones (serial
   and parallel bottleneck adapters, LoRA), the ratio as bottleneck width / block width
   (LoRA: rank / the smaller side of each updated weight). Default: serial, 0.25.
+- Placement: the temporal attention follows each whole block (norm, attention, zero-init
+  output; no timestep modulation of its own); the fusion block follows the last block and
+  precedes the shared final layer. The streams' tokens are not concatenated inside the
+  backbone, so each modality's self-attention costs (tokens of that modality)^2.
 - The paper's model is DiT-XL/2 (28 blocks, width 1152); configs/peers/av_dit_paper.toml
   uses it.
 """
