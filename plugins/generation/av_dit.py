@@ -51,7 +51,6 @@ from torch import Tensor, nn
 
 import proav_core
 from proav_core.errors import ConfigError
-from proav_core.training.checkpoint import _mismatch
 from proav_plugins.generation import dit_layers as L
 from proav_plugins.generation.av_dit_parts import AdapterKind, AudioAdapter, FusionBlock, TemporalAttention
 from proav_plugins.generation.dit_blocks import DiTBlock
@@ -121,6 +120,8 @@ class AVDiT(TokenDiT):
         dict): the conditioner then trains."""
         if not self.backbone_conditioner:
             return
+        from proav_core.training.checkpoint import _mismatch  # here: registry listings stay light
+
         if problem := _mismatch(conditioner.state_dict(), self.backbone_conditioner):
             raise ConfigError(f"model.conditioner: the conditioner saved in {self.backbone_source} does not fit the "
                               f"config's (same classes and dim?): {problem}", path="model.conditioner")
@@ -203,6 +204,8 @@ def read_checkpoint(path: str) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
 def load_backbone(model: AVDiT, path: str) -> None:
     """Copy the backbone weights of `path` into the model (ConfigError when they do not fit) and
     keep the checkpoint's conditioner weights for prepare_conditioner."""
+    from proav_core.training.checkpoint import _mismatch  # here: registry listings stay light
+
     generator, conditioner = read_checkpoint(path)
     expected = model.backbone_state()
     saved = {k: v for k, v in generator.items() if k.split(".")[0] not in INSERTED}
