@@ -156,7 +156,8 @@ class _Session:
             "config": cfg.name, "device": device_info(self.device),
             "precision": settings.precision or default_precision(settings.accelerator),
             "threads": torch.get_num_threads(), "settings": asdict(settings), "rows": [], "skipped": [],
-            "parameters": {}, "trainable_parameters": {}, "checks": {}, "notes": [note] if note else [], "analytic_note": ANALYTIC_NOTE,
+            "parameters": {}, "trainable_parameters": {}, "checks": {}, "notes": [note] if note else [],
+            "analytic_note": ANALYTIC_NOTE,
             "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
 
     def skip(self, item: str, why: str) -> None:

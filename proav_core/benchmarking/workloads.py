@@ -36,7 +36,7 @@ from proav_core.build import build_component, build_generation
 from proav_core.config import ExperimentConfig
 from proav_core.sampling import SamplingPipeline
 from proav_core.training.ema import EMA
-from proav_core.training.generator_loop import FlowModel, flow_model
+from proav_core.training.generator_loop import FlowModel, flow_model, parameter_counts
 
 
 @dataclass
@@ -60,10 +60,6 @@ class Workload:
 def count_parameters(module: Any) -> int:
     return sum(p.numel() for p in module.parameters()) if isinstance(module, nn.Module) else 0
 
-
-def count_trainable_parameters(module: Any) -> int:
-    """Parameters that train (requires_grad); fewer than count_parameters where a part is frozen."""
-    return sum(p.numel() for p in module.parameters() if p.requires_grad) if isinstance(module, nn.Module) else 0
 
 
 def synthetic_clips(cfg: ExperimentConfig, batch: int, device: torch.device) -> dict[str, Tensor]:
@@ -174,8 +170,8 @@ class GeneratorBench:
         flow = flow_model(self.parts, None)  # as training builds it (the generator's optional hooks)
         self.parameters = {"generator": count_parameters(self.parts.generator),
                            "conditioner": count_parameters(self.parts.conditioner)}
-        self.trainable_parameters = {"generator": count_trainable_parameters(self.parts.generator),
-                                     "conditioner": count_trainable_parameters(self.parts.conditioner)}
+        self.trainable_parameters = {"generator": parameter_counts(self.parts.generator)[0],
+                                     "conditioner": parameter_counts(self.parts.conditioner)[0]}
         self.module = fabric.setup_module(flow)
         self._state: dict[str, Any] = {}
 
