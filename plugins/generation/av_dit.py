@@ -187,7 +187,8 @@ def read_checkpoint(path: str) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
         raw = torch.load(file, map_location="cpu", weights_only=True)
     except Exception as err:  # noqa: BLE001  (any unreadable file gets the same one-line message)
         raise ConfigError(f"model.generator.backbone_checkpoint: {file} is not a readable torch checkpoint "
-                          f"({type(err).__name__}: {str(err)[:200]})", path="model.generator.backbone_checkpoint") from None
+                          f"({type(err).__name__}: {str(err)[:200]})",
+                          path="model.generator.backbone_checkpoint") from None
     if not isinstance(raw, dict):
         return {}, {}
     weights, prefix = (raw["ema"], "shadow.") if "ema" in raw else (raw.get("model"), "")

@@ -31,7 +31,8 @@ def build(shapes=TINY, **params):
 
 def inputs(st, batch=2, seed=0):
     g = torch.Generator().manual_seed(seed)
-    return st.stack(random_planes(TINY, batch, seed)), torch.rand(batch, generator=g), torch.randn(batch, 2, 8, generator=g)
+    t, cond = torch.rand(batch, generator=g), torch.randn(batch, 2, 8, generator=g)
+    return st.stack(random_planes(TINY, batch, seed)), t, cond
 
 
 def inserted(name: str) -> bool:
@@ -256,7 +257,8 @@ def test_errors_name_the_key_and_the_fix(tmp_path):
         proav_core.build("generator", "av_dit", latent_shape=stack6.latent_shape, cond_dim=8, stacker=stack6)
     with pytest.raises(ConfigError, match="needs video and audio planes"):
         build(VIDEO_ONLY)
-    with pytest.raises(ConfigError, match="train = 'adapters' freezes the backbone.*model.generator.backbone_checkpoint"):
+    with pytest.raises(ConfigError,
+                       match="train = 'adapters' freezes the backbone.*model.generator.backbone_checkpoint"):
         build(train="adapters")
     missing = tmp_path / "nowhere.ckpt"
     with pytest.raises(ConfigError, match=f"model.generator.backbone_checkpoint: {missing} does not exist"):
