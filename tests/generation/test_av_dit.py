@@ -297,3 +297,28 @@ def test_shipped_configs_check_and_build(capsys):
         _, parts = generator_parameters(root / "peers" / "av_dit_paper.toml", PAPER)
     assert (parts.generator.size.depth, parts.generator.size.hidden, parts.generator.p) == (28, 1152, 2)
     assert parts.generator.describe(cond_tokens=1)["tokens_per_sample"] == 1024
+
+
+@pytest.mark.parametrize(("train", "factor"), [("all", 0.8), ("adapters", 0.9)])
+def test_it_learns_with_everything_or_with_the_inserted_parts_alone(train, factor, tmp_path):
+    """30 AdamW steps on one batch lower the flow loss (same draws before and after), also
+    when only the inserted parts train on a frozen backbone (more slowly: this backbone is
+    random, its final projection frozen; measured 0.83 of the loss before at lr 1e-2)."""
+    st, _, path = trained_backbone(tmp_path)
+    _, model = build(train=train, backbone_checkpoint=str(path), adapter="lora")
+    flow = flow_model(parts_of(model, st, conditioner()), None)
+    optimizer = torch.optim.AdamW([p for p in flow.parameters() if p.requires_grad], lr=1e-2)
+    x1, labels = st.stack(random_planes(TINY, batch=4)), torch.tensor([0, 1, 0, 1])
+
+    def held_out_loss():
+        torch.manual_seed(5)
+        with torch.no_grad():
+            return float(flow(x1.repeat(8, 1, 1), labels.repeat(8)))
+
+    before = held_out_loss()
+    for _ in range(30):
+        loss = flow(x1, labels)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    assert held_out_loss() < factor * before
