@@ -53,8 +53,10 @@ def parameters_table(report: dict[str, Any]) -> Table:
     table = Table(title="parameters", box=box.SIMPLE_HEAD, pad_edge=False)
     table.add_column("component")
     table.add_column("parameters", justify="right")
+    table.add_column("trainable", justify="right")
+    trainable = report.get("trainable_parameters", {})  # generator and conditioner (a generator may freeze parts)
     for name, count in report["parameters"].items():
-        table.add_row(name, f"{count:,}")
+        table.add_row(name, f"{count:,}", f"{trainable[name]:,}" if name in trainable else "")
     return table
 
 

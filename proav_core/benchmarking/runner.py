@@ -156,7 +156,8 @@ class _Session:
             "config": cfg.name, "device": device_info(self.device),
             "precision": settings.precision or default_precision(settings.accelerator),
             "threads": torch.get_num_threads(), "settings": asdict(settings), "rows": [], "skipped": [],
-            "parameters": {}, "checks": {}, "notes": [note] if note else [], "analytic_note": ANALYTIC_NOTE,
+            "parameters": {}, "trainable_parameters": {}, "checks": {}, "notes": [note] if note else [],
+            "analytic_note": ANALYTIC_NOTE,
             "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
 
     def skip(self, item: str, why: str) -> None:
@@ -214,6 +215,7 @@ class _Session:
         gen = GeneratorBench(self.fabric, self.cfg, ae.autoencoder.plane_shapes(),
                              getattr(ae.autoencoder, "latent_bound", None), classes, self.settings.batch_size)
         self.report["parameters"].update(gen.parameters)
+        self.report["trainable_parameters"].update(gen.trainable_parameters)
         self.analytic = gen.analytic_forward_flops()
         tokens = gen.token_figures()
         if tokens:

@@ -36,7 +36,7 @@ from proav_core.build import build_component, build_generation
 from proav_core.config import ExperimentConfig
 from proav_core.sampling import SamplingPipeline
 from proav_core.training.ema import EMA
-from proav_core.training.generator_loop import FlowModel
+from proav_core.training.generator_loop import FlowModel, flow_model, parameter_counts
 
 
 @dataclass
@@ -59,6 +59,7 @@ class Workload:
 
 def count_parameters(module: Any) -> int:
     return sum(p.numel() for p in module.parameters()) if isinstance(module, nn.Module) else 0
+
 
 
 def synthetic_clips(cfg: ExperimentConfig, batch: int, device: torch.device) -> dict[str, Tensor]:
@@ -166,10 +167,11 @@ class GeneratorBench:
         self.fabric, self.cfg, self.batch_size, self.classes = fabric, cfg, batch_size, classes
         self.plane_shapes, self.latent_bound = dict(plane_shapes), latent_bound
         self.parts = build_generation(cfg, self.plane_shapes, latent_bound, classes)
-        flow = FlowModel(self.parts.generator, self.parts.conditioner, self.parts.objective,
-                         self.parts.stacker.loss_mask())
+        flow = flow_model(self.parts, None)  # as training builds it (the generator's optional hooks)
         self.parameters = {"generator": count_parameters(self.parts.generator),
                            "conditioner": count_parameters(self.parts.conditioner)}
+        self.trainable_parameters = {"generator": parameter_counts(self.parts.generator)[0],
+                                     "conditioner": parameter_counts(self.parts.conditioner)[0]}
         self.module = fabric.setup_module(flow)
         self._state: dict[str, Any] = {}
 
@@ -198,8 +200,9 @@ class GeneratorBench:
     def workloads(self) -> list[Workload]:
         fabric, loop = self.fabric, self.cfg.train.generator
         opt, s = loop.optim, self._state
+        trainable = [p for p in self.module.parameters() if p.requires_grad]  # as training: frozen parts left out
         s["opt"] = fabric.setup_optimizers(torch.optim.AdamW(
-            self.module.parameters(), lr=opt.lr, betas=opt.betas, weight_decay=opt.weight_decay))
+            trainable, lr=opt.lr, betas=opt.betas, weight_decay=opt.weight_decay))
         s["ema"] = EMA(self.flow, loop.ema_decay) if loop.ema_decay else None
         s["planes"] = synthetic_planes(self.plane_shapes, self.latent_bound, self.batch_size, fabric.device,
                                        self.cfg.seed)

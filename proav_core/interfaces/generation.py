@@ -73,7 +73,14 @@ class Generator(Protocol):
     Stacker (optional for stdit, which takes its padding mask from it; required by token
     generators, which take the plane layout from it).
     Optional: describe(cond_tokens=1) -> dict with parameters, tokens_per_sample and
-    flops_per_sample (analytic forward FLOPs of one sample), shown by `proav model summary`.
+    flops_per_sample (analytic forward FLOPs of one sample), shown by `proav model summary`
+    (a generator that freezes part of itself adds trainable_parameters).
+    Optional training hooks, each called once when generator training (flow_model) builds
+    the FlowModel: prepare_conditioner(conditioner) -> None may load weights into the
+    conditioner or freeze it (av_dit: the conditioner saved with its backbone); then
+    narrow_loss_mask(mask) -> mask turns the stacker's loss mask (*latent_shape) into the one
+    training uses (av_dit's backbone step: the video planes only). A generator may also set
+    requires_grad False on parameters it keeps frozen; training optimises only the others.
     """
 
     def forward(self, x: Tensor, t: Tensor, cond: Tensor) -> Tensor: ...

@@ -70,11 +70,26 @@ class FlowModel(nn.Module):
 
 
 def flow_model(parts: Any, tasks: dict[str, float] | None) -> FlowModel:
-    """The FlowModel of built generation parts; a task mix when `tasks` names more than joint."""
+    """The FlowModel of built generation parts; a task mix when `tasks` names more than joint.
+    The generator's optional hooks run first: `prepare_conditioner(conditioner)`, and
+    `narrow_loss_mask(mask)` on the stacker's loss mask."""
     mix = None
     if tasks and set(tasks) != {"joint"}:
         mix = TaskMix(tasks, parts.stacker, parts.conditioner.dim)
-    return FlowModel(parts.generator, parts.conditioner, parts.objective, parts.stacker.loss_mask(), mix)
+    prepare = getattr(parts.generator, "prepare_conditioner", None)
+    if callable(prepare):
+        prepare(parts.conditioner)  # e.g. av_dit's adapter step: the backbone's conditioner, frozen
+    mask = parts.stacker.loss_mask()  # (*latent_shape)
+    narrow = getattr(parts.generator, "narrow_loss_mask", None)
+    if callable(narrow):
+        mask = narrow(mask)  # (*latent_shape), e.g. av_dit's backbone step: video planes only
+    return FlowModel(parts.generator, parts.conditioner, parts.objective, mask, mix)
+
+
+def parameter_counts(module: nn.Module) -> tuple[int, int]:
+    """(trainable, total) parameter counts; a generator may freeze part of itself (av_dit)."""
+    params = list(module.parameters())
+    return sum(p.numel() for p in params if p.requires_grad), sum(p.numel() for p in params)
 
 
 def build_flow_model(cfg: ExperimentConfig, latents: LatentDataset) -> tuple[FlowModel, Any]:
@@ -125,10 +140,13 @@ def train_generator(
     model, stacker = build_flow_model(cfg, latents)
     normalizer = latents.normalizer()
     opt = loop.optim
-    optimizer = torch.optim.AdamW(model.parameters(), lr=opt.lr, betas=opt.betas, weight_decay=opt.weight_decay)
+    trainable = [p for p in model.parameters() if p.requires_grad]  # frozen parts stay out of the optimiser
+    optimizer = torch.optim.AdamW(trainable, lr=opt.lr, betas=opt.betas, weight_decay=opt.weight_decay)
     scheduler = warmup_schedule(optimizer, opt.warmup_steps, opt.decay, loop.steps)
     names = component_names(cfg)
     write_resolved_config(fabric, directory, cfg)
+    fabric.print("generator parameters: {:,} trainable of {:,}; with the conditioner: {:,} of {:,}".format(
+        *parameter_counts(model.generator), *parameter_counts(model)))
     model, optimizer = fabric.setup(model, optimizer)
     ema = EMA(model.module, loop.ema_decay) if loop.ema_decay else None  # on the model's device
 

@@ -39,6 +39,8 @@ def test_report_describes_the_run(tiny_report):
     assert (s["batch_size"], s["sample_batch"], s["steps"], s["cfg_scale"], s["repeats"]) == (2, 1, 2, 4.0, 1)
     assert set(r["parameters"]) == {"autoencoder", "discriminators", "generator", "conditioner"}
     assert all(n > 0 for n in r["parameters"].values())
+    # nothing frozen in stdit: every generator and conditioner parameter trains
+    assert r["trainable_parameters"] == {k: r["parameters"][k] for k in ("generator", "conditioner")}
     assert r["skipped"] == []
     # the tiny config's six planes are all 4x4 (patch 1x2x2): 6 frames of 4 tokens, no padding
     # (the padded share of the paper's stack6, 1/3, is tested in tests/generation/test_stdit_padding.py)
@@ -115,3 +117,16 @@ def test_bad_hardware_is_a_usage_error(tmp_path, capsys, args, expected):
     err = capsys.readouterr().err
     assert code == 2 and expected in err
     assert not (tmp_path / "x.json").exists()
+
+
+
+def test_a_frozen_part_shows_in_the_trainable_counts(tmp_path, capsys):
+    """av_dit's backbone step freezes the inserted parts (43,744 of the tiny config's 236,016
+    parameters, whatever the clip size): the generator step optimises, and the report counts,
+    the backbone alone."""
+    code, r = bench(tmp_path / "av_dit.json", "peers/av_dit_tiny.toml", "--steps", "1", "--skip", "autoencoder",
+                    "--skip", "sample", "--set", "model.generator.train=backbone")
+    assert code == 0
+    assert r["parameters"]["generator"] == 236_016
+    assert r["trainable_parameters"] == {"generator": 236_016 - 43_744, "conditioner": r["parameters"]["conditioner"]}
+    assert "192,272" in capsys.readouterr().out
