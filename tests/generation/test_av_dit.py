@@ -15,8 +15,8 @@ from proav_core.cli import main
 from proav_core.errors import ConfigError
 from proav_core.interfaces import Generator
 from proav_core.training.generator_loop import FlowModel, flow_model
-from proav_plugins.generation.av_dit import INSERTED
-from proav_plugins.generation.av_dit_parts import ADAPTER_KINDS
+from proav_plugins.peers.av_dit.model import INSERTED
+from proav_plugins.peers.av_dit.parts import ADAPTER_KINDS
 
 from .helpers import PAPER, TINY, VIDEO_ONLY, random_planes, randomise_zero_inits
 

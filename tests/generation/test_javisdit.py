@@ -13,8 +13,8 @@ from torch.utils.flop_counter import FlopCounterMode
 import proav_core
 from proav_core.errors import ConfigError
 from proav_core.interfaces import Generator
-from proav_plugins.generation.javisdit import attention_masks, token_layout
-from proav_plugins.generation.javisdit_blocks import BiCrossAttention
+from proav_plugins.peers.javisdit.model import attention_masks, token_layout
+from proav_plugins.peers.javisdit.blocks import BiCrossAttention
 
 from .helpers import PAPER, TINY, VIDEO_ONLY, random_planes, randomise_zero_inits
 

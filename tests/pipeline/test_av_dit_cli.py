@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from proav_plugins.generation.av_dit import INSERTED
+from proav_plugins.peers.av_dit.model import INSERTED
 
 from .conftest import cli
 from .test_encode_and_sample import run_folder as tiny_run_folder

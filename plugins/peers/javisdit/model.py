@@ -54,7 +54,7 @@ from proav_core.errors import ConfigError
 from proav_core.interfaces.autoencoder import PLANE_NAMES
 from proav_core.layers import TimestepEmbedder, sincos_2d
 from proav_plugins.generation import dit_layers as L
-from proav_plugins.generation.javisdit_blocks import JavisLayer, row_names
+from proav_plugins.peers.javisdit.blocks import JavisLayer, row_names
 from proav_plugins.generation.stackers import Segment
 
 MODALITIES = ("video", "audio")

@@ -4,7 +4,7 @@ One DiT backbone (token_dit's: per-plane patches, plane-type + 2-D sin-cos posit
 DiTBlock blocks, adaLN-single, zero final layer; the same parameter names, so a token_dit
 checkpoint of the same size loads as a backbone) is shared by both modalities: the video
 tokens and the audio tokens each run through the same blocks, each stream attending only to
-itself. AV-DiT's inserted parts (av_dit_parts.py), each the identity at initialisation:
+itself. AV-DiT's inserted parts (parts.py), each the identity at initialisation:
 - video path: a temporal self-attention after every block;
 - audio path: a light adapter on every block, kind `adapter` (serial / parallel bottleneck
   MLP or LoRA) with width or rank `adapter_ratio` x the block width;
@@ -52,7 +52,7 @@ from torch import Tensor, nn
 import proav_core
 from proav_core.errors import ConfigError
 from proav_plugins.generation import dit_layers as L
-from proav_plugins.generation.av_dit_parts import AdapterKind, AudioAdapter, FusionBlock, TemporalAttention
+from proav_plugins.peers.av_dit.parts import AdapterKind, AudioAdapter, FusionBlock, TemporalAttention
 from proav_plugins.generation.dit_blocks import DiTBlock
 from proav_plugins.generation.token_dit import TokenDiT, TokenDiTParams
 
