@@ -12,7 +12,8 @@ syncshapes latents, the same held-out clips), for the same number of steps, then
                 clips with the offline I3D (few clips: a noisy figure, compare within one run)
 Beside them, once: the held-out real clips and shuffled real pairs (shape_sync), and the
 FVD of real training clips against the held-out ones (the floor at this clip count).
-A generator whose run already holds all its steps is not retrained.
+A generator whose run already holds all its steps is not retrained. A generator that reads a
+trained prior (javisdit with hist_sypo) gets its prior stage first, in its own run folder.
 """
 
 from __future__ import annotations
@@ -68,7 +69,14 @@ def generator_config(path: str | Path, cached: ExperimentConfig, steps: int, ove
     label = label or tree["model"]["generator"]["name"]
     tree.update(name=f"{cached.name}-peer-{label}", dataset=demo_tree["dataset"], output_dir=demo_tree["output_dir"])
     tree["train"]["generator"]["steps"] = steps
+    if uses_prior(tree):  # the prior stage runs first, into this run's folder
+        tree["model"]["generator"]["prior_checkpoint"] = str(Path(tree["output_dir"]) / tree["name"] / "prior" / "last.ckpt")
     return Compared(label, str(path), config_from_dict(tree, source=f"{path} (peers benchmark, {steps} steps)"))
+
+
+def uses_prior(tree: dict[str, Any]) -> bool:
+    """A generator that reads a trained [model.prior] (JavisDiT with HiST-Sypo)."""
+    return bool(tree["model"].get("prior")) and tree["model"]["generator"].get("prior", "none") != "none"
 
 
 def training_curve(metrics_csv: Path) -> list[dict[str, float]]:
@@ -151,6 +159,7 @@ def compare(demo_cfg: ExperimentConfig, demo_path: str | Path, generators: Seque
     from proav_core.training.common import CHECKPOINT, run_dir
     from proav_core.training.generator_loop import train_generator
     from proav_core.training.hardware import Hardware
+    from proav_core.training.prior_loop import train_prior
 
     cached, demo = demo_run(demo_cfg, demo_path)
     shape_params = {k: v for k, v in syncshapes_params(demo_cfg).items() if k in ("num_classes", "shape_size")}
@@ -174,6 +183,15 @@ def compare(demo_cfg: ExperimentConfig, demo_path: str | Path, generators: Seque
         steps = cfg.train.generator.steps
         say(f"[bold cyan]{label}[/]: {steps} steps in {run}")
         began = time.perf_counter()
+        prior_minutes = None
+        if uses_prior(config_to_dict(cfg)):
+            prior_ckpt = run / "prior" / CHECKPOINT
+            if not finished(prior_ckpt, cfg.train.prior.steps):
+                say(f"{label}: its prior first, {cfg.train.prior.steps} steps")
+                train_prior(cfg, Hardware(accelerator=accelerator), resume=prior_ckpt.is_file(),
+                            latents_dir=demo / "latents")
+            prior_curve = training_curve(run / "prior" / "metrics.csv")
+            prior_minutes = round(prior_curve[-1]["train_s"] / 60, 2) if prior_curve else None
         if not finished(ckpt, steps):
             train_generator(cfg, Hardware(accelerator=accelerator), resume=ckpt.is_file(), latents_dir=demo / "latents")
         curve = training_curve(run / "generator" / "metrics.csv")
@@ -189,6 +207,7 @@ def compare(demo_cfg: ExperimentConfig, demo_path: str | Path, generators: Seque
         entry = {
             "config": peer.path, "generator": config_to_dict(cfg)["model"]["generator"], "steps": steps,
             "train_minutes": round(curve[-1]["train_s"] / 60, 2) if curve else None,
+            "prior_train_minutes": prior_minutes,
             "s_per_step": round(curve[-1]["train_s"] / curve[-1]["step"], 4) if curve else None,
             "final_loss": curve[-1]["loss"] if curve else None,
             "parameters": parameter_counts(gen),

@@ -31,17 +31,29 @@ def test_peers_benchmark_trains_each_generator_the_same_steps_and_scores_it(tmp_
     assert cli("demo", "--config", config, "--clips", "12", "--samples-per-class", "1", "--accelerator", "cpu") == 0
     tokens = peer_config(tmp_path, config, '[model.stacker]\nname = "tokens"\n[model.generator]\nname = "token_dit"\n'
                                           'preset = "tiny"\n')
+    prior = peer_config(tmp_path, config, '[model.stacker]\nname = "tokens"\n[model.generator]\nname = "javisdit"\n'
+                                         'depth = 1\nhidden = 16\nheads = 2\nprior = "hist_sypo"\n'
+                                         '[model.prior]\nname = "hist_sypo"\nwidth = 16\ndepth = 1\n'
+                                         '[train.prior]\nsteps = 2\nbatch_size = 4\n')
     out = tmp_path / "peers.json"
-    argv = ["--demo-config", str(config), "--generators", f"stdit={config}", str(tokens), "--steps", "3",
+    argv = ["--demo-config", str(config), "--generators", f"stdit={config}", str(tokens), f"javisdit_prior={prior}",
+            "--steps", "3",
             "--samples-per-class", "1", "--fvd-real-clips", "3", "--out", str(out)]
     assert load_bench().main(argv) == 0
     report = json.loads(out.read_text())
-    assert report["steps"] == 3 and report["held_out_clips"] == 2 and list(report["generators"]) == ["stdit", "token_dit"]
+    assert report["steps"] == 3 and report["held_out_clips"] == 2 and list(report["generators"]) == ["stdit", "token_dit",
+                                                                                           "javisdit_prior"]
     assert report["reference"]["real clips"]["sync_f1"] == 1.0  # real clips: every bounce has its onset
     assert report["reference"]["held-out clips"]["fvd"]["num_real"] == 3
     for label, g in report["generators"].items():
         assert g["steps"] == 3 and g["curve"][-1]["step"] == 3
-        assert g["generator"]["name"] == label and g["parameters"]["trainable"] == g["parameters"]["total"] > 0
+        if label == "javisdit_prior":  # its prior trained first in its run folder, then frozen in the generator
+            assert g["prior_train_minutes"] is not None and (tmp_path / "runs" / f"tiny-peer-{label}" / "prior").is_dir()
+            assert g["generator"]["prior_checkpoint"].endswith(f"tiny-peer-{label}/prior/last.ckpt")
+            assert 0 < g["parameters"]["trainable"] < g["parameters"]["total"]
+        else:
+            assert g["generator"]["name"] == label and g["prior_train_minutes"] is None
+            assert g["parameters"]["trainable"] == g["parameters"]["total"] > 0
         assert g["batch"] == 2 and g["s_per_sample_batched"] > 0 and g["s_one_sample"] > 0
         assert set(g["shape_sync"]) == {"single_object_share", "video_accuracy", "audio_accuracy", "sync_f1"}
         assert g["fvd"]["num_fake"] == 2 and g["fvd"]["num_real"] == 3 and g["fvd"]["value"] >= 0
