@@ -79,6 +79,13 @@ def uses_prior(tree: dict[str, Any]) -> bool:
     return bool(tree["model"].get("prior")) and tree["model"]["generator"].get("prior", "none") != "none"
 
 
+def planned_steps(checkpoint: Path) -> int | None:
+    """The generator steps the run of `checkpoint` was configured for."""
+    from proav_core.training.checkpoint import peek_checkpoint
+
+    return peek_checkpoint(checkpoint).get("config", {}).get("train", {}).get("generator", {}).get("steps")
+
+
 def training_curve(metrics_csv: Path) -> list[dict[str, float]]:
     """(step, train_s, loss) rows of a generator run's metrics.csv."""
     with metrics_csv.open(newline="") as f:
@@ -193,7 +200,11 @@ def compare(demo_cfg: ExperimentConfig, demo_path: str | Path, generators: Seque
             prior_curve = training_curve(run / "prior" / "metrics.csv")
             prior_minutes = round(prior_curve[-1]["train_s"] / 60, 2) if prior_curve else None
         if not finished(ckpt, steps):
-            train_generator(cfg, Hardware(accelerator=accelerator), resume=ckpt.is_file(), latents_dir=demo / "latents")
+            resume = ckpt.is_file() and planned_steps(ckpt) == steps
+            if ckpt.is_file() and not resume:
+                say(f"{label}: {run} holds a run planned for {planned_steps(ckpt)} steps; starting over with {steps}")
+            train_generator(cfg, Hardware(accelerator=accelerator), resume=resume, overwrite=not resume,
+                            latents_dir=demo / "latents")
         curve = training_curve(run / "generator" / "metrics.csv")
         pipe = SamplingPipeline.from_checkpoint(cfg, ckpt)
         generated, timing = sample_and_time(pipe, samples_per_class, cfg_scale, cfg.seed)

@@ -66,6 +66,12 @@ def test_peers_benchmark_trains_each_generator_the_same_steps_and_scores_it(tmp_
     assert load_bench().main([*argv, "--no-fvd"]) == 0
     assert (tmp_path / "runs" / "tiny-peer-stdit" / "generator" / "last.ckpt").stat().st_mtime_ns == mtime
     assert not {"fvd", "kvd"} & set(json.loads(out.read_text())["generators"]["stdit"])
+    # a run planned for other steps starts over rather than resuming into another schedule
+    capsys.readouterr()
+    assert load_bench().main([*argv[:-2], "--generators", f"stdit={config}", "--steps", "4", "--no-fvd",
+                              "--out", str(out)]) == 0
+    assert "holds a run planned for 3 steps; starting over with 4" in capsys.readouterr().out
+    assert json.loads(out.read_text())["generators"]["stdit"]["curve"][-1]["step"] == 4
 
 
 def test_peers_benchmark_refuses_a_generator_on_another_autoencoder(tmp_path):
