@@ -10,6 +10,7 @@ latent normalisation -> decode.
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ import torch
 from torch import Tensor
 
 from proav_core.build import build_component, build_generation
+from proav_core.compiling import compile_model, fixed_batches
 from proav_core.config import ExperimentConfig
 from proav_core.errors import ConfigError, UsageError
 from proav_core.interfaces.generation import StepCallback
@@ -64,6 +66,17 @@ class SamplingPipeline:
         self.normalizer = normalizer  # None: the generator works in the autoencoder's own space
         self.autoencoder, self.audio_repr = autoencoder.eval(), audio_repr
         self.device = torch.device(device)
+        self.batch_size: int | None = None  # samples per sampler run; None: all of a call at once
+
+    def compile(self, scope: str = "blocks", batch_size: int | None = None) -> dict[str, Any]:
+        """torch.compile the generator in place (proav_core.compiling: its blocks, or the whole
+        velocity network) and fix the sampling batch: every sampler run then integrates
+        `batch_size` samples (the last partial batch padded with copies of its last sample), so
+        each step of each run has one shape and nothing recompiles. Returns what was compiled."""
+        if batch_size is not None:
+            self.batch_size = batch_size
+        generator = self.flow.generator
+        return compile_model(generator, scope, self.device, network=generator)
 
     @classmethod
     def from_checkpoint(cls, cfg: ExperimentConfig, checkpoint: str | Path,
@@ -220,11 +233,14 @@ class SamplingPipeline:
             cond, null = self.flow.tasks.embed(cond, ids), self.flow.tasks.embed(null, ids)
         generator = torch.Generator(device="cpu").manual_seed(seed)
         x0 = self.flow.objective.sample_noise((n, *self.stacker.latent_shape), generator=generator).to(self.device)
-        velocity = self.flow.generator
-        if given is not None:
-            velocity, x0 = given.bind(velocity, x0), given.start(x0)
-        extra = {"given": given} if given is not None and accepts_given(self.sampler) else {}
-        x1 = self.sampler(velocity, x0, cond=cond, null_cond=null, cfg_scale=cfg_scale, callback=callback, **extra)
+        if self.batch_size is None:
+            x1 = self._integrate(x0, cond, null, cfg_scale, callback, given)
+        else:  # fixed-shape runs: the noise was drawn for all n at once, so samples do not depend on the batch
+            runs = []
+            for rows, real in fixed_batches(n, self.batch_size):
+                part = None if given is None else dataclasses.replace(given, latent=given.latent[rows])
+                runs.append(self._integrate(x0[rows], cond[rows], null[rows], cfg_scale, callback, part)[:real])
+            x1 = torch.cat(runs)  # (N, *latent)
         if given is not None:
             x1 = given.paste(x1)
         planes = self.stacker.unstack(x1)  # {name: (N, C, a, b)}
@@ -236,6 +252,16 @@ class SamplingPipeline:
             waveform = self.audio_repr.decode(audio.float().cpu())
         return Generated(prompts, None if video is None else video.float().cpu().clamp(-1, 1),
                          None if audio is None else audio.float().cpu(), waveform, task.name, mode or "joint")
+
+    def _integrate(self, x0: Tensor, cond: Tensor, null: Tensor, cfg_scale: float, callback: StepCallback | None,
+                   given: GivenPlanes | None) -> Tensor:
+        """One sampler run: x0 (B, *latent) noise, cond/null (B, L, Dc) -> (B, *latent) at t = 1
+        (given planes not pasted yet)."""
+        velocity = self.flow.generator
+        if given is not None:
+            velocity, x0 = given.bind(velocity, x0), given.start(x0)
+        extra = {"given": given} if given is not None and accepts_given(self.sampler) else {}
+        return self.sampler(velocity, x0, cond=cond, null_cond=null, cfg_scale=cfg_scale, callback=callback, **extra)
 
 
 def accepts_given(sampler: Any) -> bool:

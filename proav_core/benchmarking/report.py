@@ -32,20 +32,23 @@ def memory(nbytes: int | None) -> str:
 
 def results_table(report: dict[str, Any]) -> Table:
     """One row per measured item: seconds per call (median, min), FLOPs counted per call,
-    analytic FLOPs of its generator part, achieved FLOP/s (counted / median), peak memory.
-    Batch sizes are in the title (fits 80 columns)."""
+    analytic FLOPs of its generator part, achieved FLOP/s (analytic / median, counted / median
+    without an analytic figure), its share of the device's peak where known, peak memory.
+    Batch sizes are in the title."""
     s, dev = report["settings"], report["device"]
     title = (f"{report['config']}: {dev['name']} ({dev['type']}), {report['precision']}, {report['threads']} "
              f"threads; batch {s['batch_size']} per training step, {s['sample_batch']} per sampling call; "
              f"{s['warmup']} warm-up + {s['repeats']} timed calls")
     table = Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False)
     table.add_column("item", min_width=12)
-    for column in ("median s (min)", "FLOPs", "analytic", "FLOP/s", "peak mem"):
+    for column in ("median s (min)", "FLOPs", "analytic", "FLOP/s", "% peak", "peak mem"):
         table.add_column(column, justify="right", no_wrap=True)
     for row in report["rows"]:
         seconds = f"{row['seconds']['median']:.3g} ({row['seconds']['min']:.3g})"
+        share = row.get("peak_share")
         table.add_row(row["label"], seconds, si(row["flops"]), si(row["analytic_flops"]),
-                      si(row["flops_per_second"]), memory(row["peak_memory_bytes"]))
+                      si(row.get("achieved_flops_per_second")), "-" if share is None else f"{share:.2%}",
+                      memory(row["peak_memory_bytes"]))
     return table
 
 
@@ -72,6 +75,11 @@ def print_report(report: dict[str, Any], console: Console) -> None:
         console.print(f"peak memory: {scope}", highlight=False)
     if any(row["analytic_flops"] for row in report["rows"]):
         console.print(f"FLOPs (analytic): {report['analytic_note']}", highlight=False)
+    peak = report.get("peak")
+    if peak:
+        figure = "unknown" if peak["tflops"] is None else si(peak["tflops"] * 1e12, "FLOP/s")
+        console.print(f"device peak ({peak['number_format']}): {figure} ({peak['source']}); FLOP/s column: analytic "
+                      "FLOPs / median seconds (counted FLOPs where no analytic figure)", highlight=False)
     tokens = report.get("generator_tokens")
     if tokens:
         share = tokens.get("padded_token_share")

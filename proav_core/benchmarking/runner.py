@@ -18,8 +18,10 @@ import torch
 from lightning_fabric import Fabric
 
 from proav_core.benchmarking.measure import Measurement, count_flops, measure
+from proav_core.benchmarking.peaks import Peak, achieved, find_peak
 from proav_core.benchmarking.workloads import AutoencoderBench, GeneratorBench, SampleBench, Workload
 from proav_core.build import Assembly, build_component
+from proav_core.compiling import compile_model, compiled_summary, require_compile
 from proav_core.config import ExperimentConfig, config_from_dict, config_to_dict
 from proav_core.errors import ProavError, UsageError, did_you_mean
 from proav_core.training.hardware import default_precision
@@ -46,6 +48,8 @@ class BenchSettings:
     repeats: int = 3
     flops: bool = True
     skip: tuple[str, ...] = ()
+    compile_scope: str | None = None  # --compile: "blocks" or "network" (proav_core.compiling); None: eager
+    peak_tflops: float | None = None  # --peak-tflops: the device's peak (default: the table's, GPUs only)
 
 
 def make_fabric(settings: BenchSettings) -> Fabric:
@@ -109,17 +113,18 @@ def _cpu_model() -> str | None:
     return None
 
 
-def _row(w: Workload, m: Measurement, analytic_forward: int | None) -> dict[str, Any]:
+def _row(w: Workload, m: Measurement, analytic_forward: int | None, peak: Peak) -> dict[str, Any]:
     samples = m.extras.get("generator_samples")
     analytic = None
     if analytic_forward is not None and samples:
         analytic = w.analytic_factor * samples * analytic_forward
-    return {"key": w.key, "label": w.label, "batch": w.batch,
-            "seconds": {"median": m.median, "min": m.minimum, "all": m.seconds},
-            "seconds_per_item": m.median / w.batch, "flops": m.flops,
-            "flops_per_second": None if m.flops is None else m.flops / m.median,
-            "analytic_flops": analytic, "generator_samples": samples,
-            "peak_memory_bytes": m.peak_memory_bytes, "memory_scope": m.memory_scope, "note": w.note}
+    row = {"key": w.key, "label": w.label, "batch": w.batch,
+           "seconds": {"median": m.median, "min": m.minimum, "all": m.seconds},
+           "seconds_per_item": m.median / w.batch, "flops": m.flops,
+           "flops_per_second": None if m.flops is None else m.flops / m.median,
+           "analytic_flops": analytic, "generator_samples": samples,
+           "peak_memory_bytes": m.peak_memory_bytes, "memory_scope": m.memory_scope, "note": w.note}
+    return row | achieved(row, peak)
 
 
 def run_benchmarks(cfg: ExperimentConfig, settings: BenchSettings,
@@ -159,6 +164,23 @@ class _Session:
             "parameters": {}, "trainable_parameters": {}, "checks": {}, "notes": [note] if note else [],
             "analytic_note": ANALYTIC_NOTE,
             "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
+        device = self.report["device"]
+        self.peak = find_peak(device["type"], device["name"], self.report["precision"], settings.peak_tflops)
+        self.report["peak"] = self.peak.to_dict()
+        self.report["compile"] = None
+        if settings.compile_scope:
+            require_compile(self.device)  # before any model is built
+            self.report["compile"] = {"scope": settings.compile_scope, "compiled": []}
+
+    def compile(self, module: torch.nn.Module, what: str) -> None:
+        """--compile: compile `module` in place; its first (warm-up) calls pay the compilation."""
+        if not self.settings.compile_scope:
+            return
+        done = compile_model(module, self.settings.compile_scope, self.device)
+        self.report["compile"]["compiled"] += [f"{what}: {name}" for name in done["compiled"]]
+        self.report["notes"].append(compiled_summary(done, what))
+        if self.settings.warmup == 0:
+            self.report["notes"].append("--compile with --warmup 0: the timed calls include the compilation")
 
     def skip(self, item: str, why: str) -> None:
         self.report["skipped"].append({"item": item, "reason": why})
@@ -169,7 +191,7 @@ class _Session:
         with self.progress(total, f"bench {w.key}") if self.progress else nullcontext() as advance:
             m = measure(w.run, self.device, warmup=s.warmup, repeats=s.repeats, flops=s.flops, watch=w.watch,
                         advance=advance)
-        self.report["rows"].append(_row(w, m, analytic_forward))
+        self.report["rows"].append(_row(w, m, analytic_forward, self.peak))
 
     def all_parts(self) -> None:
         cfg = self.cfg
@@ -197,6 +219,7 @@ class _Session:
     def autoencoder_part(self) -> AutoencoderBench:
         ae = AutoencoderBench(self.fabric, self.cfg, self.settings.batch_size)
         self.report["parameters"].update(ae.parameters)
+        self.compile(ae.autoencoder, "the autoencoder")
         if "autoencoder" in self.settings.skip:
             self.skip("autoencoder steps", "--skip autoencoder")
         else:
@@ -216,6 +239,7 @@ class _Session:
                              getattr(ae.autoencoder, "latent_bound", None), classes, self.settings.batch_size)
         self.report["parameters"].update(gen.parameters)
         self.report["trainable_parameters"].update(gen.trainable_parameters)
+        self.compile(gen.parts.generator, "the generator")
         self.analytic = gen.analytic_forward_flops()
         tokens = gen.token_figures()
         if tokens:

@@ -1,6 +1,7 @@
 """`proav bench CONFIG`: seconds per training step (autoencoder stages and generator apart),
 seconds per sample (30 steps, CFG, decode included), peak memory, parameters, FLOPs per step
-and achieved FLOP/s on the current device; a table and a JSON (proav_core.benchmarking)."""
+and achieved FLOP/s on the current device with its share of the device's peak (where known);
+a table and a JSON (proav_core.benchmarking). --compile measures the compiled models."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from proav_core.cli.common import config_argument, console, load_cli_config
+from proav_core.cli.common import compile_options, config_argument, console, load_cli_config
 
 
 @click.command("bench")
@@ -32,8 +33,12 @@ from proav_core.cli.common import config_argument, console, load_cli_config
               help="leave a part out (repeatable)")
 @click.option("--out", "out_path", default=None, type=click.Path(dir_okay=False),
               help="JSON path (default: <output_dir>/<name>/bench-<device>.json)")
+@click.option("--peak-tflops", default=None, type=click.FloatRange(min=0, min_open=True),
+              help="the device's peak TFLOP/s for the precision used (default: a table of known GPUs; "
+              "unknown on CPU)")
+@compile_options
 def command(config, overrides, accelerator, precision, threads, batch_size, sample_batch, steps, cfg_scale, warmup,
-            repeats, no_flops, skip, out_path) -> None:
+            repeats, no_flops, skip, out_path, peak_tflops, compile_scope) -> None:
     """Measure training and sampling cost with fresh weights on synthetic batches."""
     from proav_core.benchmarking import BenchSettings, print_report, run_benchmarks, write_report
     from proav_core.progress import progress_bar
@@ -41,7 +46,8 @@ def command(config, overrides, accelerator, precision, threads, batch_size, samp
     cfg = load_cli_config(config, overrides)
     settings = BenchSettings(accelerator=accelerator, precision=precision, threads=threads, batch_size=batch_size,
                              sample_batch=sample_batch, steps=steps, cfg_scale=cfg_scale, warmup=warmup,
-                             repeats=repeats, flops=not no_flops, skip=tuple(skip))
+                             repeats=repeats, flops=not no_flops, skip=tuple(skip), compile_scope=compile_scope,
+                             peak_tflops=peak_tflops)
     report = run_benchmarks(cfg, settings, progress=progress_bar)
     report["overrides"] = list(overrides)  # e.g. checkpoint_blocks: the JSON says what was measured
     print_report(report, console)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -46,3 +47,20 @@ def hardware_options(func: Callable[..., Any]) -> Callable[..., Any]:
     for option in options:
         func = option(func)
     return func
+
+
+def compile_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """--compile and --compile-scope: torch.compile of the model's blocks or whole network
+    (proav_core.compiling); the command receives `compile_scope`, None without --compile."""
+    func = click.option("--compile-scope", type=click.Choice(["blocks", "network"]), default="blocks",
+                        show_default=True,
+                        help="with --compile: each transformer block apart, or the generator's whole forward")(func)
+    func = click.option("--compile", "compile_model", is_flag=True,
+                        help="torch.compile the model (needs a C++ compiler on CPU, Triton on CUDA); the first "
+                             "steps are slower while it compiles")(func)
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, compile_model: bool, compile_scope: str, **kwargs: Any) -> Any:
+        return func(*args, compile_scope=compile_scope if compile_model else None, **kwargs)
+
+    return wrapper

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from proav_core.cli.common import config_argument, console, load_cli_config
+from proav_core.cli.common import compile_options, config_argument, console, load_cli_config
 from proav_core.errors import UsageError
 
 
@@ -55,10 +55,15 @@ def check_writable(out: Path) -> None:
 @click.option("--out", "out_dir", required=True, help="output folder")
 @click.option("--overwrite", is_flag=True, help="replace samples already in --out")
 @click.option("--accelerator", default="auto", show_default=True, help="cpu, cuda, auto")
+@click.option("--batch", "batch_size", default=None, type=click.IntRange(min=1),
+              help="samples per sampler run (default: all at once); every run has this shape, the last one "
+              "padded (with --compile nothing recompiles); samples do not depend on it")
+@compile_options
 def command(config, overrides, ckpt, ae_ckpt, task, audio_file, video_file, hold, prompts, num, steps, cfg_scale,
-            seed, out_dir, overwrite, accelerator) -> None:
+            seed, out_dir, overwrite, accelerator, batch_size, compile_scope) -> None:
     """Write, per sample: an mp4 with its audio track, a wav, a PNG frame strip, a PNG mel image;
     and the resolved config. With --task a2v/v2a the mp4 carries the given side and the generated one."""
+    from proav_core.compiling import compiled_summary, require_compile
     from proav_core.sampling import SamplingPipeline, write_samples
     from proav_core.tasks import get_task
 
@@ -69,7 +74,12 @@ def command(config, overrides, ckpt, ae_ckpt, task, audio_file, video_file, hold
     out = Path(out_dir)
     check_no_earlier_samples(out, overwrite)
     device = "cuda" if accelerator in ("cuda", "gpu") or (accelerator == "auto" and _cuda()) else "cpu"
+    if compile_scope:
+        require_compile(device)  # before the checkpoints are read
     pipe = SamplingPipeline.from_checkpoint(cfg, ckpt, ae_ckpt, device=device)
+    pipe.batch_size = batch_size
+    if compile_scope:
+        console.print(compiled_summary(pipe.compile(compile_scope), "the generator"), highlight=False)
     if spec.given:
         generated = pipe.sample(list(prompts) or None, cfg_scale=cfg_scale, seed=seed, task=spec.name,
                                 audio=audio_file, video=video_file, hold=hold)

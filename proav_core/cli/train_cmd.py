@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import click
 
-from proav_core.cli.common import config_argument, console, hardware_options, load_cli_config
+from proav_core.cli.common import compile_options, config_argument, console, hardware_options, load_cli_config
 
 
-def _hardware(accelerator, devices, strategy, precision, num_nodes):
+def _hardware(accelerator, devices, strategy, precision, num_nodes, compile_scope):
     from proav_core.training.hardware import Hardware
 
-    return Hardware(accelerator, str(devices), strategy, precision, num_nodes)
+    return Hardware(accelerator, str(devices), strategy, precision, num_nodes, compile_scope)
 
 
 def _run_options(func):
@@ -27,6 +27,7 @@ def command() -> None:
 @config_argument
 @_run_options
 @hardware_options
+@compile_options
 def generator_cmd(config, overrides, resume, overwrite, **hardware) -> None:
     """Train the generator on the latent cache that `proav encode` wrote."""
     from proav_core.training.generator_loop import train_generator
@@ -40,6 +41,7 @@ def generator_cmd(config, overrides, resume, overwrite, **hardware) -> None:
 @config_argument
 @_run_options
 @hardware_options
+@compile_options
 def autoencoder_cmd(config, overrides, resume, overwrite, **hardware) -> None:
     """Train the autoencoder (two stages, generator and discriminator optimisers)."""
     from proav_core.training.autoencoder_loop import train_autoencoder

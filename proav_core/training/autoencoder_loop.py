@@ -16,8 +16,9 @@ import torch
 from torch.utils.data import DataLoader
 
 from proav_core.build import build_component
+from proav_core.compiling import compile_model, compiled_summary, require_compile
 from proav_core.config import ExperimentConfig, config_to_dict
-from proav_core.errors import ConfigError
+from proav_core.errors import ConfigError, UsageError
 from proav_core.metrics.psnr import psnr
 from proav_core.training.batches import StepBatchSampler
 from proav_core.training.checkpoint import component_names, load_checkpoint, rng_state, seed_step
@@ -33,6 +34,7 @@ from proav_core.training.common import (
 from proav_core.training.ema import EMA
 from proav_core.training.hardware import Hardware, launch_fabric
 from proav_core.training.schedule import warmup_schedule
+from proav_core.training.sharding import is_sharded
 
 CURVES = (("loss", "d_loss"), ("video/psnr", "audio/psnr"))  # panels of loss.png
 VAL_CURVES = (("val/video_psnr", "val/audio_psnr"),)  # with train.autoencoder.eval_every
@@ -80,6 +82,12 @@ def train_autoencoder(
     directory = run_dir(cfg) / "autoencoder"
     ckpt = prepare_stage_dir(directory, resume, overwrite)
     fabric = launch_fabric(hardware)
+    if is_sharded(fabric):
+        raise UsageError("proav train autoencoder: --strategy fsdp is not supported (Fabric's FSDP checkpoints hold "
+                         "one sharded model, this loop trains two: the autoencoder and its discriminators); "
+                         "use --strategy ddp, or activation checkpointing (checkpoint_blocks) to save memory")
+    if hardware.compile_scope:
+        require_compile(fabric.device)  # before anything is written
     loop, opt = cfg.train.autoencoder, cfg.train.autoencoder.optim
     audio_repr = None if cfg.audio_repr is None else build_component(cfg.audio_repr, clip=cfg.clip)
     dataset = build_component(cfg.dataset, clip=cfg.clip, audio_repr=audio_repr, split="train")
@@ -98,6 +106,9 @@ def train_autoencoder(
     if opt_d is not None:
         step_fn.discriminators, opt_d = fabric.setup(step_fn.discriminators, opt_d)
     ema = EMA(autoencoder.module, loop.ema_decay) if loop.ema_decay else None
+    if hardware.compile_scope:  # in place, after the EMA copy: checkpoints keep their keys
+        compiled = compile_model(autoencoder.module, hardware.compile_scope, fabric.device)
+        fabric.print(compiled_summary(compiled, "the autoencoder"))
 
     def state(step: int) -> dict[str, Any]:
         out = {"model": autoencoder, "optimizer": opt_g, "scheduler": sched_g,

@@ -17,6 +17,7 @@ from torch import Tensor, nn
 from torch.utils.data import DataLoader
 
 from proav_core.build import build_generation
+from proav_core.compiling import compile_model, compiled_summary, require_compile
 from proav_core.config import ExperimentConfig, config_to_dict
 from proav_core.errors import ConfigError, UsageError
 from proav_core.training.batches import StepBatchSampler
@@ -34,6 +35,7 @@ from proav_core.training.ema import EMA
 from proav_core.training.hardware import Hardware, launch_fabric
 from proav_core.training.latent_cache import LatentDataset
 from proav_core.training.schedule import warmup_schedule
+from proav_core.training.sharding import is_sharded, update_ema
 from proav_core.training.task_mix import TaskMix
 
 
@@ -134,6 +136,8 @@ def train_generator(
     directory = run_dir(cfg) / "generator"
     ckpt = prepare_stage_dir(directory, resume, overwrite)
     fabric = launch_fabric(hardware)
+    if hardware.compile_scope:
+        require_compile(fabric.device)  # before anything is written
     loop = cfg.train.generator
     latents = LatentDataset(latents_dir or run_dir(cfg) / "latents")
     seed_step(cfg.seed, -1, 0)  # initial weights depend on the config's seed alone
@@ -147,8 +151,18 @@ def train_generator(
     write_resolved_config(fabric, directory, cfg)
     fabric.print("generator parameters: {:,} trainable of {:,}; with the conditioner: {:,} of {:,}".format(
         *parameter_counts(model.generator), *parameter_counts(model)))
+    sharded = is_sharded(fabric)
+    ema = EMA(model, loop.ema_decay).to(fabric.device) if loop.ema_decay and sharded else None  # unsharded copy
     model, optimizer = fabric.setup(model, optimizer)
-    ema = EMA(model.module, loop.ema_decay) if loop.ema_decay else None  # on the model's device
+    if loop.ema_decay and not sharded:
+        ema = EMA(model.module, loop.ema_decay)  # on the model's device
+    if sharded:
+        units = ", ".join(sorted(c.__name__ for c in getattr(fabric.strategy, "wrapped_classes", ()))) or "none found"
+        fabric.print(f"FSDP on {fabric.world_size} processes, one shard unit per block ({units}); "
+                     "checkpoints hold the full state")
+    if hardware.compile_scope:  # in place, after the EMA copy: checkpoints keep their keys
+        compiled = compile_model(model.module.generator, hardware.compile_scope, fabric.device)
+        fabric.print(compiled_summary(compiled, "the generator"))
 
     def state(step: int) -> dict[str, Any]:
         out = {"model": model, "optimizer": optimizer, "scheduler": scheduler, "step": step,
@@ -179,7 +193,7 @@ def train_generator(
         check_finite(step, {"flow": loss})
         optimizer_step(fabric, loss, model, optimizer, scheduler, opt.grad_clip)
         if ema is not None:
-            ema.update(model)
+            update_ema(fabric, ema, model)
         return {"loss": float(loss.detach()), "lr": scheduler.get_last_lr()[0]}
 
     run_steps(fabric, directory=directory, description="train generator", start=start, steps=loop.steps,

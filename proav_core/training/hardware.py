@@ -2,22 +2,25 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 import torch
 from lightning_fabric import Fabric
 from lightning_fabric.connector import _is_using_cli
+from lightning_fabric.strategies import Strategy
 
 
 @dataclass(frozen=True)
 class Hardware:
-    """What `proav train --accelerator/--devices/--strategy/--precision/--num-nodes` set."""
+    """What `proav train --accelerator/--devices/--strategy/--precision/--num-nodes/--compile` set."""
 
     accelerator: str = "auto"
     devices: str = "1"
     strategy: str = "auto"
     precision: str | None = None  # None: bf16-mixed where supported, else 32-true
     num_nodes: int = 1
+    compile_scope: str | None = None  # --compile: "blocks" or "network" (proav_core.compiling); None: eager
 
 
 def default_precision(accelerator: str) -> str:
@@ -37,15 +40,31 @@ def _devices(value: str) -> int | str | list[int]:
     return text
 
 
+def _strategy(name: str) -> str | Strategy:
+    """--strategy: fsdp (and fsdp_cpu_offload) become proav's block-wise FSDP
+    (proav_core.training.sharding); any other name goes to Fabric as it is."""
+    from proav_core.training.sharding import FSDP_STRATEGIES, fsdp_strategy
+
+    return fsdp_strategy(name) if name in FSDP_STRATEGIES else name
+
+
 def launch_fabric(hardware: Hardware) -> Fabric:
     """A launched Fabric. Under `fabric run` its LT_* settings win and launch() is not called
-    (the processes already exist); otherwise the command-line settings are used."""
+    (the processes already exist); otherwise the command-line settings are used. FSDP, from
+    either, shards block-wise and saves full-state checkpoints (training/sharding.py)."""
     if _is_using_cli():
-        return Fabric()
+        name = os.environ.get("LT_STRATEGY", "auto")
+        if isinstance(strategy := _strategy(name), str):
+            return Fabric()
+        os.environ.pop("LT_STRATEGY")  # Fabric refuses an object beside the CLI's name; the object says the same
+        try:
+            return Fabric(strategy=strategy)
+        finally:
+            os.environ["LT_STRATEGY"] = name
     fabric = Fabric(
         accelerator=hardware.accelerator,
         devices=_devices(hardware.devices),
-        strategy=hardware.strategy,
+        strategy=_strategy(hardware.strategy),
         precision=hardware.precision or default_precision(hardware.accelerator),
         num_nodes=hardware.num_nodes,
     )
