@@ -43,7 +43,16 @@ class BlockShardedFSDP(FSDPStrategy):
             self.wrapped_classes = block_classes(module)
             if self.wrapped_classes:
                 self._fsdp_kwargs["auto_wrap_policy"] = ModuleWrapPolicy(self.wrapped_classes)
-        return super().setup_module(module)
+        if self.root_device.type != "cpu" or self._activation_checkpointing_kwargs:
+            return super().setup_module(module)
+        # CPU processes (gloo): FSDP looks for an accelerator unless device_id names the CPU, and
+        # Fabric passes the device's index (None on CPU); the rest is FSDPStrategy.setup_module's
+        from torch.distributed.fsdp import FullyShardedDataParallel
+
+        return FullyShardedDataParallel(module=module, cpu_offload=self.cpu_offload,
+                                        mixed_precision=self.mixed_precision_config,
+                                        sharding_strategy=self.sharding_strategy, device_id=self.root_device,
+                                        **self._fsdp_kwargs)
 
 
 def fsdp_strategy(name: str) -> BlockShardedFSDP:
