@@ -116,6 +116,18 @@ def check_resumed_tasks(ckpt: Path, tasks: dict[str, float]) -> None:
                          "resume with the same tasks or pass --overwrite to start a new run")
 
 
+def check_resumable_sharded(ckpt: Path) -> None:
+    """FSDP resumes only from FSDP checkpoints: a single-process (or DDP) checkpoint numbers its
+    optimiser state by parameter position, FSDP's names it by parameter, and FSDP would misread
+    the former. (The other way round works: one process resumes an FSDP checkpoint.)"""
+    if not ckpt.is_file():
+        return  # load_checkpoint names the missing file
+    state = peek_checkpoint(ckpt).get("optimizer", {}).get("state", {})
+    if any(isinstance(key, int) for key in state):
+        raise UsageError(f"{ckpt} was written without FSDP: its optimiser state cannot resume under --strategy fsdp; "
+                         "resume it with the strategy that wrote it (e.g. ddp), or pass --overwrite to start anew")
+
+
 def collate_planes(items: list[dict[str, Any]]) -> dict[str, Any]:
     names = items[0]["planes"].keys()
     return {
@@ -180,6 +192,8 @@ def train_generator(
     start = 0
     if ckpt is not None:
         check_resumed_tasks(ckpt, loop.tasks)
+        if sharded:
+            check_resumable_sharded(ckpt)
         restore = {k: v for k, v in state(0).items() if k != "tasks"}  # checked above; absent before tasks
         start = int(load_checkpoint(fabric, ckpt, restore, names)["step"])
     sampler = StepBatchSampler(len(latents), loop.batch_size, cfg.seed, fabric.global_rank, fabric.world_size, start)

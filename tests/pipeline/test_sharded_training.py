@@ -13,9 +13,11 @@ from pathlib import Path
 import pytest
 import torch
 
+import proav_core
 from proav_core.config import load_config
 from proav_core.sampling import SamplingPipeline
 from proav_core.training.checkpoint import peek_checkpoint
+from proav_core.training.generator_loop import check_resumable_sharded
 from proav_core.training.hardware import Hardware, _strategy, launch_fabric
 from proav_core.training.sharding import BlockShardedFSDP, clean_name
 
@@ -66,5 +68,8 @@ def test_fabric_run_fsdp_on_two_cpu_processes_writes_a_checkpoint_one_process_lo
         assert {k: tuple(v.shape) for k, v in raw[part].items()} == {k: tuple(v.shape) for k, v in eager[part].items()}
     assert raw["step"] == eager["step"]
     pipe = SamplingPipeline.from_checkpoint(load_config(trained), ckpt)  # one process, strict load
+    check_resumable_sharded(ckpt)  # FSDP resumes its own checkpoints (optimiser state by parameter name)
+    with pytest.raises(proav_core.UsageError, match="was written without FSDP: its optimiser state cannot resume"):
+        check_resumable_sharded(trained.parent / "runs" / "tiny" / "generator" / "last.ckpt")
     out = pipe.sample(["circle-drum-0"], seed=0)
     assert out.video is not None and torch.isfinite(out.video).all()
