@@ -78,8 +78,9 @@ def print_report(report: dict[str, Any], console: Console) -> None:
     peak = report.get("peak")
     if peak:
         figure = "unknown" if peak["tflops"] is None else si(peak["tflops"] * 1e12, "FLOP/s")
-        console.print(f"device peak ({peak['number_format']}): {figure} ({peak['source']}); FLOP/s column: analytic "
-                      "FLOPs / median seconds (counted FLOPs where no analytic figure)", highlight=False)
+        console.print(f"device peak ({peak['number_format']}): {figure} ({peak['source']}); FLOP/s column: "
+                      "analytic FLOPs / median seconds (counted FLOPs where no analytic figure)",
+                      highlight=False, markup=False)
     tokens = report.get("generator_tokens")
     if tokens:
         share = tokens.get("padded_token_share")

@@ -134,7 +134,8 @@ def test_compiled_stdit_matches_eager_forward_and_gradients(scope):
     assert is_compiled(compiled.blocks[0]) == (scope == "blocks") and is_compiled(compiled) == (scope == "network")
     assert list(compiled.state_dict()) == keys  # no _orig_mod. prefixes
     g = torch.Generator().manual_seed(1)
-    x, t, cond = torch.randn(2, *latent_shape, generator=g), torch.rand(2, generator=g), torch.randn(2, 1, 8, generator=g)
+    x, t = torch.randn(2, *latent_shape, generator=g), torch.rand(2, generator=g)  # (B, C, F, A, W), (B,)
+    cond = torch.randn(2, 1, 8, generator=g)  # (B, L, Dc)
     outs = []
     for model in (eager, compiled):
         out = model(x, t, cond)
