@@ -7,7 +7,7 @@ import click
 from proav_core.cli.common import compile_options, config_argument, console, hardware_options, load_cli_config
 
 
-def _hardware(accelerator, devices, strategy, precision, num_nodes, compile_scope):
+def _hardware(accelerator, devices, strategy, precision, num_nodes, compile_scope=None):
     from proav_core.training.hardware import Hardware
 
     return Hardware(accelerator, str(devices), strategy, precision, num_nodes, compile_scope)
