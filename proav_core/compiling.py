@@ -7,8 +7,9 @@ wrappers are unaffected. Shapes are static (`dynamic=False`): the sampling loop 
 shape for every step (see `fixed_batches`), so a run compiles once per shape it meets.
 
 Scopes (`COMPILE_SCOPES`):
-- `blocks`: every module inside a ModuleList or Sequential attribute named `blocks`, anywhere
-  in the model (STDiT's and the peers' blocks, MDSA's space-time and projector blocks). One
+- `blocks`: every module inside a ModuleList or Sequential attribute named `blocks` or
+  `layers`, anywhere in the model (STDiT's and the peers' blocks, javisdit's layers, MDSA's
+  space-time and projector blocks). One
   graph per block class and shape; the code around the blocks (embeddings, the stacker's
   gather/scatter, the final layer) stays eager.
 - `network`: the generator's forward as one graph (more fusion, a longer first call).
@@ -28,7 +29,7 @@ from torch import nn
 from proav_core.errors import UsageError, did_you_mean
 
 COMPILE_SCOPES = ("blocks", "network")
-BLOCK_CONTAINER = "blocks"  # the attribute name whose ModuleList/Sequential holds a model's blocks
+BLOCK_CONTAINERS = ("blocks", "layers")  # attribute names whose ModuleList/Sequential holds a model's blocks
 
 
 class CompileUnavailableError(UsageError):
@@ -44,9 +45,9 @@ def check_scope(scope: str, option: str = "--compile-scope") -> str:
 
 def iter_blocks(model: nn.Module) -> Iterator[tuple[str, nn.Module]]:
     """(dotted name, block) for every child of a ModuleList/Sequential attribute named `blocks`
-    in `model` (blocks nested inside blocks are not visited twice)."""
+    or `layers` (javisdit's) in `model` (blocks nested inside blocks are not visited twice)."""
     for name, module in model.named_modules():
-        if name.rsplit(".", 1)[-1] == BLOCK_CONTAINER and isinstance(module, (nn.ModuleList, nn.Sequential)):
+        if name.rsplit(".", 1)[-1] in BLOCK_CONTAINERS and isinstance(module, (nn.ModuleList, nn.Sequential)):
             for child_name, child in module.named_children():
                 yield f"{name}.{child_name}", child
 
@@ -106,7 +107,7 @@ def compiled_summary(compiled: dict[str, Any], what: str) -> str:
     """One line for the user: what --compile compiled in `what` (e.g. "the generator")."""
     names = compiled["compiled"]
     if not names:
-        return (f"--compile: {what} has no `blocks` ModuleList, nothing was compiled (use --compile-scope network "
+        return (f"--compile: {what} has no `blocks` or `layers` ModuleList, nothing was compiled (use --compile-scope network "
                 "to compile its whole forward)")
     if compiled["scope"] == "network":
         return f"--compile: {what} ({names[0]}) compiled as one network"

@@ -84,6 +84,22 @@ def test_blocks_are_found_by_their_container_name():
     assert block_classes(Nested()) == {nn.Linear, nn.GELU}
 
 
+def test_every_registered_generator_has_blocks_to_compile_and_shard():
+    """--compile's block scope and FSDP's auto-wrap find the repeated blocks of each generator."""
+    import torch
+
+    import proav_core
+    from proav_core.plugin_manager import get_registry
+
+    shapes = {k: (4, 8, 8) for k in ("video_hw", "video_tw", "video_th", "audio_hw", "audio_tw", "audio_th")}
+    for name in get_registry().names("generator"):
+        stacker = "stack6" if name == "stdit" else "tokens"
+        st = proav_core.build("stacker", stacker, plane_shapes=shapes)
+        with torch.device("meta"):
+            gen = proav_core.build("generator", name, preset="tiny", latent_shape=st.latent_shape, cond_dim=8, stacker=st)
+        assert block_classes(gen), f"generator {name}: no `blocks` or `layers` ModuleList"
+
+
 def test_fixed_batches_pad_the_last_batch_with_its_last_item():
     assert list(fixed_batches(5, 2)) == [([0, 1], 2), ([2, 3], 2), ([4, 4], 1)]
     assert list(fixed_batches(2, 4)) == [([0, 1, 1, 1], 2)]
