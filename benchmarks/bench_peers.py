@@ -9,7 +9,7 @@ with the commit, and a contact sheet (<output_dir>/<demo>-peers.png: per class a
 then two samples of each generator).
 
     .venv/bin/python benchmarks/bench_peers.py [--demo-config configs/demo.toml]
-        [--generators configs/demo.toml configs/peers/av_dit_tiny.toml ...] [--steps N]
+        [--demo-set name=demo-quality] [--generators configs/demo.toml configs/peers/av_dit_tiny.toml ...] [--steps N]
         [--samples-per-class 5] [--cfg-scale 2] [--no-fvd] [--out PATH]
 A generator config may carry a label: `label=path` (e.g. stdit=configs/demo.toml).
 """
@@ -43,6 +43,8 @@ def main(argv: list[str] | None = None) -> int:
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--demo-config", default=str(ROOT / "configs" / "demo.toml"))
+    ap.add_argument("--demo-set", dest="demo_overrides", action="append", default=[], metavar="KEY=VALUE",
+                    help="override in the demo config, e.g. name=demo-quality to use that run")
     ap.add_argument("--generators", nargs="+", default=DEFAULT_GENERATORS, metavar="[LABEL=]CONFIG")
     ap.add_argument("--steps", type=int, default=None, help="training steps of every generator (default: the demo's)")
     ap.add_argument("--samples-per-class", type=int, default=5)
@@ -53,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", default=None)
     args = ap.parse_args(argv)
 
-    demo_cfg = load_config(args.demo_config)
+    demo_cfg = load_config(args.demo_config, args.demo_overrides)
     steps = args.steps or demo_cfg.train.generator.steps
     from proav_core.demo import demo_configs
 
@@ -62,7 +64,8 @@ def main(argv: list[str] | None = None) -> int:
     for spec in args.generators:
         label, _, path = spec.rpartition("=")
         peers.append(generator_config(path, cached, steps, label=label or None))
-    report = {"commit": git_commit(), "demo_config": args.demo_config, "steps": steps,
+    report = {"commit": git_commit(), "demo_config": args.demo_config, "demo_overrides": args.demo_overrides,
+              "steps": steps,
               **compare(demo_cfg, args.demo_config, peers, samples_per_class=args.samples_per_class,
                         cfg_scale=args.cfg_scale, fvd=args.fvd, fvd_real_clips=args.fvd_real_clips,
                         accelerator=args.accelerator, say=lambda m: console.print(m, highlight=False))}

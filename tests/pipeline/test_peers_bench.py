@@ -85,3 +85,5 @@ def test_peers_benchmark_without_a_demo_run_says_what_to_run(tmp_path):
     config = tiny_config(tmp_path)
     with pytest.raises(UsageError, match="holds no finished demo run .*run `proav demo --config"):
         load_bench().main(["--demo-config", str(config), "--generators", str(config), "--no-fvd"])
+    with pytest.raises(UsageError, match="runs/other holds no finished demo run"):  # --demo-set picks another run
+        load_bench().main(["--demo-config", str(config), "--demo-set", "name=other", "--generators", str(config)])

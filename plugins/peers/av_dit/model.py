@@ -52,9 +52,9 @@ from torch import Tensor, nn
 import proav_core
 from proav_core.errors import ConfigError
 from proav_plugins.generation import dit_layers as L
-from proav_plugins.peers.av_dit.parts import AdapterKind, AudioAdapter, FusionBlock, TemporalAttention
 from proav_plugins.generation.dit_blocks import DiTBlock
 from proav_plugins.generation.token_dit import TokenDiT, TokenDiTParams
+from proav_plugins.peers.av_dit.parts import AdapterKind, AudioAdapter, FusionBlock, TemporalAttention
 
 TrainStep = Literal["all", "backbone", "adapters"]
 INSERTED = ("temporal", "audio_adapters", "fusion")  # module names of the parts AV-DiT adds

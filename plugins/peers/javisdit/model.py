@@ -5,7 +5,7 @@ Two branches with their own weights: the video planes' tokens and the audio plan
 (split by the stacker's segments, type_id < 3 is video). Each plane is cut into p x p patches
 inside the plane (as token_dit); a token's embedding is its patch projection + a learned
 plane-type embedding + a fixed 2-D sin-cos embedding of its (row, col) in its plane. Each
-layer (javisdit_blocks.JavisLayer): per branch spatio-temporal self-attention,
+layer (blocks.JavisLayer): per branch spatio-temporal self-attention,
 cross-attention to the condition, fine-grained spatio-temporal cross-attention to the prior
 tokens (with a prior), then MM-BiCrossAttn between the branches, then per-branch MLPs.
 adaLN-single timestep conditioning and zero-initialised gates and final layers: a fresh model
@@ -54,8 +54,8 @@ from proav_core.errors import ConfigError
 from proav_core.interfaces.autoencoder import PLANE_NAMES
 from proav_core.layers import TimestepEmbedder, sincos_2d
 from proav_plugins.generation import dit_layers as L
-from proav_plugins.peers.javisdit.blocks import JavisLayer, row_names
 from proav_plugins.generation.stackers import Segment
+from proav_plugins.peers.javisdit.blocks import JavisLayer, row_names
 
 MODALITIES = ("video", "audio")
 
