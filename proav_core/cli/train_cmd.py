@@ -13,6 +13,12 @@ def _hardware(accelerator, devices, strategy, precision, num_nodes, compile_scop
     return Hardware(accelerator, str(devices), strategy, precision, num_nodes, compile_scope)
 
 
+def _latents_option(func):
+    return click.option("--latents", "latents_dir", type=click.Path(file_okay=False), default=None,
+                        help="read the latent cache from this folder instead of <run>/latents "
+                             "(e.g. another run's, as `proav encode` wrote it)")(func)
+
+
 def _run_options(func):
     func = click.option("--overwrite", is_flag=True, help="start over where a checkpoint already exists")(func)
     return click.option("--resume", is_flag=True, help="continue from the run's last.ckpt")(func)
@@ -26,14 +32,15 @@ def command() -> None:
 @command.command("generator")
 @config_argument
 @_run_options
+@_latents_option
 @hardware_options
 @compile_options
-def generator_cmd(config, overrides, resume, overwrite, **hardware) -> None:
+def generator_cmd(config, overrides, resume, overwrite, latents_dir, **hardware) -> None:
     """Train the generator on the latent cache that `proav encode` wrote."""
     from proav_core.training.generator_loop import train_generator
 
     cfg = load_cli_config(config, overrides)
-    out = train_generator(cfg, _hardware(**hardware), resume=resume, overwrite=overwrite)
+    out = train_generator(cfg, _hardware(**hardware), resume=resume, overwrite=overwrite, latents_dir=latents_dir)
     console.print(f"generator checkpoint: {out / 'last.ckpt'}")
 
 
@@ -54,11 +61,12 @@ def autoencoder_cmd(config, overrides, resume, overwrite, **hardware) -> None:
 @command.command("prior")
 @config_argument
 @_run_options
+@_latents_option
 @hardware_options
-def prior_cmd(config, overrides, resume, overwrite, **hardware) -> None:
+def prior_cmd(config, overrides, resume, overwrite, latents_dir, **hardware) -> None:
     """Train [model.prior] (e.g. JavisDiT's hist_sypo) on the latent cache that `proav encode` wrote."""
     from proav_core.training.prior_loop import train_prior
 
     cfg = load_cli_config(config, overrides)
-    out = train_prior(cfg, _hardware(**hardware), resume=resume, overwrite=overwrite)
+    out = train_prior(cfg, _hardware(**hardware), resume=resume, overwrite=overwrite, latents_dir=latents_dir)
     console.print(f"prior checkpoint: {out / 'last.ckpt'}")

@@ -21,8 +21,8 @@ def run_folder(config: Path) -> Path:
     return config.parent / "runs" / config.stem
 
 
-def av_dit_config(trained: Path, folder: Path, name: str) -> Path:
-    """A config on the tiny run's autoencoder and latents (copied) with a small av_dit."""
+def av_dit_config(trained: Path, folder: Path, name: str, parts: tuple[str, ...] = ("autoencoder", "latents")) -> Path:
+    """A config on the tiny run's autoencoder and latents (the `parts` copied) with a small av_dit."""
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{name}.toml"
     path.write_text(f"""
@@ -43,7 +43,7 @@ adapter = "lora"
 adapter_ratio = 0.25
 """)
     run = run_folder(path)
-    for part in ("autoencoder", "latents"):
+    for part in parts:
         shutil.copytree(tiny_run_folder(trained) / part, run / part)
     return path
 
@@ -64,8 +64,9 @@ def two_steps(trained, tmp_path_factory) -> dict[str, Path]:
     backbone = av_dit_config(trained, folder, "avdit_backbone")
     assert cli("train", "generator", backbone, "--accelerator", "cpu", "--set", "model.generator.train=backbone") == 0
     backbone_ckpt = run_folder(backbone) / "generator" / "last.ckpt"
-    adapters = av_dit_config(trained, folder, "avdit_adapters")
+    adapters = av_dit_config(trained, folder, "avdit_adapters", parts=())  # reads the backbone run's latents
     assert cli("train", "generator", adapters, "--accelerator", "cpu", "--set", "model.generator.train=adapters",
+               "--latents", run_folder(backbone) / "latents",
                "--set", f"model.generator.backbone_checkpoint={backbone_ckpt}") == 0
     return {"backbone": backbone_ckpt, "adapters": run_folder(adapters) / "generator" / "last.ckpt",
             "adapters_config": adapters}
@@ -122,3 +123,11 @@ def test_a_missing_backbone_checkpoint_is_named_and_nothing_is_written(trained, 
     err = capsys.readouterr().err
     assert code != 0 and f"model.generator.backbone_checkpoint: {missing} does not exist" in err
     assert "Traceback" not in err and not (run_folder(config) / "generator").exists()
+
+
+def test_a_missing_latent_cache_given_by_latents_is_named(trained, tmp_path, capsys):
+    config = av_dit_config(trained, tmp_path, "avdit_nolatents", parts=())
+    assert cli("train", "generator", config, "--accelerator", "cpu", "--latents", tmp_path / "nowhere") != 0
+    err = capsys.readouterr().err
+    assert f"no latent cache at {tmp_path / 'nowhere'}" in err and "Traceback" not in err
+    assert not (run_folder(config) / "generator" / "last.ckpt").exists()
