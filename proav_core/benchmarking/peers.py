@@ -13,7 +13,9 @@ syncshapes latents, the same held-out clips), for the same number of steps, then
 Beside them, once: the held-out real clips and shuffled real pairs (shape_sync), and the
 FVD of real training clips against the held-out ones (the floor at this clip count).
 A generator whose run already holds all its steps is not retrained. A generator that reads a
-trained prior (javisdit with hist_sypo) gets its prior stage first, in its own run folder.
+trained prior (javisdit with hist_sypo) gets its prior stage first, in its own run folder; AV-DiT
+with `train = "adapters"` gets its recipe: a backbone step for half the steps (video planes
+only), then the adapter step on the frozen backbone for the other half.
 """
 
 from __future__ import annotations
@@ -28,26 +30,39 @@ from typing import Any
 
 import torch
 
+from proav_core.build import build, build_component
 from proav_core.config import ExperimentConfig, config_from_dict, config_to_dict, load_config
+from proav_core.data import read_clip
+from proav_core.data.contact_sheet import SheetRow, save_contact_sheet
+from proav_core.data.synth import syncshapes_params
+from proav_core.demo import demo_configs, finished
 from proav_core.demo_scores import Clip, metric, shuffled
 from proav_core.errors import UsageError
+from proav_core.sampling import SamplingPipeline, write_samples
+from proav_core.training.checkpoint import peek_checkpoint
+from proav_core.training.common import CHECKPOINT, run_dir
+from proav_core.training.generator_loop import train_generator
+from proav_core.training.hardware import Hardware
+from proav_core.training.prior_loop import train_prior
 
 SYNC_FIGURES = ("single_object_share", "video_accuracy", "audio_accuracy", "sync_f1")
 
 
 @dataclass
 class Compared:
-    """One compared generator: its label in the report, its config file, the run config."""
+    """One compared generator: its label in the report, its config file, the run config, and
+    the stage its recipe trains first: "prior" (javisdit's HiST-Sypo, into the run's prior/
+    folder, from `cfg`) or "backbone" (AV-DiT's backbone step, the run config `first`)."""
 
     label: str
     path: str
     cfg: ExperimentConfig
+    first_stage: str | None = None
+    first: ExperimentConfig | None = None
 
 
 def demo_run(demo_cfg: ExperimentConfig, demo_path: str | Path) -> tuple[ExperimentConfig, Path]:
     """(the demo's cached-data config, its run folder), checked to hold a finished run."""
-    from proav_core.demo import demo_configs
-    from proav_core.training.common import CHECKPOINT, run_dir
 
     _, cached = demo_configs(demo_cfg)
     run = run_dir(cached)
@@ -69,9 +84,21 @@ def generator_config(path: str | Path, cached: ExperimentConfig, steps: int, ove
     label = label or tree["model"]["generator"]["name"]
     tree.update(name=f"{cached.name}-peer-{label}", dataset=demo_tree["dataset"], output_dir=demo_tree["output_dir"])
     tree["train"]["generator"]["steps"] = steps
+    source = f"{path} (peers benchmark, {steps} steps)"
     if uses_prior(tree):  # the prior stage runs first, into this run's folder
         tree["model"]["generator"]["prior_checkpoint"] = str(Path(tree["output_dir"]) / tree["name"] / "prior" / "last.ckpt")
-    return Compared(label, str(path), config_from_dict(tree, source=f"{path} (peers benchmark, {steps} steps)"))
+        return Compared(label, str(path), config_from_dict(tree, source=source), "prior")
+    if tree["model"]["generator"].get("train") == "adapters":  # AV-DiT's recipe: half the steps each
+        backbone = copy.deepcopy(tree)
+        backbone["name"] = f"{tree['name']}-backbone"
+        backbone["model"]["generator"].update(train="backbone", backbone_checkpoint=None)
+        backbone["train"]["generator"]["steps"] = steps // 2
+        tree["train"]["generator"]["steps"] = steps - steps // 2
+        tree["model"]["generator"]["backbone_checkpoint"] = str(Path(tree["output_dir"]) / backbone["name"]
+                                                                / "generator" / "last.ckpt")
+        return Compared(label, str(path), config_from_dict(tree, source=source), "backbone",
+                        config_from_dict(backbone, source=f"{source}, backbone step"))
+    return Compared(label, str(path), config_from_dict(tree, source=source))
 
 
 def uses_prior(tree: dict[str, Any]) -> bool:
@@ -81,7 +108,6 @@ def uses_prior(tree: dict[str, Any]) -> bool:
 
 def planned_steps(checkpoint: Path) -> int | None:
     """The generator steps the run of `checkpoint` was configured for."""
-    from proav_core.training.checkpoint import peek_checkpoint
 
     return peek_checkpoint(checkpoint).get("config", {}).get("train", {}).get("generator", {}).get("steps")
 
@@ -113,7 +139,6 @@ class VideoDistances:
     I3D once for both), copied for each generated set."""
 
     def __init__(self, cfg: ExperimentConfig, real: list[Clip]):
-        from proav_core.build import build
 
         self.base = {name: build("metric", name, clip=cfg.clip) for name in ("fvd", "kvd")}
         self._feed(self.base, real, "real")
@@ -132,7 +157,6 @@ class VideoDistances:
 
 
 def clips_of(dataset_cfg: Any, cfg: ExperimentConfig, split: str) -> list[Clip]:
-    from proav_core.build import build_component
 
     data = build_component(dataset_cfg, clip=cfg.clip, split=split)
     return [Clip(it["video"], it["waveform"], data.classes[int(it["label"])], it["audio"])
@@ -153,20 +177,45 @@ def sample_and_time(pipe: Any, samples_per_class: int, cfg_scale: float, seed: i
                        "s_one_sample": round(single, 4)}
 
 
+def train_stage(cfg: ExperimentConfig, latents: Path, accelerator: str, say: Callable[[str], None], label: str) -> None:
+    """Train a generator run on `latents` unless it holds all its steps; a run planned for other
+    steps starts over (resuming would continue another schedule)."""
+
+    run, steps = run_dir(cfg), cfg.train.generator.steps
+    ckpt = run / "generator" / CHECKPOINT
+    if finished(ckpt, steps):
+        return
+    resume = ckpt.is_file() and planned_steps(ckpt) == steps
+    if ckpt.is_file() and not resume:
+        say(f"{label}: {run} holds a run planned for {planned_steps(ckpt)} steps; starting over with {steps}")
+    train_generator(cfg, Hardware(accelerator=accelerator), resume=resume, overwrite=not resume, latents_dir=latents)
+
+
+def train_first_stage(peer: Compared, latents: Path, accelerator: str, say: Callable[[str], None]) -> dict[str, Any]:
+    """The stage a peer's recipe trains before its generator run: its prior, or AV-DiT's backbone
+    step; returns {stage, steps, train_minutes}."""
+
+    if peer.first_stage == "prior":
+        cfg, steps = peer.cfg, peer.cfg.train.prior.steps
+        folder = run_dir(cfg) / "prior"
+        if not finished(folder / CHECKPOINT, steps):
+            say(f"{peer.label}: its prior first, {steps} steps")
+            train_prior(cfg, Hardware(accelerator=accelerator), resume=(folder / CHECKPOINT).is_file(), latents_dir=latents)
+    else:
+        cfg, steps = peer.first, peer.first.train.generator.steps
+        folder = run_dir(cfg) / "generator"
+        say(f"{peer.label}: its backbone step first, {steps} steps in {run_dir(cfg)}")
+        train_stage(cfg, latents, accelerator, say, f"{peer.label} backbone")
+    curve = training_curve(folder / "metrics.csv")
+    return {"stage": peer.first_stage, "steps": steps,
+            "train_minutes": round(curve[-1]["train_s"] / 60, 2) if curve else None}
+
+
 def compare(demo_cfg: ExperimentConfig, demo_path: str | Path, generators: Sequence[Compared], *,
             samples_per_class: int = 5, cfg_scale: float = 2.0, fvd: bool = True, fvd_real_clips: int = 64,
             accelerator: str = "cpu",
             say: Callable[[str], None] = print) -> dict[str, Any]:
     """Train (or reuse) each generator on the demo's latents, sample, score; the report (module doc)."""
-    from proav_core.data import read_clip
-    from proav_core.data.contact_sheet import SheetRow, save_contact_sheet
-    from proav_core.data.synth import syncshapes_params
-    from proav_core.demo import finished
-    from proav_core.sampling import SamplingPipeline, write_samples
-    from proav_core.training.common import CHECKPOINT, run_dir
-    from proav_core.training.generator_loop import train_generator
-    from proav_core.training.hardware import Hardware
-    from proav_core.training.prior_loop import train_prior
 
     cached, demo = demo_run(demo_cfg, demo_path)
     shape_params = {k: v for k, v in syncshapes_params(demo_cfg).items() if k in ("num_classes", "shape_size")}
@@ -190,21 +239,8 @@ def compare(demo_cfg: ExperimentConfig, demo_path: str | Path, generators: Seque
         steps = cfg.train.generator.steps
         say(f"[bold cyan]{label}[/]: {steps} steps in {run}")
         began = time.perf_counter()
-        prior_minutes = None
-        if uses_prior(config_to_dict(cfg)):
-            prior_ckpt = run / "prior" / CHECKPOINT
-            if not finished(prior_ckpt, cfg.train.prior.steps):
-                say(f"{label}: its prior first, {cfg.train.prior.steps} steps")
-                train_prior(cfg, Hardware(accelerator=accelerator), resume=prior_ckpt.is_file(),
-                            latents_dir=demo / "latents")
-            prior_curve = training_curve(run / "prior" / "metrics.csv")
-            prior_minutes = round(prior_curve[-1]["train_s"] / 60, 2) if prior_curve else None
-        if not finished(ckpt, steps):
-            resume = ckpt.is_file() and planned_steps(ckpt) == steps
-            if ckpt.is_file() and not resume:
-                say(f"{label}: {run} holds a run planned for {planned_steps(ckpt)} steps; starting over with {steps}")
-            train_generator(cfg, Hardware(accelerator=accelerator), resume=resume, overwrite=not resume,
-                            latents_dir=demo / "latents")
+        first = None if peer.first_stage is None else train_first_stage(peer, demo / "latents", accelerator, say)
+        train_stage(cfg, demo / "latents", accelerator, say, label)
         curve = training_curve(run / "generator" / "metrics.csv")
         pipe = SamplingPipeline.from_checkpoint(cfg, ckpt)
         generated, timing = sample_and_time(pipe, samples_per_class, cfg_scale, cfg.seed)
@@ -218,7 +254,7 @@ def compare(demo_cfg: ExperimentConfig, demo_path: str | Path, generators: Seque
         entry = {
             "config": peer.path, "generator": config_to_dict(cfg)["model"]["generator"], "steps": steps,
             "train_minutes": round(curve[-1]["train_s"] / 60, 2) if curve else None,
-            "prior_train_minutes": prior_minutes,
+            "first_stage": first,
             "s_per_step": round(curve[-1]["train_s"] / curve[-1]["step"], 4) if curve else None,
             "final_loss": curve[-1]["loss"] if curve else None,
             "parameters": parameter_counts(gen),

@@ -35,24 +35,32 @@ def test_peers_benchmark_trains_each_generator_the_same_steps_and_scores_it(tmp_
                                          'depth = 1\nhidden = 16\nheads = 2\nprior = "hist_sypo"\n'
                                          '[model.prior]\nname = "hist_sypo"\nwidth = 16\ndepth = 1\n'
                                          '[train.prior]\nsteps = 2\nbatch_size = 4\n')
+    frozen = peer_config(tmp_path, config, '[model.stacker]\nname = "tokens"\n[model.generator]\nname = "av_dit"\n'
+                                          'preset = "tiny"\ntrain = "adapters"\n')
     out = tmp_path / "peers.json"
     argv = ["--demo-config", str(config), "--generators", f"stdit={config}", str(tokens), f"javisdit_prior={prior}",
-            "--steps", "3",
+            f"av_dit_2step={frozen}", "--steps", "3",
             "--samples-per-class", "1", "--fvd-real-clips", "3", "--out", str(out)]
     assert load_bench().main(argv) == 0
     report = json.loads(out.read_text())
     assert report["steps"] == 3 and report["held_out_clips"] == 2 and list(report["generators"]) == ["stdit", "token_dit",
-                                                                                           "javisdit_prior"]
+                                                                                           "javisdit_prior",
+                                                                                           "av_dit_2step"]
     assert report["reference"]["real clips"]["sync_f1"] == 1.0  # real clips: every bounce has its onset
     assert report["reference"]["held-out clips"]["fvd"]["num_real"] == 3
     for label, g in report["generators"].items():
-        assert g["steps"] == 3 and g["curve"][-1]["step"] == 3
+        assert g["curve"][-1]["step"] == g["steps"]
         if label == "javisdit_prior":  # its prior trained first in its run folder, then frozen in the generator
-            assert g["prior_train_minutes"] is not None and (tmp_path / "runs" / f"tiny-peer-{label}" / "prior").is_dir()
+            assert g["first_stage"]["stage"] == "prior" and g["first_stage"]["train_minutes"] is not None
             assert g["generator"]["prior_checkpoint"].endswith(f"tiny-peer-{label}/prior/last.ckpt")
-            assert 0 < g["parameters"]["trainable"] < g["parameters"]["total"]
+            assert 0 < g["parameters"]["trainable"] < g["parameters"]["total"] and g["steps"] == 3
+        elif label == "av_dit_2step":  # AV-DiT's recipe: 1 backbone step (its own run), then 2 on the frozen backbone
+            assert g["first_stage"] == {"stage": "backbone", "steps": 1, "train_minutes": g["first_stage"]["train_minutes"]}
+            backbone = tmp_path / "runs" / f"tiny-peer-{label}-backbone" / "generator" / "last.ckpt"
+            assert backbone.is_file() and g["generator"]["backbone_checkpoint"] == str(backbone)
+            assert g["steps"] == 2 and 0 < g["parameters"]["trainable"] < g["parameters"]["total"]
         else:
-            assert g["generator"]["name"] == label and g["prior_train_minutes"] is None
+            assert g["generator"]["name"] == label and g["first_stage"] is None and g["steps"] == 3
             assert g["parameters"]["trainable"] == g["parameters"]["total"] > 0
         assert g["batch"] == 2 and g["s_per_sample_batched"] > 0 and g["s_one_sample"] > 0
         assert set(g["shape_sync"]) == {"single_object_share", "video_accuracy", "audio_accuracy", "sync_f1"}
