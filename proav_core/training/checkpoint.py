@@ -179,7 +179,7 @@ def load_checkpoint(
                 "still load for sampling, encoding and evaluation, but its optimiser state cannot resume training; "
                 "start a new run (or resume with the proav version that wrote it)"
             ) from None
-        found = [f"{key}: {_mismatch(value.state_dict(), raw[key])}" for key, value in state.items()
+        found = [f"{key}: {state_mismatch(value.state_dict(), raw[key])}" for key, value in state.items()
                  if isinstance(value, torch.nn.Module) and isinstance(raw.get(key), dict)]
         found = [line for line in found if not line.endswith(": ")]
         detail = "\n  ".join(found) or f"{type(err).__name__}: {str(err)[:1000]}"
@@ -230,7 +230,7 @@ def load_weights(
     try:
         module.load_state_dict(weights)
     except RuntimeError as err:
-        detail = _mismatch(module.state_dict(), weights) or str(err)[:1000]
+        detail = state_mismatch(module.state_dict(), weights) or str(err)[:1000]
         raise CheckpointError(
             f"checkpoint {path} does not fit the model the config builds (same components, other sizes?): {detail}"
         ) from None
@@ -246,7 +246,7 @@ def _has_pre_fused_qkv(state: dict[str, Any], raw: dict[str, Any]) -> bool:
                for k in value.state_dict())
 
 
-def _mismatch(expected: dict[str, Any], saved: dict[str, Any], show: int = 3) -> str:
+def state_mismatch(expected: dict[str, Any], saved: dict[str, Any], show: int = 3) -> str:
     """One line on how a saved state dict differs from the model's ("" when it fits)."""
     def shape(v: Any) -> tuple[int, ...]:
         return tuple(getattr(v, "shape", ()))

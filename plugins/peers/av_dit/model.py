@@ -120,9 +120,9 @@ class AVDiT(TokenDiT):
         dict): the conditioner then trains."""
         if not self.backbone_conditioner:
             return
-        from proav_core.training.checkpoint import _mismatch  # here: registry listings stay light
+        from proav_core.training.checkpoint import state_mismatch  # here: registry listings stay light
 
-        if problem := _mismatch(conditioner.state_dict(), self.backbone_conditioner):
+        if problem := state_mismatch(conditioner.state_dict(), self.backbone_conditioner):
             raise ConfigError(f"model.conditioner: the conditioner saved in {self.backbone_source} does not fit the "
                               f"config's (same classes and dim?): {problem}", path="model.conditioner")
         conditioner.load_state_dict(self.backbone_conditioner)
@@ -205,12 +205,12 @@ def read_checkpoint(path: str) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
 def load_backbone(model: AVDiT, path: str) -> None:
     """Copy the backbone weights of `path` into the model (ConfigError when they do not fit) and
     keep the checkpoint's conditioner weights for prepare_conditioner."""
-    from proav_core.training.checkpoint import _mismatch  # here: registry listings stay light
+    from proav_core.training.checkpoint import state_mismatch  # here: registry listings stay light
 
     generator, conditioner = read_checkpoint(path)
     expected = model.backbone_state()
     saved = {k: v for k, v in generator.items() if k.split(".")[0] not in INSERTED}
-    if problem := _mismatch(expected, saved):
+    if problem := state_mismatch(expected, saved):
         raise ConfigError(f"model.generator.backbone_checkpoint: the tensors of {path} do not fit this av_dit "
                           f"backbone (same preset, depth, hidden, patch, latent and condition width?): {problem}",
                           path="model.generator.backbone_checkpoint")
