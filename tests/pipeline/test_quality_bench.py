@@ -101,7 +101,7 @@ def test_quality_benchmark_script_trains_scores_and_writes_json(tmp_path, capsys
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)
     out = tmp_path / "quality.json"
-    assert bench.main([str(tiny_config(tmp_path)), "--minutes", "0.01", "--clips", "12", "--samples-per-class", "1",
+    assert bench.main([str(tiny_config(tmp_path)), "--minutes", "0.0001", "--clips", "12", "--samples-per-class", "1",
                        "--no-fvd", "--out", str(out)]) == 0
     report = json.loads(out.read_text())
     assert report["config"] == "tiny-quality" and report["steps"] == {"autoencoder": 20, "generator": 20}
