@@ -37,6 +37,7 @@ sys.path.insert(0, str(ROOT))
 
 import proav_core  # noqa: E402
 from proav_core.benchmarking.measure import time_calls  # noqa: E402
+from proav_core.benchmarking.quality import git_commit  # noqa: E402
 
 PAPER_PLANES = {f"{m}_{a}": s for m in ("video", "audio")
                 for a, s in (("hw", (4, 32, 32)), ("tw", (4, 16, 32)), ("th", (4, 16, 32)))}
@@ -122,7 +123,8 @@ def main() -> None:
               f"fastest {r['fwd_bwd_min_s']:.3f}s ({x['fwd_bwd_min_s']:.2f}x); sample{args.sample_steps}+cfg "
               f"median {r['sample_s']:.3f}s ({x['sample_s']:.2f}x) fastest {r['sample_min_s']:.3f}s "
               f"({x['sample_min_s']:.2f}x)", flush=True)
-    result = {"device": f"cpu ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)",
+    result = {"commit": git_commit(),
+              "device": f"cpu ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)",
               "torch": torch.__version__, "load_average": os.getloadavg() if hasattr(os, "getloadavg") else None,
               "config": "configs/generator_paper.toml [model.generator]", "generator_params": params,
               "batch": args.batch, "sample_steps": args.sample_steps, "cfg": "scale 2.0, both passes batched",
