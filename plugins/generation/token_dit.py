@@ -30,6 +30,18 @@ from proav_plugins.generation.dit_blocks import DiTBlock, run_blocks
 from proav_plugins.generation.stackers import Segment
 
 
+def check_plane_layout(generator: str, segments: list[Segment], tokens: int, patch: int) -> None:
+    """ConfigError unless the stacker's planes hold the latent's `tokens` and `patch` divides
+    every plane (the checks of every generator that patchifies the tokens stacker's planes)."""
+    if sum(s.length for s in segments) != tokens:
+        raise ConfigError(f"{generator}: the stacker's planes hold {sum(s.length for s in segments)} tokens, "
+                          f"latent_shape says {tokens}", path="model.generator")
+    for s in segments:
+        if s.a % patch or s.b % patch:
+            raise ConfigError(f"{generator} patch {patch} does not divide plane {s.name} ({s.a} x {s.b}); "
+                              "set model.generator.patch to a common divisor", path="model.generator.patch")
+
+
 def patchify_planes(x: Tensor, segments: list[Segment], patch: int) -> Tensor:
     """Token latent (B, C, N) -> patches (B, T, C*p*p), plane by plane (no patch straddles two
     planes), each plane's patches row-major; T = sum over planes of (a/p) * (b/p)."""
@@ -68,13 +80,7 @@ class TokenDiT(nn.Module):
                  patch: int, checkpoint_blocks: int = 0):
         super().__init__()
         c, n = latent_shape
-        if sum(s.length for s in segments) != n:
-            raise ConfigError(f"token_dit: the stacker's planes hold {sum(s.length for s in segments)} tokens, "
-                              f"latent_shape says {n}", path="model.generator")
-        for s in segments:
-            if s.a % patch or s.b % patch:
-                raise ConfigError(f"token_dit patch {patch} does not divide plane {s.name} ({s.a} x {s.b}); "
-                                  "set model.generator.patch to a common divisor", path="model.generator.patch")
+        check_plane_layout("token_dit", segments, n, patch)
         self.latent_shape, self.cond_dim, self.size, self.p = (c, n), cond_dim, size, patch
         self.segments, self.checkpoint_blocks = list(segments), checkpoint_blocks
         d, patch_dim = size.hidden, c * patch * patch

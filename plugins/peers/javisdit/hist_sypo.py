@@ -44,7 +44,8 @@ from proav_core.errors import ConfigError
 from proav_core.interfaces.autoencoder import PLANE_NAMES
 from proav_core.layers import Attention, Mlp, TransformerBlock, sincos_1d, sincos_2d
 from proav_plugins.generation.stackers import Segment
-from proav_plugins.peers.javisdit.model import patchify_planes, token_layout
+from proav_plugins.generation.token_dit import patchify_planes
+from proav_plugins.peers.javisdit.model import token_layout
 
 
 class HiSTSypoParams(ComponentParams):

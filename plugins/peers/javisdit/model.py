@@ -55,6 +55,7 @@ from proav_core.interfaces.autoencoder import PLANE_NAMES
 from proav_core.layers import TimestepEmbedder, sincos_2d
 from proav_plugins.generation import dit_layers as L
 from proav_plugins.generation.stackers import Segment
+from proav_plugins.generation.token_dit import check_plane_layout, patchify_planes
 from proav_plugins.peers.javisdit.blocks import JavisLayer, row_names
 
 MODALITIES = ("video", "audio")
@@ -79,13 +80,6 @@ class JavisDiTParams(ComponentParams):
 def modality_segments(segments: list[Segment]) -> dict[str, list[Segment]]:
     """The stacker's segments split by modality (type_id 0-2 video, 3-5 audio)."""
     return {m: [s for s in segments if (s.type_id >= 3) == (m == "audio")] for m in MODALITIES}
-
-
-def patchify_planes(x: Tensor, segments: list[Segment], patch: int) -> Tensor:
-    """(B, C, N) -> the tokens of `segments` (B, T, C*p*p), plane by plane, row-major patches."""
-    parts = [rearrange(x[:, :, s.offset : s.offset + s.length], "b c (h ph w pw) -> b (h w) (c ph pw)",
-                       ph=patch, pw=patch, w=s.b // patch) for s in segments]
-    return torch.cat(parts, dim=1)
 
 
 def token_layout(segments: list[Segment], patch: int) -> dict[str, Tensor]:
@@ -128,13 +122,7 @@ class JavisDiT(nn.Module):
                  patch: int, prior: nn.Module | None = None):
         super().__init__()
         c, n = latent_shape
-        if sum(s.length for s in segments) != n:
-            raise ConfigError(f"javisdit: the stacker's planes hold {sum(s.length for s in segments)} tokens, "
-                              f"latent_shape says {n}", path="model.generator")
-        for s in segments:
-            if s.a % patch or s.b % patch:
-                raise ConfigError(f"javisdit patch {patch} does not divide plane {s.name} ({s.a} x {s.b}); "
-                                  "set model.generator.patch to a common divisor", path="model.generator.patch")
+        check_plane_layout("javisdit", segments, n, patch)
         self.latent_shape, self.cond_dim, self.size, self.p = (c, n), cond_dim, size, patch
         self.segments = modality_segments(segments)
         d, patch_dim = size.hidden, c * patch * patch

@@ -75,7 +75,7 @@ from proav_core.layers import Attention, TimestepEmbedder, sincos_1d
 from proav_plugins.generation import dit_layers as L
 from proav_plugins.generation.dit_blocks import DiTBlock, run_blocks
 from proav_plugins.generation.stackers import Segment
-from proav_plugins.generation.token_dit import patchify_planes, unpatchify_planes
+from proav_plugins.generation.token_dit import check_plane_layout, patchify_planes, unpatchify_planes
 
 GROUPS = ("condition", "video", "audio")  # rows of the group (modality) embedding
 AXES = ("hw", "tw", "th")  # rows of the axis embedding; tw and th have a time axis (their rows)
@@ -182,13 +182,7 @@ class UniForm(nn.Module):
                  patch: int, checkpoint_blocks: int = 0):
         super().__init__()
         c, n = latent_shape
-        if sum(s.length for s in segments) != n:
-            raise ConfigError(f"uniform: the stacker's planes hold {sum(s.length for s in segments)} tokens, "
-                              f"latent_shape says {n}", path="model.generator")
-        for s in segments:
-            if s.a % patch or s.b % patch:
-                raise ConfigError(f"uniform patch {patch} does not divide plane {s.name} ({s.a} x {s.b}); "
-                                  "set model.generator.patch to a common divisor", path="model.generator.patch")
+        check_plane_layout("uniform", segments, n, patch)
         self.latent_shape, self.cond_dim, self.size, self.p = (c, n), cond_dim, size, patch
         self.segments, self.checkpoint_blocks = list(segments), checkpoint_blocks
         d, patch_dim = size.hidden, c * patch * patch
