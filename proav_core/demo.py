@@ -93,7 +93,7 @@ def synthesise_clips(folder: Path, clips: int, clip: Any, params: dict[str, Any]
     synthesize(folder, clips, clip, params)
 
 
-def run_demo(cfg: ExperimentConfig, hardware: Hardware, *, clips: int = 128, samples_per_class: int = 4,
+def run_demo(cfg: ExperimentConfig, hardware: Hardware, *, clips: int = 128, samples_per_class: int = 8,
              cfg_scale: float = 2.0, fresh: bool = False, say: Callable[[str], None] = print) -> DemoResult:
     """Run every stage; `fresh` deletes the run folder first (otherwise each stage resumes)."""
     from proav_core.data import read_clip

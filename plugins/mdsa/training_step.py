@@ -2,7 +2,11 @@
 
     L = sum_m w_m * ( 4.0 * L1 + L_perc + [stage 2] ( 6e-6 * KL + gamma * (L_adv^G + L_fm) ) )
 
-with w_m = 0.5 per modality. Stage 1 (step < disc_start): reconstruction (+ perceptual) only.
+with w_m = 0.5 per modality. `l2_weight` adds a squared-error term beside the L1 (not in the
+paper, 0 by default): the L1 gradient is the same for every pixel whatever its error, so the
+many background pixels outvote a small object's few; the squared error pulls hardest on the
+largest errors (measured on the demo's clips: 23.5 -> 26.2 dB held-out at 1100 steps, the
+objects' colours right; README, "Quality"). Stage 1 (step < disc_start): reconstruction (+ perceptual) only.
 Stage 2 (step >= disc_start): KL, adversarial (hinge) and feature-matching terms switch on,
 and the discriminators train on their own loss. Table 5's "no KL" / "no adversarial" rows set
 kl_weight = 0 / adversarial_weight = feature_matching_weight = 0 (then no discriminator is
@@ -35,6 +39,8 @@ class MdsaLossParams(ComponentParams):
 
     modality_weight: float = Field(0.5, ge=0, description="w_m, the weight of each modality (paper: 0.5)")
     l1_weight: float = Field(4.0, ge=0, description="weight of the pixel L1 term (paper: 4.0)")
+    l2_weight: float = Field(0.0, ge=0, description="weight of a squared-error term beside L1 (paper: 0); it pulls "
+                             "hardest on the largest errors, a small object's colour and edges")
     kl_weight: float = Field(6e-6, ge=0, description="weight of the KL term from stage 2 on (paper: 6e-6; 0 = Table 5 'w/o KL')")
     perceptual_weight: float = Field(1.0, ge=0, description="weight of the perceptual term")
     adversarial_weight: float = Field(1.0, ge=0, description="gamma after disc_start (paper: 1.0; 0 with feature_matching_weight 0 = 'w/o adversarial')")
@@ -113,9 +119,12 @@ class MdsaTrainingStep(nn.Module):
         for m in self.modalities:
             x, x_hat = targets[m], fakes[m]
             terms = {"l1": l1(x, x_hat)}
+            if p.l2_weight > 0:
+                terms["l2"] = (x - x_hat).square().mean()
             if p.perceptual_weight > 0:
                 terms["perceptual"] = self.perceptual(x, x_hat)
-            term = p.l1_weight * terms["l1"] + p.perceptual_weight * terms.get("perceptual", 0.0)
+            term = (p.l1_weight * terms["l1"] + p.l2_weight * terms.get("l2", 0.0)
+                    + p.perceptual_weight * terms.get("perceptual", 0.0))
             if stage2:
                 terms["kl"] = sum(out.posteriors[f"{m}_{ax}"].kl() for ax in ("hw", "tw", "th")).mean()
                 term = term + p.kl_weight * terms["kl"]

@@ -125,7 +125,7 @@ def video_distances(cfg: ExperimentConfig, real: list[Any], fake: list[Any]) -> 
 
 
 def run_quality(cfg: ExperimentConfig, hardware: Hardware, *, minutes: float, ae_share: float = 0.6,
-                clips: int = 128, samples_per_class: int = 4, cfg_scale: float = 2.0, fvd: bool = True,
+                clips: int = 128, samples_per_class: int = 8, cfg_scale: float = 2.0, fvd: bool = True,
                 say: Callable[[str], None] = print) -> dict[str, Any]:
     """Calibrate, train within the budget, sample and score; returns the report (see the module doc)."""
     from proav_core.build import build_component

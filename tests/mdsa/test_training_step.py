@@ -69,6 +69,20 @@ def test_stage_one_is_reconstruction_only():
     assert step.discriminator_loss(batch, recon, step=100) is not None
 
 
+def test_l2_weight_adds_the_mean_squared_error_of_each_modality():
+    ae = tiny_mdsa(loss={"disc_start": 100, "l2_weight": 32.0})
+    batch = random_clip()
+    loss, logs, recon = ae.training_step().generator_loss(ae, batch, step=0)
+    mse = {"video": (recon["video"] - batch["video"]).square().mean().item(),
+           "audio": (recon["audio"] - batch["audio"]).square().mean().item()}
+    assert logs["video/l2"] == pytest.approx(mse["video"], rel=1e-5)
+    assert logs["audio/l2"] == pytest.approx(mse["audio"], rel=1e-5)
+    expected = sum(0.5 * (4.0 * logs[f"{m}/l1"] + 32.0 * logs[f"{m}/l2"]) for m in ("video", "audio"))
+    assert loss.item() == pytest.approx(expected, rel=1e-5)
+    _, logs_default, _ = tiny_mdsa(loss={"disc_start": 100}).training_step().generator_loss(ae, batch, step=0)
+    assert "video/l2" not in logs_default, "the paper's loss (l2_weight = 0) has no squared-error term"
+
+
 def test_stage_two_adds_kl_adversarial_and_feature_matching():
     ae = tiny_mdsa(loss={"disc_start": 0, "kl_weight": 1e-3, "adversarial_weight": 0.7, "feature_matching_weight": 0.3})
     loss, logs, _ = ae.training_step().generator_loss(ae, random_clip(), step=0)
