@@ -1,14 +1,17 @@
 """MDSA's training step as library code (appendix Eq. 10-12), driven by a generic Fabric loop.
 
-    L = sum_m w_m * ( 4.0 * L1 + L_perc + [stage 2] ( 6e-6 * KL + gamma * (L_adv^G + L_fm) ) )
+    L = sum_m w_m * ( 4.0 * L1 [+ l2_weight * L2] + L_perc
+                      + [stage 2] ( 6e-6 * KL + gamma * (L_adv^G + L_fm) ) )
 
 with w_m = 0.5 per modality. `l2_weight` adds a squared-error term beside the L1 (not in the
 paper, 0 by default): the L1 gradient is the same for every pixel whatever its error, so the
 many background pixels outvote a small object's few; the squared error pulls hardest on the
 largest errors (measured on the demo's clips: 23.5 -> 26.2 dB held-out at 1100 steps, the
-objects' colours right; README, "Quality"). Stage 1 (step < disc_start): reconstruction (+ perceptual) only.
-Stage 2 (step >= disc_start): KL, adversarial (hinge) and feature-matching terms switch on,
-and the discriminators train on their own loss. Table 5's "no KL" / "no adversarial" rows set
+objects' colours right; README, "Quality").
+
+Stage 1 (step < disc_start): reconstruction (+ perceptual) only. Stage 2 (step >= disc_start):
+KL, adversarial (hinge) and feature-matching terms switch on, and the discriminators train on
+their own loss. Table 5's "no KL" / "no adversarial" rows set
 kl_weight = 0 / adversarial_weight = feature_matching_weight = 0 (then no discriminator is
 built and `discriminator_loss` always returns None).
 
