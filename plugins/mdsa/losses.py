@@ -1,4 +1,5 @@
-"""Loss terms of MDSA training (appendix Eq. 10-12): L1 reconstruction, the hinge GAN losses
+"""Loss terms of MDSA training (appendix Eq. 10-12): L1 reconstruction (and the squared error
+beside it, not in the paper), the hinge GAN losses
 of the patch discriminators, and feature matching between their real and fake activations."""
 
 from __future__ import annotations
@@ -11,6 +12,11 @@ from torch import Tensor
 def l1(x: Tensor, x_hat: Tensor) -> Tensor:
     """Mean absolute error over every element -> scalar."""
     return (x - x_hat).abs().mean()
+
+
+def l2(x: Tensor, x_hat: Tensor) -> Tensor:
+    """Mean squared error over every element -> scalar."""
+    return (x - x_hat).square().mean()
 
 
 def hinge_generator(fake_logits: Tensor) -> Tensor:

@@ -32,7 +32,7 @@ from torch import Tensor, nn
 from proav_core import Component, ComponentParams, build_component
 from proav_core.interfaces import ClipSpec
 from proav_core.metrics.psnr import psnr
-from proav_plugins.mdsa.losses import feature_matching, hinge_discriminator, hinge_generator, l1
+from proav_plugins.mdsa.losses import feature_matching, hinge_discriminator, hinge_generator, l1, l2
 
 IN_CHANNELS = {"video": 3, "audio": 1}
 
@@ -123,7 +123,7 @@ class MdsaTrainingStep(nn.Module):
             x, x_hat = targets[m], fakes[m]
             terms = {"l1": l1(x, x_hat)}
             if p.l2_weight > 0:
-                terms["l2"] = (x - x_hat).square().mean()
+                terms["l2"] = l2(x, x_hat)
             if p.perceptual_weight > 0:
                 terms["perceptual"] = self.perceptual(x, x_hat)
             term = (p.l1_weight * terms["l1"] + p.l2_weight * terms.get("l2", 0.0)

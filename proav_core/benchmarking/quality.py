@@ -125,14 +125,14 @@ def video_distances(cfg: ExperimentConfig, real: list[Any], fake: list[Any]) -> 
 
 
 def run_quality(cfg: ExperimentConfig, hardware: Hardware, *, minutes: float, ae_share: float = 0.6,
-                clips: int = 128, samples_per_class: int = 8, cfg_scale: float = 2.0, fvd: bool = True,
+                clips: int = 128, samples_per_class: int | None = None, cfg_scale: float = 2.0, fvd: bool = True,
                 say: Callable[[str], None] = print) -> dict[str, Any]:
     """Calibrate, train within the budget, sample and score; returns the report (see the module doc)."""
     from proav_core.build import build_component
     from proav_core.data import read_clip
     from proav_core.data.prepare import prepare
     from proav_core.data.synth import syncshapes_params
-    from proav_core.demo import demo_configs, run_demo, synthesise_clips
+    from proav_core.demo import SAMPLES_PER_CLASS, demo_configs, run_demo, synthesise_clips
     from proav_core.demo_scores import Clip
     from proav_core.training.common import run_dir
 
@@ -150,7 +150,8 @@ def run_quality(cfg: ExperimentConfig, hardware: Hardware, *, minutes: float, ae
     run_cfg = budget_config(cfg, per_step, minutes, ae_share)
     say(f"budget {minutes:g} min: autoencoder {run_cfg.train.autoencoder.steps} steps, "
         f"generator {run_cfg.train.generator.steps} steps")
-    result = run_demo(run_cfg, hardware, clips=clips, samples_per_class=samples_per_class, cfg_scale=cfg_scale,
+    per_class = samples_per_class or SAMPLES_PER_CLASS
+    result = run_demo(run_cfg, hardware, clips=clips, samples_per_class=per_class, cfg_scale=cfg_scale,
                       say=say)
     report: dict[str, Any] = {
         "config": cfg.name, "commit": git_commit(), "minutes": minutes, "ae_share": ae_share,

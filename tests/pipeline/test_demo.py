@@ -80,3 +80,11 @@ def test_demo_refuses_to_resume_a_run_made_for_another_clip(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "events.json holds clips of" in err and "--fresh" in err
     assert json.loads((data / "events.json").read_text()) == stale  # nothing overwritten
+
+
+def test_demo_cli_scores_as_many_samples_per_class_as_run_demo_by_default():
+    from proav_core.cli.demo_cmd import command
+    from proav_core.demo import SAMPLES_PER_CLASS
+
+    option = next(p for p in command.params if p.name == "samples_per_class")
+    assert option.default == SAMPLES_PER_CLASS  # the CLI keeps a literal so --help imports no torch
