@@ -86,7 +86,10 @@ def test_one_condition_token_is_a_broadcast_equal_to_the_kernel(monkeypatch, con
     assert torch.allclose(fast, fast[:, :1].expand_as(fast))  # every query gets the same value
     for name, p in attn.named_parameters():  # q weights included: zero, present (DDP, weight decay)
         torch.testing.assert_close(fast_grads[name], p.grad, atol=1e-5, rtol=1e-5, msg=name)  # sums of 14 queries, |g| ~ 40
-    assert not attn.to_q.weight.grad.any() if context_dim else not attn.to_qkv.weight.grad[:16].any()
+    # the broadcast path's q weights get exact zeros; the kernel's backward only near-zeros on some
+    # CPUs (its one-key softmax gradient is rounded), which the assert_close above bounds
+    q_grad = fast_grads["to_q.weight"] if context_dim else fast_grads["to_qkv.weight"][:16]
+    assert not q_grad.any()
 
 
 def test_more_condition_tokens_still_use_the_kernel(monkeypatch):

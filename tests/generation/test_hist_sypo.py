@@ -31,7 +31,8 @@ def test_samples_follow_the_predicted_gaussian():
     assert mean.shape == logvar.shape == draws.shape == (2000, 8, 16)
     assert torch.allclose(draws.mean(0), mean[0], atol=0.06)
     assert torch.allclose(draws.std(0), (0.5 * logvar[0]).exp(), rtol=0.08)
-    assert torch.equal(prior.mean(cond[:2]), mean[:2])
+    # the same function as the distribution's mean; a batch of 2 and one of 2000 may round differently
+    torch.testing.assert_close(prior.mean(cond[:2]), mean[:2], atol=1e-6, rtol=1e-6)
 
 
 def test_asynchronous_pairs_shift_the_audio_in_time_and_swap_it_between_clips():
