@@ -8,8 +8,9 @@ Stages (each resumes where an interrupted run stopped):
   5. train the generator on the latents                                 <run>/generator
   6. sample every class, written as mp4 + wav + PNGs                    <run>/samples
   7. score: the autoencoder's PSNR on held-out clips; AV-Align and the syncshapes ground-truth
-     score (shape_sync) of the samples (read back from their mp4s), of held-out real clips
-     and of shuffled real pairs; the quality targets they are held to
+     score (shape_sync) of the samples (read back from their mp4s), of held-out real clips,
+     of shuffled real pairs and of shuffled samples (each sample's video with another's
+     soundtrack: the samples' chance level); the quality targets they are held to
   8. conditional tasks: one held-out clip's soundtrack animated (a2v), another's video scored
      (v2a), zero-shot unless the generator was trained for them     <run>/samples/sample_a2v_*
   9. a contact sheet: per class, real clips above generated ones, then the a2v and v2a
@@ -153,7 +154,8 @@ def run_demo(cfg: ExperimentConfig, hardware: Hardware, *, clips: int = 128, sam
             fake.append(Clip(video, waveform, name, audio))
         psnr = held_out_psnr(load_autoencoder(cfg), test, len(test), torch.device("cpu"))(0)
         result.reconstruction = {k.removeprefix("val/"): round(v, 2) for k, v in psnr.items()}
-        sets = {"samples": fake, "real clips": real, "shuffled real pairs": shuffled(real)}
+        sets = {"samples": fake, "real clips": real, "shuffled real pairs": shuffled(real),
+                "shuffled samples": shuffled(fake)}
         result.scores = {k: score_set(cfg, v, shape_sync_params) for k, v in sets.items()}
         result.targets = targets(result.scores, result.reconstruction)
     with stage("a2v and v2a", "one held-out clip's soundtrack animated, another's video scored"):

@@ -1,6 +1,6 @@
 """What `proav demo` measures: AV-Align and the
-syncshapes ground-truth score (`shape_sync`) of the samples, the held-out real clips and
-shuffled real pairs, the targets those figures are held to, the a2v and v2a examples, and the
+syncshapes ground-truth score (`shape_sync`) of the samples, the held-out real clips,
+shuffled real pairs and shuffled samples (the samples' chance level), the targets those figures are held to, the a2v and v2a examples, and the
 contact sheet.
 
 A clip set is a list of `Clip`s (video (3, T, H, W) in [-1, 1], waveform (S,), the class name
@@ -20,7 +20,10 @@ from proav_core.config import ExperimentConfig
 from proav_core.data.contact_sheet import SheetRow, save_contact_sheet
 from proav_core.interfaces.metrics import MetricResult
 
-SETS = ("samples", "real clips", "shuffled real pairs")
+# "shuffled samples" pairs each sample's video with the next sample's soundtrack (mostly one of the
+# same class): their sync F1 is what the samples' events score by chance, so the samples' own
+# sync F1 above it is the part that comes from a video and its soundtrack being generated together.
+SETS = ("samples", "real clips", "shuffled real pairs", "shuffled samples")
 
 
 @dataclass

@@ -116,3 +116,76 @@ def test_sampling_is_deterministic_given_the_noise_generator(method):
         x0 = obj.sample_noise((8, 6), generator=torch.Generator().manual_seed(11))
         outs.append(sampler(velocity, x0, cond=torch.zeros(8, 1, 1)))
     assert torch.equal(outs[0], outs[1]) and outs[0].abs().max() <= 1.0
+
+
+def point_mass_velocity(c: torch.Tensor):
+    """The exact velocity of straight paths to one data point c: v(x, t) = (c - x) / (1 - t)."""
+    def velocity(x, t, cond):
+        return (c - x) / (1 - t.view(-1, *([1] * (x.dim() - 1))))
+    return velocity
+
+
+@pytest.mark.parametrize("eta", [0.0, 0.5, 1.0])
+def test_renoised_sampler_lands_on_the_data_of_an_exact_velocity(eta):
+    c = torch.tensor([[0.3, -0.7, 0.1]]).expand(4, 3)
+    sampler = proav_core.build("sampler", "reflected_flow_renoised", steps=10, eta=eta, latent_bound=1.0)
+    seen = []
+    x0 = proav_core.build("objective", "reflected_flow").sample_noise((4, 3), generator=torch.Generator().manual_seed(0))
+    out = sampler(point_mass_velocity(c), x0, cond=torch.zeros(4, 1, 1),
+                  callback=lambda i, t, x: seen.append((t, x.abs().max())))
+    assert torch.allclose(out, c, atol=1e-5)
+    assert len(seen) == 10 and seen[-1][0] == 1.0 and all(m <= 1.0 for _, m in seen)
+
+
+def test_renoised_sampler_at_eta_0_is_reflected_euler():
+    net = torch.nn.Linear(6, 6)
+
+    def velocity(x, t, cond):
+        return torch.tanh(net(x)) * 3 + t[:, None]
+
+    x0 = torch.rand(5, 6, generator=torch.Generator().manual_seed(2)) * 2 - 1
+    euler = proav_core.build("sampler", "reflected_flow", steps=7, latent_bound=1.0)
+    renoised = proav_core.build("sampler", "reflected_flow_renoised", steps=7, eta=0.0, latent_bound=1.0)
+    with torch.no_grad():
+        assert torch.allclose(renoised(velocity, x0, cond=torch.zeros(5, 1, 1)),
+                              euler(velocity, x0, cond=torch.zeros(5, 1, 1)), atol=1e-6)
+
+
+def test_renoised_sampler_draws_the_objectives_noise_per_sample_whatever_the_batch():
+    drawn = []
+    objective = proav_core.build("objective", "reflected_flow", noise_std=0.5, latent_bound=1.0)
+
+    def noise(shape, generator, device):
+        drawn.append(shape)
+        return objective.noise(shape, generator, device)
+
+    sampler = proav_core.build("sampler", "reflected_flow_renoised", steps=6, eta=0.9, latent_bound=1.0, noise=noise)
+    net = torch.nn.Linear(6, 6)
+
+    def velocity(x, t, cond):
+        return torch.tanh(net(x)) * 3 + t[:, None]
+
+    x0 = objective.sample_noise((6, 6), generator=torch.Generator().manual_seed(4))
+    cond = torch.zeros(6, 1, 1)
+    with torch.no_grad():
+        whole = sampler(velocity, x0, cond=cond)
+        parts = torch.cat([sampler(velocity, x0[:2], cond=cond[:2]), sampler(velocity, x0[2:], cond=cond[2:])])
+        again = sampler(velocity, x0, cond=cond)
+        euler = proav_core.build("sampler", "reflected_flow", steps=6, latent_bound=1.0)(velocity, x0, cond=cond)
+    assert drawn and all(tuple(s) == (1, 6) for s in drawn)  # one draw per sample and step, the objective's
+    assert len(drawn) == 3 * 6 * 5  # 3 runs x 6 samples x 5 steps (the last lands on the data)
+    assert torch.allclose(whole, parts, atol=1e-6) and torch.equal(whole, again)
+    assert not torch.allclose(whole, euler, atol=1e-3)  # the fresh noise changed the path
+    with pytest.raises(ValueError, match="eta"):
+        from proav_core.flow_matching import sample_renoised
+        sample_renoised(lambda x, t: x, x0, torch.linspace(0, 1, 3), noise=noise, eta=1.5)
+
+
+def test_build_offers_the_objectives_noise_to_the_sampler():
+    from proav_core.build import build_generation
+    from proav_core.config import config_from_dict
+
+    cfg = config_from_dict({"name": "t", "objective": {"name": "reflected_flow", "noise_std": 0.25},
+                            "sampler": {"name": "reflected_flow_renoised", "steps": 3}}, source="test")
+    parts = build_generation(cfg, None, 1.0, [])
+    assert parts.sampler.noise == parts.objective.noise and parts.sampler.bound == 1.0

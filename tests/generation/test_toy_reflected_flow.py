@@ -100,3 +100,13 @@ def test_without_reflection_the_same_model_leaves_the_box(trained):
     assert max(peaks) > 1.01 and outside > 0.005, (max(peaks), outside)
     heun, heun_peaks = run("reflected_flow", net, x0, bound=1.0, method="heun")
     assert max(heun_peaks) <= 1.0 and sliced_w1(heun, ref) < 0.07
+
+
+def test_renoised_sampling_of_the_same_model_matches_the_target_inside_the_box(trained):
+    net, x0, ref, other = trained
+    objective = proav_core.build("objective", "reflected_flow", bound=1.0, cond_dropout=0.0)
+    out, peaks = run("reflected_flow_renoised", net, x0, bound=1.0, eta=0.9, noise=objective.noise)
+    assert len(peaks) == 30 and max(peaks) <= 1.0
+    assert sliced_w1(out, ref) < 0.07, (sliced_w1(out, ref), sliced_w1(other, ref))
+    quadrants = torch.stack([((out[:, 0] > 0) == (c[0] > 0)) & ((out[:, 1] > 0) == (c[1] > 0)) for c in CENTRES])
+    assert torch.allclose(quadrants.float().mean(dim=1), torch.full((4,), 0.25), atol=0.04)

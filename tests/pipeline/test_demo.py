@@ -27,7 +27,7 @@ def test_demo_runs_every_stage_and_resumes(tmp_path, capsys):
         info = probe_media(path)
         assert info.fps == 4.0 and (info.width, info.height) == (16, 16)
     scores = summary["scores"]
-    assert list(scores) == ["samples", "real clips", "shuffled real pairs"]
+    assert list(scores) == ["samples", "real clips", "shuffled real pairs", "shuffled samples"]
     assert scores["samples"]["av_align"]["num_fake"] == 2 and scores["samples"]["shape_sync"]["num_fake"] == 2
     assert scores["real clips"]["shape_sync"]["num_fake"] == 2  # the test split of 12 clips at 15 %
     for name, by_metric in scores.items():

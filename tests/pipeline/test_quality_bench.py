@@ -107,7 +107,7 @@ def test_quality_benchmark_script_trains_scores_and_writes_json(tmp_path, capsys
     assert report["config"] == "tiny-quality" and report["steps"] == {"autoencoder": 20, "generator": 20}
     assert set(report["seconds_per_step"]) == {"autoencoder", "generator"}
     assert [row["step"] for row in report["autoencoder_curve"]] == [2 * k for k in range(1, 11)]
-    assert list(report["demo"]["scores"]) == ["samples", "real clips", "shuffled real pairs"]
+    assert list(report["demo"]["scores"]) == ["samples", "real clips", "shuffled real pairs", "shuffled samples"]
     assert set(report["demo"]["reconstruction"]) == {"video_psnr", "audio_psnr"}
     assert (tmp_path / "runs" / "tiny-quality" / "contact_sheet.png").is_file()
     assert "held-out reconstruction PSNR against training time" in capsys.readouterr().out
