@@ -180,9 +180,10 @@ def build_generation(
     """Build stacker, conditioner, generator, objective and sampler from their sections.
 
     plane_shapes size the stacker; its latent shape, the stacker itself (padding mask, token
-    layout) and the conditioner's width are offered to the generator; latent_bound (the autoencoder's box) is offered to objective and sampler,
-    and the objective's `noise(shape, generator, device)` to the sampler (stochastic samplers draw
-    fresh noise like the training noise).
+    layout) and the conditioner's width are offered to the generator; latent_bound (the
+    autoencoder's box) is offered to objective and sampler, and the objective's
+    `noise(shape, generator, device)` to the sampler (stochastic samplers draw fresh noise like
+    the training noise).
     """
     m, out = cfg.model, GenerationParts()
     box = {} if latent_bound is None else {"latent_bound": float(latent_bound)}

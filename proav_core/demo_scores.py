@@ -1,7 +1,7 @@
-"""What `proav demo` measures: AV-Align and the
-syncshapes ground-truth score (`shape_sync`) of the samples, the held-out real clips,
-shuffled real pairs and shuffled samples (the samples' chance level), the targets those figures are held to, the a2v and v2a examples, and the
-contact sheet.
+"""What `proav demo` measures: AV-Align and the syncshapes ground-truth score (`shape_sync`)
+of the samples, the held-out real clips, shuffled real pairs and shuffled samples (the
+samples' chance level), the targets those figures are held to, the a2v and v2a examples, and
+the contact sheet.
 
 A clip set is a list of `Clip`s (video (3, T, H, W) in [-1, 1], waveform (S,), the class name
 it is meant to show, and its audio representation for the contact sheet).
