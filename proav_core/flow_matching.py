@@ -209,6 +209,7 @@ def cfg_velocity(velocity: VelocityFn, cond: Tensor, null_cond: Tensor | None, s
 
 __all__ = [
     "DEFAULT_BOUND",
+    "Noise",
     "Velocity",
     "cfg_velocity",
     "reflect",

@@ -18,6 +18,7 @@ import proav_core
 from proav_core import ComponentParams
 from proav_core.flow_matching import (  # noqa: F401  (re-exported: the helpers used to live here)
     DEFAULT_BOUND,
+    Noise,
     Velocity,
     cfg_velocity,
     reflect,
@@ -85,7 +86,7 @@ class RenoisedSampler:
     unit normal truncated to the box, the reflected_flow objective's default)."""
 
     def __init__(self, steps: int, eta: float, bound: float | None, latent_bound: float | None = None,
-                 noise=None):
+                 noise: Noise | None = None):
         self.steps, self.eta = steps, eta
         self.bound: float = resolve_bound(bound, latent_bound)
         self.noise = noise or (lambda shape, generator, device: truncated_normal(shape, self.bound, 1.0,
