@@ -11,7 +11,10 @@ Prints a table and writes JSON (benchmarks/measured/tasks-<name>.json) with the 
 
     .venv/bin/python benchmarks/bench_tasks.py [--config configs/demo.toml]
         [--tasks "{joint = 0.5, a2v = 0.25, v2a = 0.25}"] [--steps N] [--set KEY=VALUE ...]
-        [--run-name NAME] [--out PATH]
+        [--run-name NAME] [--seeds 0 1 2] [--out PATH]
+
+With several --seeds each model samples the held-out clips once per seed; the figures and the
+targets are judged on the means (each seed's figures kept under "per_seed").
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ sys.path.insert(0, str(ROOT))
 from rich.table import Table  # noqa: E402
 
 from proav_core.benchmarking.quality import git_commit  # noqa: E402
-from proav_core.benchmarking.tasks_eval import evaluate_tasks, task_targets  # noqa: E402
+from proav_core.benchmarking.tasks_eval import evaluate_tasks, mean_over_seeds, task_targets  # noqa: E402
 from proav_core.cli.common import console  # noqa: E402
 from proav_core.config import config_from_dict, config_to_dict, load_config  # noqa: E402
 from proav_core.errors import UsageError  # noqa: E402
@@ -52,6 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--steps", type=int, default=None, help="multi-task generator steps (default: the config's)")
     ap.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     ap.add_argument("--run-name", default=None, help="run name of the multi-task generator (default <name>-tasks)")
+    ap.add_argument("--seeds", type=int, nargs="+", default=[0], help="sampling seeds; figures are their means")
     ap.add_argument("--accelerator", default="cpu")
     ap.add_argument("--out", default=None)
     args = ap.parse_args(argv)
@@ -89,13 +93,13 @@ def main(argv: list[str] | None = None) -> int:
               "held_out_clips": len(real), "runs": {}}
     for name, (c, ckpt, hold) in runs.items():
         pipe = SamplingPipeline.from_checkpoint(c, ckpt)
-        rep = evaluate_tasks(pipe, real, params, hold=hold)
-        rep.pop("clips_made")
+        rep = mean_over_seeds([evaluate_tasks(pipe, real, params, hold=hold, seed=s) for s in args.seeds])
         rep["targets"] = task_targets(rep)
         report["runs"][name] = rep
         console.print(f"{name}: a2v {rep['a2v']['generated']}, v2a {rep['v2a']['generated']}", highlight=False)
 
-    table = Table(title=f"a2v / v2a on {len(real)} held-out syncshapes clips (shape_sync)")
+    seeds = f", mean of seeds {args.seeds}" if len(args.seeds) > 1 else ""
+    table = Table(title=f"a2v / v2a on {len(real)} held-out syncshapes clips (shape_sync{seeds})")
     for col in ("model, task", "set", "sync F1", "class agree", "1 object", "bounces", "onsets"):
         table.add_column(col)
     first = next(iter(report["runs"].values()))

@@ -104,12 +104,26 @@ def budget_config(cfg: ExperimentConfig, seconds_per_step: dict[str, float], min
 
 def autoencoder_curve(metrics_csv: Path) -> list[dict[str, float]]:
     """Rows of the autoencoder's metrics.csv that carry a held-out evaluation: step, training
-    seconds, val PSNR per modality."""
+    seconds, val PSNR per modality, and beside it "train/<modality>_psnr": the mean PSNR of the
+    training batches logged since the previous evaluation (the gap between the two shows when the
+    autoencoder starts fitting its training clips better than held-out ones)."""
     with metrics_csv.open(newline="") as f:
         rows = list(csv.DictReader(f))
     keys = [k for k in (rows[0] if rows else {}) if k.startswith("val/")]
-    return [{"step": int(r["step"]), "train_s": float(r["train_s"]), **{k: round(float(r[k]), 3) for k in keys}}
-            for r in rows if any(r.get(k) for k in keys)]
+    batch_keys = [k for k in ("video/psnr", "audio/psnr") if k in (rows[0] if rows else {})]
+    curve, since = [], []
+    for r in rows:
+        since.append(r)
+        if not any(r.get(k) for k in keys):
+            continue
+        point = {"step": int(r["step"]), "train_s": float(r["train_s"]), **{k: round(float(r[k]), 3) for k in keys}}
+        for k in batch_keys:
+            logged = [float(b[k]) for b in since if b.get(k)]
+            if logged:
+                point[f"train/{k.replace('/', '_')}"] = round(sum(logged) / len(logged), 3)
+        curve.append(point)
+        since = []
+    return curve
 
 
 def video_distances(cfg: ExperimentConfig, real: list[Any], fake: list[Any]) -> dict[str, Any]:

@@ -97,6 +97,33 @@ def evaluate_tasks(pipe: Any, real: list[Clip], shape_sync_params: dict[str, Any
     return report
 
 
+def mean_over_seeds(reports: list[dict[str, Any]]) -> dict[str, Any]:
+    """One report from `evaluate_tasks` reports of the same model at several sampling seeds
+    (clips_made dropped): every figure of every set is the mean over the seeds (None where a
+    seed had none), "seeds" lists them and "per_seed" keeps each seed's figures."""
+    if not reports:
+        raise ValueError("mean_over_seeds needs at least one report")
+
+    def mean(values: list[Any]) -> float | None:
+        known = [v for v in values if v is not None]
+        return None if len(known) < len(values) else round(sum(known) / len(known), 3)
+
+    def sets(r: dict[str, Any]) -> dict[str, dict[str, Any]]:
+        return {f"{task}/{which}": r[task][which] for task in ("a2v", "v2a")
+                for which in ("generated", "shuffled condition")} | {"real pairs": r["real pairs"]}
+
+    first = reports[0]
+    out: dict[str, Any] = {k: v for k, v in first.items() if k not in ("a2v", "v2a", "real pairs", "clips_made", "seed")}
+    out["seeds"] = [r["seed"] for r in reports]
+    out["per_seed"] = [{"seed": r["seed"], **sets(r)} for r in reports]
+    for task in ("a2v", "v2a"):
+        out[task] = {"mode": first[task]["mode"], "seconds": round(sum(r[task]["seconds"] for r in reports), 1)}
+        for which in ("generated", "shuffled condition"):
+            out[task][which] = {k: mean([r[task][which][k] for r in reports]) for k in FIGURES}
+    out["real pairs"] = {k: mean([r["real pairs"][k] for r in reports]) for k in FIGURES}
+    return out
+
+
 def task_targets(report: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """The issue's targets: per task, sync F1 >= 0.8 x real pairs' and >= 2 x shuffled condition's;
     class agreement >= 0.9."""

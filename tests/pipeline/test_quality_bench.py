@@ -72,6 +72,20 @@ def test_reconstruction_run_reports_a_curve_and_the_final_psnr(tmp_path):
     assert all(0 < v < 100 for v in report["final"].values())
 
 
+def test_autoencoder_curve_pairs_held_out_psnr_with_the_training_batches_since_the_last_evaluation(tmp_path):
+    from proav_core.benchmarking.quality import autoencoder_curve
+
+    csv_file = tmp_path / "metrics.csv"
+    csv_file.write_text("step,train_s,video/psnr,audio/psnr,val/video_psnr,val/audio_psnr\n"
+                        "10,1.0,20.0,30.0,,\n20,2.0,22.0,31.0,19.0,29.0\n"
+                        "30,3.0,24.0,32.0,,\n40,4.0,28.0,,21.5,30.5\n")
+    assert autoencoder_curve(csv_file) == [
+        {"step": 20, "train_s": 2.0, "val/video_psnr": 19.0, "val/audio_psnr": 29.0,
+         "train/video_psnr": 21.0, "train/audio_psnr": 30.5},
+        {"step": 40, "train_s": 4.0, "val/video_psnr": 21.5, "val/audio_psnr": 30.5,
+         "train/video_psnr": 26.0, "train/audio_psnr": 32.0}]
+
+
 def test_git_commit_names_head():
     commit = git_commit()
     assert commit is None or re.fullmatch(r"[0-9a-f]{40}(\+dirty)?", commit)

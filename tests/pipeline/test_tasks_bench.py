@@ -21,7 +21,7 @@ def test_tasks_benchmark_trains_the_multitask_generator_and_scores_both_modes(tm
     assert cli("demo", "--config", config, "--clips", "12", "--samples-per-class", "1", "--accelerator", "cpu") == 0
     out = tmp_path / "tasks.json"
     bench = load_bench()
-    assert bench.main(["--config", str(config), "--steps", "3", "--out", str(out)]) == 0
+    assert bench.main(["--config", str(config), "--steps", "3", "--seeds", "0", "1", "--out", str(out)]) == 0
     report = json.loads(out.read_text())
     assert report["tasks"] == {"joint": 0.5, "a2v": 0.25, "v2a": 0.25} and report["multitask_steps"] == 3
     assert report["held_out_clips"] == 2  # the tiny demo's test split
@@ -35,6 +35,9 @@ def test_tasks_benchmark_trains_the_multitask_generator_and_scores_both_modes(tm
             for which in ("generated", "shuffled condition"):
                 assert 0.0 <= r[task][which]["sync_f1"] <= 1.0
         assert len(r["targets"]) == 6
+        assert r["seeds"] == [0, 1] and [p["seed"] for p in r["per_seed"]] == [0, 1]
+        per_seed = [p["v2a/generated"]["sync_f1"] for p in r["per_seed"]]
+        assert r["v2a"]["generated"]["sync_f1"] == round(sum(per_seed) / 2, 3)  # the figure is the seeds' mean
     assert (tmp_path / "runs" / "tiny-tasks" / "generator" / "last.ckpt").is_file()
     assert "a2v / v2a on 2 held-out syncshapes clips" in capsys.readouterr().out
 
@@ -47,3 +50,35 @@ def test_tasks_benchmark_without_a_demo_run_says_what_to_run(tmp_path):
     config = tiny_config(tmp_path)
     with pytest.raises(UsageError, match="holds no finished demo run; run `proav demo --config"):
         load_bench().main(["--config", str(config)])
+
+
+def figures(**known):
+    from proav_core.benchmarking.tasks_eval import FIGURES
+
+    return {k: known.get(k, 0.5) for k in FIGURES}
+
+
+def report(seed, a2v_sync, v2a_class, onsets=1.0):
+    sets = {"generated": figures(sync_f1=a2v_sync), "shuffled condition": figures(sync_f1=0.25)}
+    return {"clips": 3, "hold": "trained", "seed": seed, "cfg_scale": 1.0, "clips_made": {},
+            "a2v": {"mode": "trained", "seconds": 1.0, **sets},
+            "v2a": {"mode": "trained", "seconds": 2.0, "generated": figures(av_class_agreement=v2a_class, onsets_per_clip=onsets),
+                    "shuffled condition": figures()},
+            "real pairs": figures(sync_f1=1.0)}
+
+
+def test_mean_over_seeds_averages_every_figure_and_keeps_each_seed():
+    import pytest
+
+    from proav_core.benchmarking.tasks_eval import mean_over_seeds, task_targets
+
+    merged = mean_over_seeds([report(0, 0.6, 0.8), report(3, 0.9, 1.0, onsets=None)])
+    assert merged["seeds"] == [0, 3] and "seed" not in merged and "clips_made" not in merged
+    assert merged["a2v"]["generated"]["sync_f1"] == 0.75 and merged["v2a"]["generated"]["av_class_agreement"] == 0.9
+    assert merged["v2a"]["generated"]["onsets_per_clip"] is None  # one seed had none: no mean
+    assert merged["a2v"]["seconds"] == 2.0 and merged["v2a"]["mode"] == "trained"
+    assert merged["per_seed"][1]["a2v/generated"]["sync_f1"] == 0.9
+    targets = task_targets(merged)  # judged on the means
+    assert targets["v2a class agreement >= 0.9"]["met"] and not targets["a2v sync F1 >= 0.8 x real pairs'"]["met"]
+    with pytest.raises(ValueError, match="at least one report"):
+        mean_over_seeds([])
