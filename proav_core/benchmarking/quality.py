@@ -109,8 +109,9 @@ def autoencoder_curve(metrics_csv: Path) -> list[dict[str, float]]:
     autoencoder starts fitting its training clips better than held-out ones)."""
     with metrics_csv.open(newline="") as f:
         rows = list(csv.DictReader(f))
-    keys = [k for k in (rows[0] if rows else {}) if k.startswith("val/")]
-    batch_keys = [k for k in ("video/psnr", "audio/psnr") if k in (rows[0] if rows else {})]
+    header = rows[0] if rows else {}
+    keys = [k for k in header if k.startswith("val/")]
+    batch_keys = [k for k in ("video/psnr", "audio/psnr") if k in header]
     curve, since = [], []
     for r in rows:
         since.append(r)

@@ -105,8 +105,7 @@ def mean_over_seeds(reports: list[dict[str, Any]]) -> dict[str, Any]:
         raise ValueError("mean_over_seeds needs at least one report")
 
     def mean(values: list[Any]) -> float | None:
-        known = [v for v in values if v is not None]
-        return None if len(known) < len(values) else round(sum(known) / len(known), 3)
+        return None if None in values else round(sum(values) / len(values), 3)
 
     def sets(r: dict[str, Any]) -> dict[str, dict[str, Any]]:
         return {f"{task}/{which}": r[task][which] for task in ("a2v", "v2a")
