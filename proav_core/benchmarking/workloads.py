@@ -35,6 +35,7 @@ from torch import Tensor, nn
 from proav_core.build import build_component, build_generation
 from proav_core.config import ExperimentConfig
 from proav_core.sampling import SamplingPipeline
+from proav_core.training.common import adam
 from proav_core.training.ema import EMA
 from proav_core.training.generator_loop import FlowModel, flow_model, parameter_counts
 
@@ -117,12 +118,11 @@ class AutoencoderBench:
         """Stage 1 (i = 0) and stage 2 (i = disc_start) steps; one step without a disc_start."""
         fabric, opt = self.fabric, self.cfg.train.autoencoder.optim
         step_fn = self.step_fn.to(fabric.device)
-        adam = dict(lr=opt.lr, betas=opt.betas, weight_decay=opt.weight_decay)
         s = self._state
-        s["opt_g"] = fabric.setup_optimizers(torch.optim.Adam(self.module.parameters(), **adam))
+        s["opt_g"] = fabric.setup_optimizers(adam(self.module.parameters(), opt, fabric.device, decoupled=False))
         d_params = [p for p in step_fn.discriminators.parameters() if p.requires_grad]
         if d_params:
-            opt_d = torch.optim.Adam(d_params, **adam)
+            opt_d = adam(d_params, opt, fabric.device, decoupled=False)
             step_fn.discriminators, s["opt_d"] = fabric.setup(step_fn.discriminators, opt_d)
         decay = self.cfg.train.autoencoder.ema_decay
         s["ema"] = EMA(self.autoencoder, decay) if decay else None
@@ -201,8 +201,7 @@ class GeneratorBench:
         fabric, loop = self.fabric, self.cfg.train.generator
         opt, s = loop.optim, self._state
         trainable = [p for p in self.module.parameters() if p.requires_grad]  # as training: frozen parts left out
-        s["opt"] = fabric.setup_optimizers(torch.optim.AdamW(
-            trainable, lr=opt.lr, betas=opt.betas, weight_decay=opt.weight_decay))
+        s["opt"] = fabric.setup_optimizers(adam(trainable, opt, fabric.device, decoupled=True))
         s["ema"] = EMA(self.flow, loop.ema_decay) if loop.ema_decay else None
         s["planes"] = synthetic_planes(self.plane_shapes, self.latent_bound, self.batch_size, fabric.device,
                                        self.cfg.seed)

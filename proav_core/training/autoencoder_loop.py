@@ -23,6 +23,7 @@ from proav_core.metrics.psnr import psnr
 from proav_core.training.batches import StepBatchSampler
 from proav_core.training.checkpoint import component_names, load_checkpoint, rng_state, seed_step
 from proav_core.training.common import (
+    adam,
     check_finite,
     optimizer_step,
     prepare_stage_dir,
@@ -38,10 +39,6 @@ from proav_core.training.sharding import is_sharded
 
 CURVES = (("loss", "d_loss"), ("video/psnr", "audio/psnr"))  # panels of loss.png
 VAL_CURVES = (("val/video_psnr", "val/audio_psnr"),)  # with train.autoencoder.eval_every
-
-
-def _adam(params, opt) -> torch.optim.Adam:
-    return torch.optim.Adam(params, lr=opt.lr, betas=opt.betas, weight_decay=opt.weight_decay)
 
 
 def held_out_psnr(model: torch.nn.Module, dataset: Any, clips: int, device: torch.device,
@@ -95,9 +92,9 @@ def train_autoencoder(
     seed_step(cfg.seed, -1, 0)  # initial weights depend on the config's seed alone
     autoencoder = build_component(cfg.model.autoencoder, clip=cfg.clip)
     step_fn = autoencoder.training_step().to(fabric.device)
-    opt_g = _adam(autoencoder.parameters(), opt)
+    opt_g = adam(autoencoder.parameters(), opt, fabric.device, decoupled=False)
     d_params = [p for p in step_fn.discriminators.parameters() if p.requires_grad]
-    opt_d = _adam(d_params, opt) if d_params else None
+    opt_d = adam(d_params, opt, fabric.device, decoupled=False) if d_params else None
     sched_g = warmup_schedule(opt_g, opt.warmup_steps, opt.decay, loop.steps)
     sched_d = warmup_schedule(opt_d, opt.warmup_steps, opt.decay, loop.steps) if opt_d else None
     names = component_names(cfg)

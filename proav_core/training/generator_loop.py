@@ -23,6 +23,7 @@ from proav_core.errors import ConfigError, UsageError
 from proav_core.training.batches import StepBatchSampler
 from proav_core.training.checkpoint import component_names, load_checkpoint, peek_checkpoint, rng_state, seed_step
 from proav_core.training.common import (
+    adam,
     check_finite,
     optimizer_step,
     prepare_stage_dir,
@@ -157,7 +158,7 @@ def train_generator(
     normalizer = latents.normalizer()
     opt = loop.optim
     trainable = [p for p in model.parameters() if p.requires_grad]  # frozen parts stay out of the optimiser
-    optimizer = torch.optim.AdamW(trainable, lr=opt.lr, betas=opt.betas, weight_decay=opt.weight_decay)
+    optimizer = adam(trainable, opt, fabric.device, decoupled=True)
     scheduler = warmup_schedule(optimizer, opt.warmup_steps, opt.decay, loop.steps)
     names = component_names(cfg)
     write_resolved_config(fabric, directory, cfg)

@@ -31,7 +31,7 @@ from proav_core.training.checkpoint import (
     rng_state,
     seed_step,
 )
-from proav_core.training.common import check_finite, optimizer_step, prepare_stage_dir, run_dir, run_steps
+from proav_core.training.common import adam, check_finite, optimizer_step, prepare_stage_dir, run_dir, run_steps
 from proav_core.training.common import write_resolved_config
 from proav_core.training.generator_loop import collate_planes
 from proav_core.training.hardware import Hardware, launch_fabric
@@ -70,7 +70,7 @@ def train_prior(cfg: ExperimentConfig, hardware: Hardware = Hardware(), *, resum
     prior = build_component(cfg.model.prior, cond_dim=conditioner.dim, stacker=stacker)
     model, normalizer = PriorModel(prior, conditioner), latents.normalizer()
     opt = loop.optim
-    optimizer = torch.optim.AdamW(model.parameters(), lr=opt.lr, betas=opt.betas, weight_decay=opt.weight_decay)
+    optimizer = adam(model.parameters(), opt, fabric.device, decoupled=True)
     scheduler = warmup_schedule(optimizer, opt.warmup_steps, opt.decay, loop.steps)
     names = component_names(cfg)
     write_resolved_config(fabric, directory, cfg)
