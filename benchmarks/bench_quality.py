@@ -5,7 +5,7 @@ targets, FVD and KVD with the offline I3D. Prints tables and writes JSON.
 
     .venv/bin/python benchmarks/bench_quality.py configs/demo.toml --minutes 7
     .venv/bin/python benchmarks/bench_quality.py configs/quality_base.toml --minutes 60 --ae-share 0.75
-        [--set KEY=VALUE ...] [--clips 128] [--samples-per-class 8] [--no-fvd]
+        [--set KEY=VALUE ...] [--clips 128] [--samples-per-class 24] [--no-fvd]
         [--out benchmarks/measured/quality-<config name>.json]
 
 The JSON holds the commit it was measured on; benchmarks/measured/ keeps the runs the README
@@ -39,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--ae-share", type=float, default=0.6, help="share of the budget for the autoencoder")
     ap.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     ap.add_argument("--clips", type=int, default=128, help="syncshapes clips to synthesise")
-    ap.add_argument("--samples-per-class", type=int, default=None, help="default: the demo's (8)")
+    ap.add_argument("--samples-per-class", type=int, default=None, help="default: the demo's (24)")
     ap.add_argument("--cfg", type=float, default=2.0, help="guidance scale")
     ap.add_argument("--no-fvd", action="store_true", help="skip FVD/KVD (the I3D takes ~6 s per clip on a CPU)")
     ap.add_argument("--accelerator", default="cpu")

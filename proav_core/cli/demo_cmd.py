@@ -19,7 +19,7 @@ def default_config_path() -> str:
 @click.option("--config", "config", default=None, help="config to run (default: the packaged configs/demo.toml)")
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="override a config value")
 @click.option("--clips", default=128, show_default=True, type=click.IntRange(min=8), help="clips to synthesise")
-@click.option("--samples-per-class", default=8, show_default=True, type=click.IntRange(min=1),  # demo.SAMPLES_PER_CLASS
+@click.option("--samples-per-class", default=24, show_default=True, type=click.IntRange(min=1),  # demo.SAMPLES_PER_CLASS
               help="samples per class that are scored (the contact sheet shows 2)")
 @click.option("--cfg", "cfg_scale", default=2.0, show_default=True, type=float, help="guidance scale")
 @click.option("--fresh", is_flag=True, help="delete the run folder first instead of resuming it")
