@@ -33,7 +33,8 @@ import torch
 
 from proav_core.build import build_component
 from proav_core.config import ExperimentConfig, config_from_dict, config_to_dict
-from proav_core.demo_scores import Clip, metric, score_set, shuffled, targets, task_examples, write_contact_sheet
+from proav_core.demo_scores import (Clip, metric, score_set, shuffled, sync_above_chance, targets, task_examples,
+                                    write_contact_sheet)
 from proav_core.interfaces.metrics import MetricResult
 from proav_core.training.common import CHECKPOINT, run_dir
 from proav_core.training.hardware import Hardware
@@ -51,6 +52,7 @@ class DemoResult:
     scores: dict[str, dict[str, MetricResult]] = field(default_factory=dict)  # set -> metric -> result
     reconstruction: dict[str, float] = field(default_factory=dict)
     targets: dict[str, dict] = field(default_factory=dict)
+    sync_above_chance: dict[str, float | None] = field(default_factory=dict)  # samples, real clips
     samples: list[Path] = field(default_factory=list)
     tasks: dict[str, Any] = field(default_factory=dict)  # a2v / v2a example -> what shape_sync saw
     contact_sheet: Path | None = None
@@ -58,7 +60,8 @@ class DemoResult:
     def to_json(self) -> dict[str, Any]:
         return {"run": str(self.run), "seconds": self.seconds, "reconstruction": self.reconstruction,
                 "scores": {s: {m: r.to_dict() for m, r in by.items()} for s, by in self.scores.items()},
-                "targets": self.targets, "samples": [str(p) for p in self.samples], "tasks": self.tasks,
+                "targets": self.targets, "sync_above_chance": self.sync_above_chance,
+                "samples": [str(p) for p in self.samples], "tasks": self.tasks,
                 "contact_sheet": None if self.contact_sheet is None else str(self.contact_sheet)}
 
 
@@ -159,6 +162,7 @@ def run_demo(cfg: ExperimentConfig, hardware: Hardware, *, clips: int = 128, sam
                 "shuffled samples": shuffled(fake)}
         result.scores = {k: score_set(cfg, v, shape_sync_params) for k, v in sets.items()}
         result.targets = targets(result.scores, result.reconstruction)
+        result.sync_above_chance = sync_above_chance(result.scores)
     with stage("a2v and v2a", "one held-out clip's soundtrack animated, another's video scored"):
         judge = metric(cfg, "shape_sync", **shape_sync_params).judge
         result.tasks, task_rows = task_examples(pipe, real, judge, run / "samples")

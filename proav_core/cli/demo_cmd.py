@@ -54,6 +54,11 @@ def command(config, overrides, clips, samples_per_class, cfg_scale, fresh, **har
                   "(shape_sync, from syncshapes' known truth). AV-Align rewards matched flow peaks and onsets "
                   "within +-3 frames, so clips with peaks on most frames (flicker, noise) score high by chance: "
                   "read it beside the peak counts.", highlight=False)
+    above = result.sync_above_chance
+    console.print(f"sync above chance, (F1 - shuffled) / (1 - shuffled): samples {_fmt(above.get('samples'), 2)} "
+                  f"(against shuffled samples), real clips {_fmt(above.get('real clips'), 2)} (against shuffled "
+                  "real pairs); it discounts what sync F1 gains when samples gather on the commonest event pattern",
+                  highlight=False)
     checks = Table(title="targets")
     for column in ("target", "value", "threshold", "met"):
         checks.add_column(column)

@@ -42,6 +42,11 @@ def test_demo_runs_every_stage_and_resumes(tmp_path, capsys):
     assert real["single_object_share"] == 1.0 and real["video_accuracy"] == 1.0 and real["audio_accuracy"] == 1.0
     assert set(summary["reconstruction"]) == {"video_psnr", "audio_psnr"}
     assert all(set(t) == {"value", "threshold", "met"} for t in summary["targets"].values())
+    above = summary["sync_above_chance"]
+    assert set(above) == {"samples", "real clips"}
+    for name, chance in (("samples", "shuffled samples"), ("real clips", "shuffled real pairs")):
+        f1, base = scores[name]["shape_sync"]["value"], scores[chance]["shape_sync"]["value"]
+        assert above[name] == (None if base >= 1.0 else round((f1 - base) / (1 - base), 3)), name
     for task, generated in (("a2v", "video"), ("v2a", "audio")):  # one example each, zero-shot on this generator
         seen = summary["tasks"][task]
         assert seen["mode"] == "zero-shot" and seen["source_class"] in ("circle-drum-0", "square-wood-1")
@@ -50,7 +55,7 @@ def test_demo_runs_every_stage_and_resumes(tmp_path, capsys):
     sheet = Image.open(summary["contact_sheet"])
     # 2 classes x (1 real + 1 generated) rows, then a2v and v2a x (given + generated) rows: 8 rows of 16 px x 2
     assert sheet.width > 16 * 4 * 2 and sheet.height > 8 * 16 * 2
-    for text in ("AV-Align", "sync F1", "flow peaks / clip", "targets", str(run / "samples"), "total",
+    for text in ("AV-Align", "sync F1", "sync above chance", "flow peaks / clip", "targets", str(run / "samples"), "total",
                  "contact sheet"):
         assert text in out, text
 
@@ -88,3 +93,24 @@ def test_demo_cli_scores_as_many_samples_per_class_as_run_demo_by_default():
 
     option = next(p for p in command.params if p.name == "samples_per_class")
     assert option.default == SAMPLES_PER_CLASS  # the CLI keeps a literal so --help imports no torch
+
+
+def test_sync_above_chance_scales_the_margin_over_shuffled_pairs():
+    import pytest
+
+    from proav_core.demo_scores import above_chance, sync_above_chance
+    from proav_core.interfaces.metrics import MetricResult
+
+    assert above_chance(1.0, 0.614) == pytest.approx(1.0)  # perfect sync, whatever chance is
+    assert above_chance(0.614, 0.614) == pytest.approx(0.0)  # no better than another clip's soundtrack
+    assert above_chance(0.87, 0.744) == pytest.approx(0.126 / 0.256)
+    assert above_chance(0.5, 0.6) == pytest.approx(-0.25)  # below chance stays visible
+    assert above_chance(0.9, 1.0) is None and above_chance(None, 0.5) is None and above_chance(0.5, None) is None
+    # a higher sync F1 that comes with an even higher chance level scores lower
+    assert above_chance(0.912, 0.829) < above_chance(0.876, 0.746)
+
+    sync = {"samples": 0.87, "real clips": 1.0, "shuffled real pairs": 0.614, "shuffled samples": 0.744}
+    scores = {k: {"shape_sync": MetricResult("shape_sync", v)} for k, v in sync.items()}
+    assert sync_above_chance(scores) == {"samples": 0.492, "real clips": 1.0}
+    scores["shuffled samples"]["shape_sync"] = MetricResult("shape_sync", None)  # the metric could not run
+    assert sync_above_chance(scores)["samples"] is None
