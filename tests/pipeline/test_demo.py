@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from PIL import Image
 
 from proav_core.data import probe_media
@@ -55,8 +56,8 @@ def test_demo_runs_every_stage_and_resumes(tmp_path, capsys):
     sheet = Image.open(summary["contact_sheet"])
     # 2 classes x (1 real + 1 generated) rows, then a2v and v2a x (given + generated) rows: 8 rows of 16 px x 2
     assert sheet.width > 16 * 4 * 2 and sheet.height > 8 * 16 * 2
-    for text in ("AV-Align", "sync F1", "sync above chance", "flow peaks / clip", "targets", str(run / "samples"), "total",
-                 "contact sheet"):
+    for text in ("AV-Align", "sync F1", "sync above chance", "flow peaks / clip", "targets", str(run / "samples"),
+                 "total", "contact sheet"):
         assert text in out, text
 
     # a second run resumes: nothing is trained again, the same checkpoints are kept
@@ -96,8 +97,6 @@ def test_demo_cli_scores_as_many_samples_per_class_as_run_demo_by_default():
 
 
 def test_sync_above_chance_scales_the_margin_over_shuffled_pairs():
-    import pytest
-
     from proav_core.demo_scores import above_chance, sync_above_chance
     from proav_core.interfaces.metrics import MetricResult
 
