@@ -61,6 +61,10 @@ def main(argv: list[str] | None = None) -> int:
     scores = {s: {m: MetricResult(**{k: v for k, v in r.items() if k != "available"}) for m, r in by.items()}
               for s, by in demo["scores"].items()}
     console.print(scores_table(scores))
+    above = demo.get("sync_above_chance", {})
+    console.print(f"sync above chance, (F1 - shuffled) / (1 - shuffled): samples {above.get('samples')} (against "
+                  f"shuffled samples), real clips {above.get('real clips')} (against shuffled real pairs)",
+                  highlight=False)
     for name, t in demo["targets"].items():
         console.print(f"{'met ' if t['met'] else 'MISS'}  {name}: {t['value']} (threshold {t['threshold']})",
                       highlight=False)

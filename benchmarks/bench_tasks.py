@@ -100,17 +100,20 @@ def main(argv: list[str] | None = None) -> int:
 
     seeds = f", mean of seeds {args.seeds}" if len(args.seeds) > 1 else ""
     table = Table(title=f"a2v / v2a on {len(real)} held-out syncshapes clips (shape_sync{seeds})")
-    for col in ("model, task", "set", "sync F1", "class agree", "1 object", "bounces", "onsets"):
+    for col in ("model, task", "set", "sync F1", "above chance", "class agree", "1 object", "bounces", "onsets"):
         table.add_column(col)
     first = next(iter(report["runs"].values()))
-    table.add_row("-", "real pairs", *[str(first["real pairs"][k]) for k in SHOWN])
+    table.add_row("-", "real pairs", str(first["real pairs"]["sync_f1"]), "-",
+                  *[str(first["real pairs"][k]) for k in SHOWN[1:]])
     for name, rep in report["runs"].items():
         short = {"zero-shot (joint generator)": "joint, zero-shot", "trained (multi-task generator)": "multi, trained",
                  "zero-shot (multi-task generator)": "multi, zero-shot"}[name]
         for task in ("a2v", "v2a"):
             for which in ("generated", "shuffled condition"):
                 table.add_row(f"{short}, {task}", "output" if which == "generated" else "shuffled",
-                              *[str(rep[task][which][k]) for k in SHOWN])
+                              str(rep[task][which]["sync_f1"]),
+                              str(rep[task]["sync_above_chance"]) if which == "generated" else "-",
+                              *[str(rep[task][which][k]) for k in SHOWN[1:]])
     console.print(table)
     out = Path(args.out or ROOT / "benchmarks" / "measured" / f"tasks-{base.name}.json")
     out.parent.mkdir(parents=True, exist_ok=True)

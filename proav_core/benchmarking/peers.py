@@ -8,7 +8,8 @@ syncshapes latents, the same held-out clips), for the same number of steps, then
                 decode included) and the latency of one sample alone
     size        parameters, trainable and total (the generator; the conditioner is shared)
     quality     shape_sync of the samples read back from mp4 (single-object share, video and
-                audio class recognition, sync F1), FVD of the samples against the held-out
+                audio class recognition, sync F1; the samples shuffled among themselves, their
+                chance level, and sync above it), FVD of the samples against the held-out
                 clips with the offline I3D (few clips: a noisy figure, compare within one run)
 Beside them, once: the held-out real clips and shuffled real pairs (shape_sync), and the
 FVD of real training clips against the held-out ones (the floor at this clip count).
@@ -36,7 +37,7 @@ from proav_core.data import read_clip
 from proav_core.data.contact_sheet import SheetRow, save_contact_sheet
 from proav_core.data.synth import syncshapes_params
 from proav_core.demo import demo_configs, finished
-from proav_core.demo_scores import Clip, metric, shuffled
+from proav_core.demo_scores import Clip, above_chance, metric, shuffled
 from proav_core.errors import UsageError
 from proav_core.sampling import SamplingPipeline, write_samples
 from proav_core.training.checkpoint import peek_checkpoint
@@ -259,9 +260,12 @@ def compare(demo_cfg: ExperimentConfig, demo_path: str | Path, generators: Seque
             "final_loss": curve[-1]["loss"] if curve else None,
             "parameters": parameter_counts(gen),
             "tokens_per_sample": describe.get("tokens_per_sample"), "flops_per_sample": describe.get("flops_per_sample"),
-            **timing, "shape_sync": sync_figures(cfg, fake, shape_params), "curve": curve,
+            **timing, "shape_sync": sync_figures(cfg, fake, shape_params),
+            "shuffled samples": sync_figures(cfg, shuffled(fake), shape_params), "curve": curve,
             "seconds_this_call": round(time.perf_counter() - began, 1),
         }
+        chance = above_chance(entry["shape_sync"]["sync_f1"], entry["shuffled samples"]["sync_f1"])
+        entry["sync_above_chance"] = None if chance is None else round(chance, 3)
         if features is not None:
             entry.update(features(fake))
         report["generators"][label] = entry

@@ -10,6 +10,8 @@ Every judged pair goes through an mp4 file and back, as the demo's samples do.
 
 Figures per set: sync_f1 (the headline), av_class_agreement (the generated side's class equals
 the given side's), the generated side's class against the clip's label, single_object_share.
+Per task also sync_above_chance: the outputs' sync F1 above the shuffled-condition baseline,
+(F1 - baseline) / (1 - baseline) (demo_scores.above_chance); over several seeds, of the means.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from typing import Any
 
 import torch
 
-from proav_core.demo_scores import Clip, metric
+from proav_core.demo_scores import Clip, above_chance, metric
 
 FIGURES = ("sync_f1", "av_class_agreement", "video_accuracy", "audio_accuracy", "single_object_share",
            "bounces_per_clip", "onsets_per_clip")
@@ -48,6 +50,15 @@ def judge_set(cfg: Any, clips: list[Clip], shape_sync_params: dict[str, Any], fo
     result = m.compute()
     details = {**result.details, "sync_f1": result.value}
     return {k: None if details.get(k) is None else round(float(details[k]), 3) for k in FIGURES}
+
+
+def add_above_chance(report: dict[str, Any]) -> dict[str, Any]:
+    """Sets report[task]["sync_above_chance"] for a2v and v2a from the task's generated and
+    shuffled-condition sync F1 (None where either is missing); returns the report."""
+    for task in ("a2v", "v2a"):
+        chance = above_chance(report[task]["generated"]["sync_f1"], report[task]["shuffled condition"]["sync_f1"])
+        report[task]["sync_above_chance"] = None if chance is None else round(chance, 3)
+    return report
 
 
 def shifted(items: list[Any]) -> list[Any]:
@@ -94,7 +105,7 @@ def evaluate_tasks(pipe: Any, real: list[Clip], shape_sync_params: dict[str, Any
             made[task] = clips
         report["real pairs"] = judge_set(cfg, real, shape_sync_params, folder)
     report["clips_made"] = made
-    return report
+    return add_above_chance(report)
 
 
 def mean_over_seeds(reports: list[dict[str, Any]]) -> dict[str, Any]:
@@ -120,7 +131,7 @@ def mean_over_seeds(reports: list[dict[str, Any]]) -> dict[str, Any]:
         for which in ("generated", "shuffled condition"):
             out[task][which] = {k: mean([r[task][which][k] for r in reports]) for k in FIGURES}
     out["real pairs"] = {k: mean([r["real pairs"][k] for r in reports]) for k in FIGURES}
-    return out
+    return add_above_chance(out)
 
 
 def task_targets(report: dict[str, Any]) -> dict[str, dict[str, Any]]:

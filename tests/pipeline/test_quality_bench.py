@@ -123,8 +123,11 @@ def test_quality_benchmark_script_trains_scores_and_writes_json(tmp_path, capsys
     assert [row["step"] for row in report["autoencoder_curve"]] == [2 * k for k in range(1, 11)]
     assert list(report["demo"]["scores"]) == ["samples", "real clips", "shuffled real pairs", "shuffled samples"]
     assert set(report["demo"]["reconstruction"]) == {"video_psnr", "audio_psnr"}
+    assert set(report["demo"]["sync_above_chance"]) == {"samples", "real clips"}
     assert (tmp_path / "runs" / "tiny-quality" / "contact_sheet.png").is_file()
-    assert "held-out reconstruction PSNR against training time" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "held-out reconstruction PSNR against training time" in printed
+    assert f"real clips {report['demo']['sync_above_chance']['real clips']} (against shuffled real pairs)" in printed
 
 
 def test_ablation_script_runs_rows_on_shared_clips_and_resumes(tmp_path, capsys):

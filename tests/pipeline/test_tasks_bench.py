@@ -34,6 +34,7 @@ def test_tasks_benchmark_trains_the_multitask_generator_and_scores_both_modes(tm
         for task in ("a2v", "v2a"):
             for which in ("generated", "shuffled condition"):
                 assert 0.0 <= r[task][which]["sync_f1"] <= 1.0
+            assert r[task]["sync_above_chance"] is None or r[task]["sync_above_chance"] <= 1.0
         assert len(r["targets"]) == 6
         assert r["seeds"] == [0, 1] and [p["seed"] for p in r["per_seed"]] == [0, 1]
         per_seed = [p["v2a/generated"]["sync_f1"] for p in r["per_seed"]]
@@ -78,6 +79,8 @@ def test_mean_over_seeds_averages_every_figure_and_keeps_each_seed():
     assert merged["v2a"]["generated"]["onsets_per_clip"] is None  # one seed had none: no mean
     assert merged["a2v"]["seconds"] == 2.0 and merged["v2a"]["mode"] == "trained"
     assert merged["per_seed"][1]["a2v/generated"]["sync_f1"] == 0.9
+    # above chance, of the means: a2v (0.75 - 0.25) / (1 - 0.25); v2a's outputs sit at their baseline (0.5)
+    assert merged["a2v"]["sync_above_chance"] == 0.667 and merged["v2a"]["sync_above_chance"] == 0.0
     targets = task_targets(merged)  # judged on the means
     assert targets["v2a class agreement >= 0.9"]["met"] and not targets["a2v sync F1 >= 0.8 x real pairs'"]["met"]
     with pytest.raises(ValueError, match="at least one report"):
