@@ -9,9 +9,10 @@ x_t = (1 - t) x0 + t x1 never leaves it; the network regresses the velocity x1 -
 
 Both: t ~ U[0, 1) (`time_sampling = "uniform"`) or t = sigmoid(n), n ~ N(0, 1)
 ("logit_normal", Esser et al. 2024: more training on the middle of the path, where the
-velocity is hardest to predict); loss = mean over real (mask = 1) positions of the squared velocity error
-(the mask is one for the whole batch, (*latent), or per item, (B, *latent));
-the data's padding (mask = 0) is zeroed before use, so it never reaches the loss; condition
+velocity is hardest to predict); loss = mean of the squared velocity error over the positions,
+weighted by the mask (one for the whole batch, (*latent), or per item, (B, *latent); 1 on real
+values, or a plane's weight from `[train.generator] plane_loss_weights`); the data's padding
+(mask = 0) is zeroed before use, so it never reaches the model or the loss; condition
 dropout for classifier-free guidance replaces a sample's condition by the null condition
 with probability `cond_dropout` (UniForm drops its text condition with probability 0.5).
 The box, the truncated normal and the uniform draws are proav_core.flow_matching's.
@@ -67,7 +68,7 @@ class FlowMatching:
         b = x1.shape[0]
         if mask is not None:
             mask = mask.to(x1.device, x1.dtype)
-            x1 = x1 * mask  # the data's padding never reaches the model or the loss
+            x1 = torch.where(mask > 0, x1, torch.zeros_like(x1))  # padding zeroed; a weight does not scale the data
         self.check_data(x1)
         x0 = self.noise(x1.shape, generator, x1.device).to(x1.dtype)  # (B, *latent)
         t = self.sample_time(b, generator, x1.device).to(x1.dtype)  # (B,)

@@ -54,6 +54,19 @@ class LoopConfig(StrictModel):
     eval_clips: int = Field(32, ge=1, description="held-out clips per evaluation (the first of the test split)")
 
 
+def check_named_weights(value: dict[str, float], known: tuple[str, ...], kind: str, what: str) -> None:
+    """ValueError for a name outside `known` (listing them and the closest) or a weight <= 0."""
+    import difflib
+
+    for name, w in value.items():
+        if name not in known:
+            close = difflib.get_close_matches(name, known, n=1, cutoff=0.3)
+            raise ValueError(f"unknown {kind} '{name}'; known {kind}s: {', '.join(known)}"
+                             + (f"; closest: {close[0]}" if close else ""))
+        if not w > 0:
+            raise ValueError(f"{kind} '{name}' has {what} {w}; give each listed {kind} a positive weight")
+
+
 class GeneratorLoopConfig(LoopConfig):
     """`[train.generator]`: a loop plus the tasks the generator learns."""
 
@@ -62,19 +75,25 @@ class GeneratorLoopConfig(LoopConfig):
         description="task -> probability per item (normalised): joint, a2v, v2a. More than joint trains a "
                     "multi-task generator (given planes enter clean, a learned task embedding joins the condition)")
 
+    plane_loss_weights: dict[str, float] = Field(
+        default_factory=dict,
+        description="latent plane -> weight of its positions in the loss (relative; unlisted planes 1; the loss "
+                    "stays a weighted mean), e.g. {video_hw = 0.4, audio_hw = 0.4} to spend more of it on the "
+                    "time planes that carry the events")
+
+    @field_validator("plane_loss_weights")
+    @classmethod
+    def _known_planes(cls, value: dict[str, float]) -> dict[str, float]:
+        # proav_core.interfaces.autoencoder.PLANE_NAMES, without importing torch here
+        check_named_weights(value, ("video_hw", "video_tw", "video_th", "audio_hw", "audio_tw", "audio_th"),
+                            "plane", "weight")
+        return dict(value)
+
     @field_validator("tasks")
     @classmethod
     def _known_tasks(cls, value: dict[str, float]) -> dict[str, float]:
-        import difflib
-
         known = ("joint", "a2v", "v2a")  # proav_core.tasks.TASKS, without importing torch here
-        for name, p in value.items():
-            if name not in known:
-                close = difflib.get_close_matches(name, known, n=1, cutoff=0.3)
-                raise ValueError(f"unknown task '{name}'; known tasks: {', '.join(known)}"
-                                 + (f"; closest: {close[0]}" if close else ""))
-            if not p > 0:
-                raise ValueError(f"task '{name}' has probability {p}; give each listed task a positive weight")
+        check_named_weights(value, known, "task", "probability")
         if not value:
             raise ValueError("name at least one task, e.g. {joint = 1.0}")
         total = sum(value.values())

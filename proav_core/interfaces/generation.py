@@ -120,9 +120,11 @@ class Objective(Protocol):
 
     sample_noise: x_0 of the objective's noise distribution, (B, *latent_shape).
     loss: x_1 (B, *latent_shape) data latents -> scalar loss; `mask` (*latent_shape), or
-    (B, *latent_shape) per item, weights positions (0 = ignore; the data's masked values are
-    zeroed before use, so they never reach the loss; the loss is the mean over weighted
-    positions; multi-task training masks each item's given planes this way); condition dropout for classifier-free guidance replaces
+    (B, *latent_shape) per item, weights positions (0 = ignore: the data's values there are
+    zeroed before use, so they never reach the loss; a positive weight must not scale the
+    data; the loss is the weighted mean over positions; multi-task training masks each item's
+    given planes this way, `plane_loss_weights` weights planes); condition dropout for
+    classifier-free guidance replaces
     `cond` rows by `null_cond` rows with the objective's configured probability (no
     dropout when null_cond is None). `generator` makes noise, t and dropout reproducible.
     Factory context: latent_bound: float (the autoencoder's box, when there is one).

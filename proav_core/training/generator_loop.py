@@ -9,6 +9,7 @@ clip, step, LR warm-up, EMA.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -64,7 +65,7 @@ class FlowModel(nn.Module):
         if self.tasks is None:
             return self.objective.loss(self.generator, x1, cond, null, mask=self.loss_mask)
         given, mask, ids = self.tasks.split(x1, self.loss_mask)  # (B, *latent) bool, (B, *latent), (B,)
-        clean = x1 * self.loss_mask  # (B, *latent)
+        clean = torch.where(self.loss_mask > 0, x1, torch.zeros_like(x1))  # (B, *latent), padding zero
 
         def model(xt: Tensor, t: Tensor, c: Tensor) -> Tensor:
             return self.generator(torch.where(given, clean, xt), t, c)  # given planes enter clean
@@ -72,8 +73,25 @@ class FlowModel(nn.Module):
         return self.objective.loss(model, x1, self.tasks.embed(cond, ids), self.tasks.embed(null, ids), mask=mask)
 
 
-def flow_model(parts: Any, tasks: dict[str, float] | None) -> FlowModel:
-    """The FlowModel of built generation parts; a task mix when `tasks` names more than joint.
+def plane_weight_map(stacker: Any, weights: Mapping[str, float]) -> Tensor:
+    """(*latent_shape) float: each plane's weight (`weights`, unlisted planes 1) at the latent
+    positions that hold its values, 0 elsewhere (padding). The planes are found by stacking
+    probes, so any stacker that keeps each plane's values in positions of their own works.
+    ConfigError naming train.generator.plane_loss_weights for a plane the latent does not have."""
+    shape = tuple(stacker.latent_shape)
+    planes = stacker.unstack(torch.zeros(1, *shape))  # {name: (1, C, a, b)}
+    missing = sorted(set(weights) - set(planes))
+    if missing:
+        raise ConfigError(f"plane_loss_weights names {', '.join(missing)}, which this generator's latent does not "
+                          f"hold; its planes: {', '.join(planes)}", path="train.generator.plane_loss_weights")
+    probe = {name: torch.full_like(v, float(weights.get(name, 1.0))) for name, v in planes.items()}
+    return stacker.stack(probe)[0]  # (*latent_shape)
+
+
+def flow_model(parts: Any, tasks: dict[str, float] | None,
+               plane_weights: Mapping[str, float] | None = None) -> FlowModel:
+    """The FlowModel of built generation parts; a task mix when `tasks` names more than joint;
+    the loss mask weighted per plane by `plane_weights` (plane_weight_map) when given.
     The generator's optional hooks run first: `prepare_conditioner(conditioner)`, and
     `narrow_loss_mask(mask)` on the stacker's loss mask."""
     mix = None
@@ -86,6 +104,8 @@ def flow_model(parts: Any, tasks: dict[str, float] | None) -> FlowModel:
     narrow = getattr(parts.generator, "narrow_loss_mask", None)
     if callable(narrow):
         mask = narrow(mask)  # (*latent_shape), e.g. av_dit's backbone step: video planes only
+    if plane_weights:
+        mask = mask * plane_weight_map(parts.stacker, plane_weights)  # (*latent_shape)
     return FlowModel(parts.generator, parts.conditioner, parts.objective, mask, mix)
 
 
@@ -104,7 +124,7 @@ def build_flow_model(cfg: ExperimentConfig, latents: LatentDataset) -> tuple[Flo
         raise ConfigError("generator training needs an [objective] section", path="objective")
     m = latents.manifest
     parts = build_generation(cfg, m.plane_shapes, latents.normalizer().bound(m.latent_bound), m.classes)
-    return flow_model(parts, cfg.train.generator.tasks), parts.stacker
+    return flow_model(parts, cfg.train.generator.tasks, cfg.train.generator.plane_loss_weights), parts.stacker
 
 
 def check_resumed_tasks(ckpt: Path, tasks: dict[str, float]) -> None:

@@ -72,6 +72,36 @@ def test_loss_value_follows_the_documented_draws(name):
     assert float(loss) == pytest.approx(float((err * mask).sum() / (mask.sum() * 4)), rel=1e-6)
 
 
+@pytest.mark.parametrize("name", ["reflected_flow", "flow"])
+def test_a_weighted_mask_weights_the_error_and_leaves_the_data_alone(name):
+    """Weights (plane_loss_weights) make the loss a weighted mean of the same errors: the model
+    sees the data unscaled, and scaling every weight leaves the loss unchanged."""
+    obj = proav_core.build("objective", name, cond_dropout=0.0)
+    x1 = torch.rand(4, 3, 5) * 2 - 1
+    weights = torch.tensor([0.4, 1.0, 1.0, 2.5, 0.0]).expand(3, 5)  # the last column: padding
+    seen = []
+
+    def model(x, t, cond):
+        seen.append(x)
+        return 0.5 * x + t[:, None, None]
+
+    cond = torch.randn(4, 1, 2)
+    loss = obj.loss(model, x1, cond, None, mask=weights, generator=torch.Generator().manual_seed(3))
+    binary = obj.loss(model, x1, cond, None, mask=(weights > 0).float(), generator=torch.Generator().manual_seed(3))
+    assert torch.equal(seen[0], seen[1])  # same draws, same (unscaled) input
+    assert float(obj.loss(model, x1, cond, None, mask=3 * weights, generator=torch.Generator().manual_seed(3))) == \
+        pytest.approx(float(loss), rel=1e-6)
+    g = torch.Generator().manual_seed(3)
+    x0 = obj.sample_noise(x1.shape, g)
+    t = torch.rand(4, generator=g)
+    data = x1 * (weights > 0)
+    xt = (1 - t[:, None, None]) * x0 + t[:, None, None] * data
+    err = (model(xt, t, cond) - (data - x0)) ** 2  # (4, 3, 5)
+    assert float(loss) == pytest.approx(float((err * weights).sum() / (weights.sum() * 4)), rel=1e-6)
+    assert float(binary) == pytest.approx(float(err[..., :4].mean()), rel=1e-6)
+    assert float(loss) != pytest.approx(float(binary), rel=1e-3)
+
+
 def test_padding_never_reaches_the_loss():
     st = proav_core.build("stacker", "stack6", plane_shapes=TINY)
     obj = proav_core.build("objective", "reflected_flow", cond_dropout=0.3)

@@ -122,3 +122,24 @@ def test_crash_while_saving_keeps_the_last_good_checkpoint(tmp_path, toy_generat
         train(tmp_path, steps=2, resume=True)
     monkeypatch.setattr(torch, "save", real_save)
     assert peek_checkpoint(out / "last.ckpt")["step"] == good["step"] == 1
+
+
+def test_plane_loss_weights_reach_the_loss(tmp_path, toy_generator_plugin):
+    """[train.generator] plane_loss_weights changes the training loss (same seed, same draws), and a
+    plane the latent lacks stops the run naming the config key."""
+    import csv
+
+    def first_loss(folder, extra):
+        cfg = proav_core.load_config(toy_config(folder, steps=1, extra=extra))
+        write_latents(folder / "runs" / "toy" / "latents")
+        out = train_generator(cfg, CPU)
+        with (out / "metrics.csv").open(newline="") as f:
+            return float(next(csv.DictReader(f))["loss"])
+
+    plain = first_loss(tmp_path / "a", "")
+    assert first_loss(tmp_path / "b", "") == plain  # the run is reproducible
+    assert first_loss(tmp_path / "c", "plane_loss_weights = { video_hw = 0.1, video_th = 3.0 }") != plain
+    with pytest.raises(proav_core.ConfigError, match="audio_hw") as err:
+        first_loss(tmp_path / "d", "plane_loss_weights = { audio_hw = 0.5 }")
+    assert err.value.path == "train.generator.plane_loss_weights"
+    assert not (tmp_path / "d" / "runs" / "toy" / "generator").exists()  # refused before anything is written
