@@ -36,7 +36,7 @@ from proav_core.config import ExperimentConfig, config_from_dict, config_to_dict
 from proav_core.demo_scores import (Clip, metric, score_set, shuffled, sync_above_chance, targets, task_examples,
                                     write_contact_sheet)
 from proav_core.interfaces.metrics import MetricResult
-from proav_core.training.common import CHECKPOINT, run_dir
+from proav_core.training.common import CHECKPOINT, GUIDE_CHECKPOINT, run_dir
 from proav_core.training.hardware import Hardware
 
 TEST_FRACTION = 0.15
@@ -56,12 +56,13 @@ class DemoResult:
     samples: list[Path] = field(default_factory=list)
     tasks: dict[str, Any] = field(default_factory=dict)  # a2v / v2a example -> what shape_sync saw
     contact_sheet: Path | None = None
+    guidance: dict[str, Any] = field(default_factory=dict)  # how the samples were guided
 
     def to_json(self) -> dict[str, Any]:
         return {"run": str(self.run), "seconds": self.seconds, "reconstruction": self.reconstruction,
                 "scores": {s: {m: r.to_dict() for m, r in by.items()} for s, by in self.scores.items()},
                 "targets": self.targets, "sync_above_chance": self.sync_above_chance,
-                "samples": [str(p) for p in self.samples], "tasks": self.tasks,
+                "guidance": self.guidance, "samples": [str(p) for p in self.samples], "tasks": self.tasks,
                 "contact_sheet": None if self.contact_sheet is None else str(self.contact_sheet)}
 
 
@@ -101,8 +102,13 @@ def synthesise_clips(folder: Path, clips: int, clip: Any, params: dict[str, Any]
 
 
 def run_demo(cfg: ExperimentConfig, hardware: Hardware, *, clips: int = 128, samples_per_class: int = SAMPLES_PER_CLASS,
-             cfg_scale: float = 2.0, fresh: bool = False, say: Callable[[str], None] = print) -> DemoResult:
-    """Run every stage; `fresh` deletes the run folder first (otherwise each stage resumes)."""
+             cfg_scale: float = 2.0, guide_scale: float = 2.0, fresh: bool = False,
+             say: Callable[[str], None] = print) -> DemoResult:
+    """Run every stage; `fresh` deletes the run folder first (otherwise each stage resumes).
+
+    The samples are guided by autoguidance (`guide_scale`, the generator's guide.ckpt) when the
+    config keeps a guide ([train.generator] guide_step), else by classifier-free guidance
+    (`cfg_scale`)."""
     from proav_core.data import read_clip
     from proav_core.data.prepare import prepare
     from proav_core.data.synth import syncshapes_params
@@ -138,11 +144,21 @@ def run_demo(cfg: ExperimentConfig, hardware: Hardware, *, clips: int = 128, sam
     with stage("train generator", f"{cfg.train.generator.steps} steps"):
         if not finished(run / "generator" / CHECKPOINT, cfg.train.generator.steps):
             train_generator(cfg, hardware, resume=(run / "generator" / CHECKPOINT).is_file())
+    guide, guide_step = run / "generator" / GUIDE_CHECKPOINT, cfg.train.generator.guide_step
+    if guide_step is not None and not guide.is_file():
+        say(f"[yellow]no {guide} (the generator was trained without guide_step): classifier-free guidance instead[/]")
+    autoguide = guide_step is not None and guide.is_file()
+    result.guidance = ({"kind": "autoguidance", "scale": guide_scale, "guide": str(guide)} if autoguide
+                       else {"kind": "classifier-free", "scale": cfg_scale})
+    how = f"autoguidance {guide_scale:g} (guide: {guide.name})" if autoguide else f"CFG {cfg_scale:g}"
     with stage("sample", f"{samples_per_class} per class, {cfg.sampler.params.steps if cfg.sampler else 30}-step "
-                         f"sampler, CFG {cfg_scale}"):
+                         f"sampler, {how}"):
         pipe = SamplingPipeline.from_checkpoint(cfg, run / "generator" / CHECKPOINT)
+        if autoguide:
+            result.guidance["guide_step"] = pipe.load_guide(guide)
         names = [c for c in pipe.classes for _ in range(samples_per_class)]
-        generated = pipe.sample([f"a video of {c}" for c in names], cfg_scale=cfg_scale, seed=cfg.seed)
+        generated = pipe.sample([f"a video of {c}" for c in names], seed=cfg.seed,
+                                **({"guide_scale": guide_scale} if autoguide else {"cfg_scale": cfg_scale}))
         for old in (run / "samples").glob("sample_*"):
             old.unlink()
         written = write_samples(run / "samples", generated, cfg)

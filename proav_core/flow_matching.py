@@ -19,6 +19,7 @@ bound (see `cfg_velocity`); a `VelocityFn` is the generator's v(x, t, cond).
                                                         fresh noise after each (stochastic sampling)
     row_generators(x0)                                  one RNG per sample, seeded from its noise
     cfg_velocity(v, cond, null_cond, scale)             classifier-free guidance -> Velocity
+    autoguided(v, guide, guide_cond, scale)             autoguidance by a weaker model -> VelocityFn
 
 Reflection (Xie et al. 2024): a step that crosses a wall continues mirrored, i.e. the state
 is folded back and the crossing velocity components change sign. The fold is the map
@@ -207,10 +208,31 @@ def cfg_velocity(velocity: VelocityFn, cond: Tensor, null_cond: Tensor | None, s
     return guided
 
 
+def autoguided(velocity: VelocityFn, guide: VelocityFn, guide_cond: Tensor, scale: float) -> VelocityFn:
+    """Autoguidance (Karras et al. 2024): v(x, t, c) = v_g + scale * (v(x, t, c) - v_g), where
+    v_g = guide(x, t, guide_cond) is a weaker model of the same task (e.g. an early checkpoint of
+    the same training run) under the same condition in its own embedding, guide_cond (B, L, D_c).
+
+    Where classifier-free guidance steers away from the unconditional prediction (and so narrows
+    the samples), this steers away from the errors the weaker model makes more strongly: samples
+    in between modes, such as two event patterns drawn at once. scale == 1 -> `velocity` itself.
+    The result is a VelocityFn for a sampler run with cfg_scale 1 (its cond: B rows, as guide_cond).
+    """
+    if scale == 1.0:
+        return velocity
+
+    def guided(x: Tensor, t: Tensor, cond: Tensor) -> Tensor:
+        v_guide = guide(x, t, guide_cond)  # (B, *S)
+        return v_guide + scale * (velocity(x, t, cond) - v_guide)
+
+    return guided
+
+
 __all__ = [
     "DEFAULT_BOUND",
     "Noise",
     "Velocity",
+    "autoguided",
     "cfg_velocity",
     "reflect",
     "reflect_with_sign",

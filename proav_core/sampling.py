@@ -6,6 +6,8 @@ latent normalisation -> decode.
     out.video (N, 3, T, H, W) in [-1, 1], out.audio (N, T, H, W), out.waveform (N, S)
     out = pipe.sample(task="a2v", audio="song.wav")      # animate a soundtrack (proav_core.tasks)
     out = pipe.sample(task="v2a", video=frames)          # score a silent video, frames (N, 3, T, H, W)
+    pipe.load_guide("runs/demo/generator/guide.ckpt")    # autoguidance: steer away from an early state
+    out = pipe.sample(["a video of circle"], guide_scale=2.0)
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from proav_core.build import build_component, build_generation
 from proav_core.compiling import compile_model, fixed_batches
 from proav_core.config import ExperimentConfig
 from proav_core.errors import ConfigError, UsageError
+from proav_core.flow_matching import autoguided
 from proav_core.interfaces.generation import StepCallback
 from proav_core.training.checkpoint import component_names, load_weights, peek_checkpoint, require_kind
 from proav_core.training.encode import load_autoencoder
@@ -67,6 +70,8 @@ class SamplingPipeline:
         self.autoencoder, self.audio_repr = autoencoder.eval(), audio_repr
         self.device = torch.device(device)
         self.batch_size: int | None = None  # samples per sampler run; None: all of a call at once
+        self.guide: FlowModel | None = None  # autoguidance's weaker model (load_guide)
+        self.latents: dict[str, Any] | None = None  # the checkpoint's latent geometry (from_checkpoint)
 
     def compile(self, scope: str = "blocks", batch_size: int | None = None) -> dict[str, Any]:
         """torch.compile the generator in place (proav_core.compiling: its blocks, or the whole
@@ -82,27 +87,32 @@ class SamplingPipeline:
     def from_checkpoint(cls, cfg: ExperimentConfig, checkpoint: str | Path,
                         autoencoder_checkpoint: str | Path | None = None,
                         device: torch.device | str = "cpu") -> SamplingPipeline:
-        raw = peek_checkpoint(checkpoint)
-        require_kind(raw, checkpoint, "generator", "--ckpt")
-        latents = raw.get("latents")
-        if not latents:
-            raise UsageError(f"{checkpoint} is not a generator checkpoint (no latent geometry in it)")
-        if cfg.sampler is None or cfg.objective is None:
-            raise ConfigError("sampling needs [sampler] and [objective] sections", path="sampler")
-        plane_shapes = {k: tuple(v) for k, v in latents["plane_shapes"].items()}
+        flow, parts, raw = _load_flow(cfg, checkpoint)
+        latents = raw["latents"]
         normalizer = (LatentNormalizer.from_dict(latents["normalization"]) if latents.get("normalization")
                       else None)  # generator checkpoints from before normalisation
-        box = latents["latent_bound"] if normalizer is None else normalizer.bound(latents["latent_bound"])
-        parts = build_generation(cfg, plane_shapes, box, list(latents["classes"]))
-        flow = flow_model(parts, raw.get("tasks"))  # checkpoints before tasks: joint only
-        load_weights(flow, checkpoint, component_names(cfg), "model.", raw=raw)
         autoencoder = load_autoencoder(cfg, autoencoder_checkpoint or latents["autoencoder_checkpoint"],
                                        option="--ae-ckpt" if autoencoder_checkpoint else None)
         audio_repr = None if cfg.audio_repr is None else build_component(cfg.audio_repr, clip=cfg.clip)
         pipe = cls(cfg, flow, parts.stacker, parts.sampler, autoencoder, audio_repr, device, normalizer)
+        pipe.latents = latents
         pipe.flow.to(device)
         pipe.autoencoder.to(device)
         return pipe
+
+    def load_guide(self, checkpoint: str | Path) -> int:
+        """Load the weaker model for autoguidance (`sample(guide_scale=...)`): a generator checkpoint
+        on the same latents (geometry, normalisation, classes), usually the run's own guide.ckpt
+        ([train.generator] guide_step). Returns the step it was saved at."""
+        flow, _, raw = _load_flow(self.cfg, checkpoint, option="--guide-ckpt")
+        latents, mine = raw["latents"], self.latents
+        if mine is not None:
+            for key in ("plane_shapes", "normalization", "classes"):
+                if latents.get(key) != mine.get(key):
+                    raise UsageError(f"--guide-ckpt {checkpoint} was trained on other latents than --ckpt ({key} "
+                                     "differs); give a checkpoint of the same run, e.g. its generator/guide.ckpt")
+        self.guide = flow.eval().to(self.device)
+        return int(raw.get("step", 0))
 
     @property
     def classes(self) -> list[str]:
@@ -120,7 +130,7 @@ class SamplingPipeline:
     @torch.no_grad()
     def sample(self, prompts: Sequence[str] | None = None, cfg_scale: float = 1.0, seed: int = 0,
                callback: StepCallback | None = None, *, task: str = "joint", audio: Media | None = None,
-               video: Media | None = None, hold: str = "auto") -> Generated:
+               video: Media | None = None, hold: str = "auto", guide_scale: float = 1.0) -> Generated:
         """One sample per prompt (joint), or per given clip (a2v, v2a); deterministic given the seed.
 
         a2v: `audio` is a waveform (S,) or (N, S) at clip.sample_rate, or a file path (a wav or any
@@ -128,14 +138,17 @@ class SamplingPipeline:
         in [-1, 1], or a video file path. Prompts are optional for a2v/v2a (default: none, the
         class must come from the given side). `hold`: "auto" (trained when the generator was
         trained for the task, else zero-shot), "trained" or "zero_shot" (proav_core.tasks).
+        `guide_scale` != 1: autoguidance by the model of `load_guide` (flow_matching.autoguided)
+        in place of classifier-free guidance (cfg_scale must then be 1).
         """
+        self._check_guidance(cfg_scale, guide_scale)
         spec = get_task(task)
         if not spec.given:
             if audio is not None or video is not None:
                 raise UsageError("--task joint generates both modalities; give --audio only with --task a2v "
                                  "and --video only with --task v2a")
             prompts = list(self.default_prompts() if prompts is None else prompts)
-            return self._run(prompts, cfg_scale, seed, callback, spec, None, None)
+            return self._run(prompts, cfg_scale, seed, callback, spec, None, None, guide_scale)
         given_side, names = self._given_side(spec, audio, video)
         n = next(iter(given_side.values())).shape[0]
         prompts = [""] * n if prompts is None else list(prompts)
@@ -149,13 +162,24 @@ class SamplingPipeline:
         for m in spec.given:
             planes |= self._encode(m, given_side[m])
         given = self._given_planes(spec, planes, mode)
-        out = self._run(prompts, cfg_scale, seed, callback, spec, given, mode)
+        out = self._run(prompts, cfg_scale, seed, callback, spec, given, mode, guide_scale)
         out.note, out.names = note, [f"{task}_{name}" for name in names]
         if "audio" in given_side:  # the given soundtrack itself, not its decoded latent
             out.waveform, out.audio = given_side["audio_waveform"].cpu(), given_side["audio"].float().cpu()
         if "video" in given_side:
             out.video = given_side["video"].float().cpu()
         return out
+
+    def _check_guidance(self, cfg_scale: float, guide_scale: float) -> None:
+        if guide_scale == 1.0:
+            return
+        if self.guide is None:
+            raise UsageError("--guide-scale needs the weaker model to steer away from: --guide-ckpt FILE (in Python "
+                             "load_guide(FILE)), e.g. the run's generator/guide.ckpt, kept when [train.generator] "
+                             "guide_step is set")
+        if cfg_scale != 1.0:
+            raise UsageError("autoguidance (--guide-scale) takes the place of classifier-free guidance: leave --cfg "
+                             "at 1, or drop --guide-scale")
 
     def _mode(self, task: Task, hold: str) -> tuple[str, str]:
         """-> ("trained" | "zero-shot", a note for the user)."""
@@ -222,24 +246,36 @@ class SamplingPipeline:
         return GivenPlanes(self.stacker.stack(full), given_mask(self.stacker, task).to(self.device),
                            "clean" if mode == "trained" else "path", bound)
 
-    def _run(self, prompts: list[str], cfg_scale: float, seed: int, callback: StepCallback | None, task: Task,
-             given: GivenPlanes | None, mode: str | None) -> Generated:
+    def _condition(self, flow: FlowModel, prompts: list[str], task_id: int) -> tuple[Tensor, Tensor]:
+        """prompts -> (cond, null) (N, L, Dc) in `flow`'s own embedding (with its task embedding)."""
         n = len(prompts)
-        conditioner = self.flow.conditioner
+        conditioner = flow.conditioner
         cond = (conditioner.from_prompts(prompts) if self.classes else conditioner.null(n)).to(self.device)
         null = conditioner.null(n).to(self.device)
-        if self.flow.tasks is not None:  # a multi-task generator: the task embedding joins the condition
-            ids = torch.full((n,), TASK_IDS[task.name if mode == "trained" else "joint"], device=self.device)
-            cond, null = self.flow.tasks.embed(cond, ids), self.flow.tasks.embed(null, ids)
+        if flow.tasks is not None:  # a multi-task generator: the task embedding joins the condition
+            ids = torch.full((n,), task_id, device=self.device)
+            cond, null = flow.tasks.embed(cond, ids), flow.tasks.embed(null, ids)
+        return cond, null
+
+    def _run(self, prompts: list[str], cfg_scale: float, seed: int, callback: StepCallback | None, task: Task,
+             given: GivenPlanes | None, mode: str | None, guide_scale: float = 1.0) -> Generated:
+        n = len(prompts)
+        task_id = TASK_IDS[task.name if mode == "trained" else "joint"]
+        cond, null = self._condition(self.flow, prompts, task_id)
+        guide_cond = None
+        if guide_scale != 1.0 and self.guide is not None:
+            guide_cond, _ = self._condition(self.guide, prompts, task_id)
         generator = torch.Generator(device="cpu").manual_seed(seed)
         x0 = self.flow.objective.sample_noise((n, *self.stacker.latent_shape), generator=generator).to(self.device)
         if self.batch_size is None:
-            x1 = self._integrate(x0, cond, null, cfg_scale, callback, given)
+            x1 = self._integrate(x0, cond, null, cfg_scale, callback, given, guide_cond, guide_scale)
         else:  # fixed-shape runs: the noise was drawn for all n at once, so samples do not depend on the batch
             runs = []
             for rows, real in fixed_batches(n, self.batch_size):
                 part = None if given is None else dataclasses.replace(given, latent=given.latent[rows])
-                runs.append(self._integrate(x0[rows], cond[rows], null[rows], cfg_scale, callback, part)[:real])
+                part_guide = None if guide_cond is None else guide_cond[rows]
+                runs.append(self._integrate(x0[rows], cond[rows], null[rows], cfg_scale, callback, part, part_guide,
+                                            guide_scale)[:real])
             x1 = torch.cat(runs)  # (N, *latent)
         if given is not None:
             x1 = given.paste(x1)
@@ -254,14 +290,35 @@ class SamplingPipeline:
                          None if audio is None else audio.float().cpu(), waveform, task.name, mode or "joint")
 
     def _integrate(self, x0: Tensor, cond: Tensor, null: Tensor, cfg_scale: float, callback: StepCallback | None,
-                   given: GivenPlanes | None) -> Tensor:
+                   given: GivenPlanes | None, guide_cond: Tensor | None = None, guide_scale: float = 1.0) -> Tensor:
         """One sampler run: x0 (B, *latent) noise, cond/null (B, L, Dc) -> (B, *latent) at t = 1
-        (given planes not pasted yet)."""
+        (given planes not pasted yet); guide_cond (B, L, Dc): the guide's condition (autoguidance)."""
         velocity = self.flow.generator
+        if guide_cond is not None and self.guide is not None:
+            velocity = autoguided(velocity, self.guide.generator, guide_cond, guide_scale)
         if given is not None:
             velocity, x0 = given.bind(velocity, x0), given.start(x0)
         extra = {"given": given} if given is not None and accepts_given(self.sampler) else {}
         return self.sampler(velocity, x0, cond=cond, null_cond=null, cfg_scale=cfg_scale, callback=callback, **extra)
+
+
+def _load_flow(cfg: ExperimentConfig, checkpoint: str | Path, option: str = "--ckpt") -> tuple[FlowModel, Any, dict]:
+    """A generator checkpoint -> (its FlowModel with the EMA weights, the built parts, the raw
+    checkpoint: "latents" holds its latent geometry, "step" when it was saved)."""
+    raw = peek_checkpoint(checkpoint)
+    require_kind(raw, checkpoint, "generator", option)
+    latents = raw.get("latents")
+    if not latents:
+        raise UsageError(f"{checkpoint} is not a generator checkpoint (no latent geometry in it)")
+    if cfg.sampler is None or cfg.objective is None:
+        raise ConfigError("sampling needs [sampler] and [objective] sections", path="sampler")
+    plane_shapes = {k: tuple(v) for k, v in latents["plane_shapes"].items()}
+    normalizer = LatentNormalizer.from_dict(latents["normalization"]) if latents.get("normalization") else None
+    box = latents["latent_bound"] if normalizer is None else normalizer.bound(latents["latent_bound"])
+    parts = build_generation(cfg, plane_shapes, box, list(latents["classes"]))
+    flow = flow_model(parts, raw.get("tasks"))  # checkpoints before tasks: joint only
+    load_weights(flow, checkpoint, component_names(cfg), "model.", raw=raw)
+    return flow, parts, raw
 
 
 def accepts_given(sampler: Any) -> bool:

@@ -21,10 +21,13 @@ def default_config_path() -> str:
 @click.option("--clips", default=128, show_default=True, type=click.IntRange(min=8), help="clips to synthesise")
 @click.option("--samples-per-class", default=24, show_default=True, type=click.IntRange(min=1),  # demo.SAMPLES_PER_CLASS
               help="samples per class that are scored (the contact sheet shows 2)")
-@click.option("--cfg", "cfg_scale", default=2.0, show_default=True, type=float, help="guidance scale")
+@click.option("--cfg", "cfg_scale", default=2.0, show_default=True, type=float,
+              help="classifier-free guidance scale (used when the config keeps no autoguidance guide)")
+@click.option("--guide-scale", default=2.0, show_default=True, type=float,
+              help="autoguidance scale, when the config keeps a guide ([train.generator] guide_step)")
 @click.option("--fresh", is_flag=True, help="delete the run folder first instead of resuming it")
 @hardware_options
-def command(config, overrides, clips, samples_per_class, cfg_scale, fresh, **hardware) -> None:
+def command(config, overrides, clips, samples_per_class, cfg_scale, guide_scale, fresh, **hardware) -> None:
     """Synthesise syncshapes, train the autoencoder, encode, train the generator, sample, score the
     samples, real clips and shuffled real pairs (shape_sync and AV-Align), draw a contact sheet."""
     from proav_core.config import load_config
@@ -37,7 +40,7 @@ def command(config, overrides, clips, samples_per_class, cfg_scale, fresh, **har
     hw = Hardware(hardware["accelerator"], str(hardware["devices"]), hardware["strategy"],
                   hardware["precision"], hardware["num_nodes"])
     result = run_demo(cfg, hw, clips=clips, samples_per_class=samples_per_class, cfg_scale=cfg_scale,
-                      fresh=fresh, say=console.print)
+                      guide_scale=guide_scale, fresh=fresh, say=console.print)
 
     times = Table(title="stages")
     times.add_column("stage")
@@ -49,6 +52,11 @@ def command(config, overrides, clips, samples_per_class, cfg_scale, fresh, **har
     recon = result.reconstruction
     console.print(f"autoencoder on held-out clips: video PSNR {recon['video_psnr']:.2f} dB, "
                   f"audio representation (mel) PSNR {recon['audio_psnr']:.2f} dB", highlight=False)
+    guided = result.guidance
+    kind = "autoguidance" if guided["kind"] == "autoguidance" else "classifier-free guidance"
+    console.print(f"samples guided by {kind}, scale {guided['scale']:g}"
+                  + (f", away from the generator at step {guided['guide_step']} ({guided['guide']})"
+                     if guided["kind"] == "autoguidance" else ""), highlight=False)
     console.print(scores_table(result.scores))
     console.print("sync F1: bounces seen in the video vs onsets heard in the audio, one-to-one within +-1 frame "
                   "(shape_sync, from syncshapes' known truth). AV-Align rewards matched flow peaks and onsets "

@@ -51,6 +51,9 @@ def check_writable(out: Path) -> None:
               help="samples per prompt (per class without --prompt); joint only")
 @click.option("--steps", default=None, type=click.IntRange(min=1), help="sampler steps (default: the config's)")
 @click.option("--cfg", "cfg_scale", default=1.0, show_default=True, type=float, help="classifier-free guidance scale")
+@click.option("--guide-ckpt", default=None, help="autoguidance in place of --cfg: a weaker generator checkpoint of "
+              "the same run to steer away from, e.g. runs/demo/generator/guide.ckpt ([train.generator] guide_step)")
+@click.option("--guide-scale", default=None, type=float, help="autoguidance scale (default 2 with --guide-ckpt)")
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("--out", "out_dir", required=True, help="output folder")
 @click.option("--overwrite", is_flag=True, help="replace samples already in --out")
@@ -60,7 +63,7 @@ def check_writable(out: Path) -> None:
               "padded (with --compile nothing recompiles); samples do not depend on it")
 @compile_options
 def command(config, overrides, ckpt, ae_ckpt, task, audio_file, video_file, hold, prompts, num, steps, cfg_scale,
-            seed, out_dir, overwrite, accelerator, batch_size, compile_scope) -> None:
+            guide_ckpt, guide_scale, seed, out_dir, overwrite, accelerator, batch_size, compile_scope) -> None:
     """Write, per sample: an mp4 with its audio track, a wav, a PNG frame strip, a PNG mel image;
     and the resolved config. With --task a2v/v2a the mp4 carries the given side and the generated one."""
     from proav_core.compiling import compiled_summary, require_compile
@@ -68,6 +71,12 @@ def command(config, overrides, ckpt, ae_ckpt, task, audio_file, video_file, hold
     from proav_core.tasks import get_task
 
     spec = get_task(task, "--task")
+    if guide_scale is not None and guide_ckpt is None:
+        raise UsageError("--guide-scale needs --guide-ckpt FILE, the weaker model to steer away from (e.g. the run's "
+                         "generator/guide.ckpt)")
+    if guide_ckpt is not None and cfg_scale != 1.0:
+        raise UsageError("--guide-ckpt (autoguidance) takes the place of classifier-free guidance: leave --cfg at 1")
+    guide_scale = (2.0 if guide_scale is None else guide_scale) if guide_ckpt else 1.0
     if steps is not None:
         overrides = (*overrides, f"sampler.steps={steps}")
     cfg = load_cli_config(config, overrides)
@@ -78,17 +87,21 @@ def command(config, overrides, ckpt, ae_ckpt, task, audio_file, video_file, hold
         require_compile(device)  # before the checkpoints are read
     pipe = SamplingPipeline.from_checkpoint(cfg, ckpt, ae_ckpt, device=device)
     pipe.batch_size = batch_size
+    if guide_ckpt:
+        step = pipe.load_guide(guide_ckpt)
+        console.print(f"autoguidance, scale {guide_scale:g}: steering away from {guide_ckpt} (step {step})",
+                      highlight=False)
     if compile_scope:
         console.print(compiled_summary(pipe.compile(compile_scope), "the generator"), highlight=False)
     if spec.given:
         generated = pipe.sample(list(prompts) or None, cfg_scale=cfg_scale, seed=seed, task=spec.name,
-                                audio=audio_file, video=video_file, hold=hold)
+                                audio=audio_file, video=video_file, hold=hold, guide_scale=guide_scale)
         console.print(generated.note)
     else:
         if audio_file or video_file:
             raise UsageError("--audio goes with --task a2v and --video with --task v2a; --task joint takes neither")
         chosen = [p for p in (prompts or pipe.default_prompts()) for _ in range(num)]
-        generated = pipe.sample(chosen, cfg_scale=cfg_scale, seed=seed)
+        generated = pipe.sample(chosen, cfg_scale=cfg_scale, seed=seed, guide_scale=guide_scale)
     check_writable(out)
     files = write_samples(out, generated, cfg)
     console.print(f"{len(generated.prompts)} samples in {out} ({len(files)} files), config: {out / 'config.toml'}")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import ConfigDict, Field, field_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from proav_core.config.components import Component
 from proav_core.interfaces.data import ClipSpec
@@ -80,6 +80,20 @@ class GeneratorLoopConfig(LoopConfig):
         description="latent plane -> weight of its positions in the loss (relative; unlisted planes 1; the loss "
                     "stays a weighted mean), e.g. {video_hw = 0.4, audio_hw = 0.4} to spend more of it on the "
                     "time planes that carry the events")
+
+    guide_step: int | None = Field(
+        None, ge=1,
+        description="also keep the EMA weights at this step as guide.ckpt beside last.ckpt: the weaker model "
+                    "that autoguidance steers away from (`proav sample --guide-ckpt`; the demo's samples). "
+                    "Unset = none")
+
+    @model_validator(mode="after")
+    def _guide_before_end(self) -> GeneratorLoopConfig:
+        if self.guide_step is not None and self.guide_step >= self.steps:
+            raise ValueError(f"guide_step {self.guide_step} must come before the last step ({self.steps}): the guide "
+                             f"is an earlier, weaker state of the same training run (e.g. steps / 4 = "
+                             f"{max(1, self.steps // 4)})")
+        return self
 
     @field_validator("plane_loss_weights")
     @classmethod

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +19,7 @@ from proav_core.training.checkpoint import save_checkpoint, seed_step
 from proav_core.training.run_log import MetricsLog, plot_curves
 
 CHECKPOINT = "last.ckpt"
+GUIDE_CHECKPOINT = "guide.ckpt"  # [train.generator] guide_step: an early state kept for autoguidance
 
 
 class TrainingError(ProavError):
@@ -100,6 +101,7 @@ def run_steps(
     curve_panels: tuple[tuple[str, ...], ...] = (("loss",),),
     evaluate: Callable[[int], dict[str, float]] | None = None,
     eval_every: int = 0,
+    snapshots: Mapping[int, Path] | None = None,
 ) -> MetricsLog:
     """Call train_step(step) for step in [start, steps): reseeded per step, logged, checkpointed.
 
@@ -109,7 +111,8 @@ def run_steps(
     evaluate(steps_done) runs every `eval_every` steps and at the end, and its figures join
     that step's row. A checkpoint is written every `checkpoint_every` steps and at the end;
     the loss curve PNG at the end, one panel per group of `curve_panels` (whose figures the
-    progress bar also shows).
+    progress bar also shows). `snapshots` {step: path}: a checkpoint also written to that path
+    once that many steps are done, and kept (e.g. the guide of autoguidance).
     """
     curve_keys = [k for panel in curve_panels for k in panel]
     zero = fabric.is_global_zero
@@ -131,6 +134,8 @@ def run_steps(
             advance(1, **{k: v for k, v in figures.items() if k in curve_keys})
             if done % checkpoint_every == 0 or done == steps:
                 save_checkpoint(fabric, directory / CHECKPOINT, checkpoint_state(done))
+            if snapshots and done in snapshots:
+                save_checkpoint(fabric, snapshots[done], checkpoint_state(done))
     if zero:
         plot_curves(directory / "loss.png", [{k: log.series(k) for k in panel} for panel in curve_panels], description)
     return log

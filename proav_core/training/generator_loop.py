@@ -4,7 +4,8 @@ Per step: normalise the planes per channel (the latent cache's statistics, laten
 stack them, condition tokens from the labels (and, for a multi-task generator, a task per
 item: task_mix.py), the objective's loss
 (reflected flow by default, with condition dropout for classifier-free guidance), backward,
-clip, step, LR warm-up, EMA.
+clip, step, LR warm-up, EMA. With `guide_step`, the state at that step is also kept as
+guide.ckpt: the weaker model of autoguidance (proav_core.flow_matching.autoguided).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from proav_core.errors import ConfigError, UsageError
 from proav_core.training.batches import StepBatchSampler
 from proav_core.training.checkpoint import component_names, load_checkpoint, peek_checkpoint, rng_state, seed_step
 from proav_core.training.common import (
+    GUIDE_CHECKPOINT,
     adam,
     check_finite,
     optimizer_step,
@@ -233,7 +235,8 @@ def train_generator(
 
     run_steps(fabric, directory=directory, description="train generator", start=start, steps=loop.steps,
               seed=cfg.seed, log_every=loop.log_every, checkpoint_every=loop.checkpoint_every,
-              train_step=train_step, checkpoint_state=state)
+              train_step=train_step, checkpoint_state=state,
+              snapshots={loop.guide_step: directory / GUIDE_CHECKPOINT} if loop.guide_step else None)
     if summary := verify_replicas(fabric, model):
         fabric.print(summary)
     return directory

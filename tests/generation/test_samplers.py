@@ -10,6 +10,7 @@ import torch
 import proav_core
 from proav_core.interfaces import Sampler
 from proav_core.flow_matching import (
+    autoguided,
     cfg_velocity,
     reflect,
     reflect_with_sign,
@@ -82,6 +83,29 @@ def test_cfg_scale_one_is_exactly_the_conditional_prediction():
     short_null = torch.randn(4, 2, 3)  # another token count: two passes
     out = cfg_velocity(velocity, cond, short_null, 2.0)(x, t)
     assert torch.allclose(out, 2 * velocity(x, t, cond) - velocity(x, t, short_null), atol=1e-5)
+
+
+def test_autoguidance_extrapolates_away_from_the_guide_under_its_own_condition():
+    main, weak = torch.nn.Linear(3, 3), torch.nn.Linear(3, 3)
+    seen = []
+
+    def velocity(x, t, cond):
+        return main(x) * (1 + t[:, None]) + cond[:, 0]
+
+    def guide(x, t, cond):
+        seen.append(cond)
+        return weak(x) - t[:, None] + cond[:, 0]
+
+    x, t = torch.randn(4, 3), torch.rand(4)
+    cond, guide_cond = torch.randn(4, 1, 3), torch.randn(4, 1, 3)
+    assert autoguided(velocity, guide, guide_cond, 1.0) is velocity and not seen  # scale 1: the model alone
+    out = autoguided(velocity, guide, guide_cond, 2.5)(x, t, cond)
+    expected = guide(x, t, guide_cond) + 2.5 * (velocity(x, t, cond) - guide(x, t, guide_cond))
+    assert torch.allclose(out, expected, atol=1e-6)
+    assert all(c is guide_cond for c in seen)  # the guide sees its own condition, not the sampler's
+    assert torch.allclose(autoguided(velocity, guide, guide_cond, 0.0)(x, t, cond), guide(x, t, guide_cond))
+    same = autoguided(velocity, velocity, cond, 3.0)(x, t, cond)  # a guide equal to the model changes nothing
+    assert torch.allclose(same, velocity(x, t, cond), atol=1e-5)
 
 
 def test_registry_samplers_follow_the_protocol():

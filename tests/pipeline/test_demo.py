@@ -14,7 +14,8 @@ from .conftest import cli, tiny_config
 
 def test_demo_runs_every_stage_and_resumes(tmp_path, capsys):
     config = tiny_config(tmp_path)
-    args = ("demo", "--config", config, "--clips", "12", "--samples-per-class", "1", "--accelerator", "cpu")
+    args = ("demo", "--config", config, "--clips", "12", "--samples-per-class", "1", "--accelerator", "cpu",
+            "--set", "train.generator.guide_step=1")
     assert cli(*args) == 0
     out = capsys.readouterr().out
     run = tmp_path / "runs" / "tiny"
@@ -53,6 +54,9 @@ def test_demo_runs_every_stage_and_resumes(tmp_path, capsys):
         assert seen["mode"] == "zero-shot" and seen["source_class"] in ("circle-drum-0", "square-wood-1")
         assert probe_media(seen["file"]).fps == 4.0 and 0.0 <= seen["sync_f1"] <= 1.0
         assert f"{task} (zero-shot), a held-out {seen['source_class']} clip" in out
+    guide = run / "generator" / "guide.ckpt"
+    assert summary["guidance"] == {"kind": "autoguidance", "scale": 2.0, "guide": str(guide), "guide_step": 1}
+    assert f"samples guided by autoguidance, scale 2, away from the generator at step 1 ({guide})" in out
     sheet = Image.open(summary["contact_sheet"])
     # 2 classes x (1 real + 1 generated) rows, then a2v and v2a x (given + generated) rows: 8 rows of 16 px x 2
     assert sheet.width > 16 * 4 * 2 and sheet.height > 8 * 16 * 2
@@ -66,6 +70,12 @@ def test_demo_runs_every_stage_and_resumes(tmp_path, capsys):
     assert {p: p.stat().st_mtime_ns for p in ckpts} == ckpts
     again = json.loads((run / "demo_summary.json").read_text())
     assert again["scores"]["real clips"] == scores["real clips"]
+    assert again["scores"]["samples"] == scores["samples"]  # the same guided samples
+    # a finished generator without its guide (trained before guide_step was set): CFG, and it says so
+    guide.unlink()
+    assert cli(*args) == 0
+    assert f"no {guide}" in capsys.readouterr().out.replace("\n", "")
+    assert json.loads((run / "demo_summary.json").read_text())["guidance"] == {"kind": "classifier-free", "scale": 2.0}
 
 
 def test_demo_needs_a_syncshapes_dataset_and_writes_nothing(tmp_path, capsys):

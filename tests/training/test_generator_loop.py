@@ -143,3 +143,34 @@ def test_plane_loss_weights_reach_the_loss(tmp_path, toy_generator_plugin):
         first_loss(tmp_path / "d", "plane_loss_weights = { audio_hw = 0.5 }")
     assert err.value.path == "train.generator.plane_loss_weights"
     assert not (tmp_path / "d" / "runs" / "toy" / "generator").exists()  # refused before anything is written
+
+
+
+def train_guided(folder, steps, guide_step, **kwargs):
+    cfg = proav_core.load_config(toy_config(folder, steps=steps, extra=f"guide_step = {guide_step}"))
+    write_latents(folder / "runs" / "toy" / "latents")
+    return train_generator(cfg, CPU, **kwargs)
+
+
+def test_guide_step_keeps_that_state_as_guide_ckpt(tmp_path, toy_generator_plugin):
+    """[train.generator] guide_step: the state after that step (EMA included) stays as guide.ckpt,
+    equal to the last.ckpt of a run stopped there; resuming past it leaves it untouched."""
+    out = train_guided(tmp_path / "a", steps=5, guide_step=2)
+    guide, last = peek_checkpoint(out / "guide.ckpt"), peek_checkpoint(out / "last.ckpt")
+    assert guide["step"] == 2 and last["step"] == 5
+    stopped = peek_checkpoint(train(tmp_path / "b", steps=2) / "last.ckpt")
+    for key in ("model", "ema"):
+        assert all(torch.equal(guide[key][n], stopped[key][n]) for n in stopped[key]), key
+    assert any(not torch.equal(guide["ema"][n], last["ema"][n]) for n in last["ema"])
+    # interrupted after the guide was kept, resumed to the end: the guide is the same file
+    first = train_guided(tmp_path / "c", steps=3, guide_step=2)
+    kept = (first / "guide.ckpt").read_bytes()
+    resumed = train_guided(tmp_path / "c", steps=5, guide_step=2, resume=True)
+    assert (resumed / "guide.ckpt").read_bytes() == kept
+    assert not (train(tmp_path / "d", steps=2) / "guide.ckpt").exists()  # off by default
+
+
+def test_guide_step_must_come_before_the_end(tmp_path):
+    with pytest.raises(proav_core.ConfigError, match="guide_step 6 must come before the last step") as err:
+        proav_core.load_config(toy_config(tmp_path, steps=6, extra="guide_step = 6"))
+    assert "train.generator" in str(err.value.path)
