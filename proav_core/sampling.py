@@ -74,12 +74,15 @@ class SamplingPipeline:
         self.latents: dict[str, Any] | None = None  # the checkpoint's latent geometry (from_checkpoint)
 
     def compile(self, scope: str = "blocks", batch_size: int | None = None) -> dict[str, Any]:
-        """torch.compile the generator in place (proav_core.compiling: its blocks, or the whole
-        velocity network) and fix the sampling batch: every sampler run then integrates
-        `batch_size` samples (the last partial batch padded with copies of its last sample), so
-        each step of each run has one shape and nothing recompiles. Returns what was compiled."""
+        """torch.compile the generator (and a guide loaded before, load_guide) in place
+        (proav_core.compiling: its blocks, or the whole velocity network) and fix the sampling
+        batch: every sampler run then integrates `batch_size` samples (the last partial batch
+        padded with copies of its last sample), so each step of each run has one shape and
+        nothing recompiles. Returns what was compiled (of the generator)."""
         if batch_size is not None:
             self.batch_size = batch_size
+        if self.guide is not None:  # autoguidance's guide runs beside the generator at every step
+            compile_model(self.guide.generator, scope, self.device, network=self.guide.generator)
         generator = self.flow.generator
         return compile_model(generator, scope, self.device, network=generator)
 

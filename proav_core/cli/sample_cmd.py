@@ -91,8 +91,9 @@ def command(config, overrides, ckpt, ae_ckpt, task, audio_file, video_file, hold
         step = pipe.load_guide(guide_ckpt)
         console.print(f"autoguidance, scale {guide_scale:g}: steering away from {guide_ckpt} (step {step})",
                       highlight=False)
-    if compile_scope:
-        console.print(compiled_summary(pipe.compile(compile_scope), "the generator"), highlight=False)
+    if compile_scope:  # after load_guide: the guide is compiled too
+        what = "the generator and its guide" if guide_ckpt else "the generator"
+        console.print(compiled_summary(pipe.compile(compile_scope), what), highlight=False)
     if spec.given:
         generated = pipe.sample(list(prompts) or None, cfg_scale=cfg_scale, seed=seed, task=spec.name,
                                 audio=audio_file, video=video_file, hold=hold, guide_scale=guide_scale)

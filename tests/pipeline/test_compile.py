@@ -230,3 +230,15 @@ def test_bench_with_compile_reports_it_and_the_share_of_a_given_peak(tmp_path):
     (row,) = [r for r in report["rows"] if r["key"] == "generator_step"]
     assert row["achieved_flops_per_second"] == pytest.approx(row["analytic_flops"] / row["seconds"]["median"])
     assert row["peak_share"] == pytest.approx(row["achieved_flops_per_second"] / 0.5e12)
+
+
+@needs_compile
+def test_compile_takes_the_autoguidance_guide_along(trained):
+    """A guide loaded before compile() is compiled like the generator (it runs at every step)."""
+    cfg = load_config(trained)
+    ckpt = trained.parent / "runs" / "tiny" / "generator" / "last.ckpt"
+    pipe = SamplingPipeline.from_checkpoint(cfg, ckpt)
+    pipe.load_guide(ckpt)
+    pipe.compile("blocks", batch_size=2)
+    assert all(is_compiled(block) for _, block in iter_blocks(pipe.guide.generator))
+    assert all(is_compiled(block) for _, block in iter_blocks(pipe.flow.generator))
