@@ -32,7 +32,7 @@ from proav_core.training.checkpoint import component_names, load_weights, peek_c
 from proav_core.training.encode import load_autoencoder
 from proav_core.data.condition_inputs import read_audio_clips, read_video_clips
 from proav_core.interfaces.autoencoder import Planes
-from proav_core.tasks import TASK_IDS, GivenPlanes, Task, get_task, given_mask
+from proav_core.tasks import TASK_IDS, GivenPlanes, Task, get_task, given_mask, probe_planes
 from proav_core.training.generator_loop import FlowModel, flow_model
 from proav_core.training.latent_norm import LatentNormalizer
 
@@ -241,7 +241,7 @@ class SamplingPipeline:
         """Encoded given planes -> GivenPlanes in the generator's (normalised, stacked) space."""
         if self.normalizer is not None:
             planes = self.normalizer.normalize(planes)
-        probe = self.stacker.unstack(torch.zeros(1, *self.stacker.latent_shape))  # {name: (1, C, a, b)}
+        probe = probe_planes(self.stacker)  # {name: (1, C, a, b)}
         n = next(iter(planes.values())).shape[0]
         full = {k: planes[k] if k in planes else torch.zeros(n, *v.shape[1:], device=self.device)
                 for k, v in probe.items()}  # the generated side's planes are zeros, ignored

@@ -6,7 +6,9 @@
 
 A task is a choice of planes: any stacker whose latent keeps each plane's values in their
 own positions can express it (`modality_masks` finds them by stacking probe planes, or
-asks the stacker's own `modality_mask(modality)` when it has one).
+asks the stacker's own `modality_mask(modality)` when it has one). The probes are public:
+`probe_planes(stacker)` (the planes a latent holds) and `plane_value_map(stacker, value)` (a
+value per plane laid out as the latent; the generator loop's plane_loss_weights use it too).
 
 Two ways to hold the given planes while sampling (`GivenPlanes.hold`):
 - "path" (zero-shot, any jointly trained generator; MM-Diffusion's replacement): at time t
@@ -26,6 +28,7 @@ after doing so.
 from __future__ import annotations
 
 import difflib
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -76,6 +79,19 @@ def plane_modality(name: str) -> Modality:
     return name.split("_", 1)[0]  # type: ignore[return-value]
 
 
+def probe_planes(stacker: Any) -> dict[str, Tensor]:
+    """{plane name: (1, C, a, b) zeros}: the planes a stacker's latent holds, found by unstacking
+    a zero latent (any stacker: only latent_shape, stack and unstack are used)."""
+    return stacker.unstack(torch.zeros(1, *tuple(stacker.latent_shape)))
+
+
+def plane_value_map(stacker: Any, value: Callable[[str], float]) -> Tensor:
+    """(*latent_shape): value(name) at the latent positions that hold plane `name`'s values, and
+    whatever the stacker puts elsewhere (0: padding), by stacking a constant probe per plane."""
+    probe = {name: torch.full_like(v, float(value(name))) for name, v in probe_planes(stacker).items()}
+    return stacker.stack(probe)[0]
+
+
 def modality_masks(stacker: Any) -> dict[Modality, Tensor]:
     """{modality: (*latent_shape) bool, True where the stacker keeps that modality's plane values}.
 
@@ -85,18 +101,14 @@ def modality_masks(stacker: Any) -> dict[Modality, Tensor]:
     whose modalities overlap in the latent cannot express a conditional task (UsageError).
     Modalities without planes are left out.
     """
-    shape = tuple(stacker.latent_shape)
     name = type(stacker).__name__
     if hasattr(stacker, "modality_mask"):
         masks = {m: stacker.modality_mask(m) for m in MODALITIES}
         masks = {m: v.bool().cpu() for m, v in masks.items() if v is not None and bool(v.any())}
     else:
-        planes = stacker.unstack(torch.zeros(1, *shape))  # {name: (1, C, a, b)}
-        masks = {}
-        for m in MODALITIES:
-            if any(plane_modality(p) == m for p in planes):
-                probe = {p: torch.full_like(v, float(plane_modality(p) == m)) for p, v in planes.items()}
-                masks[m] = stacker.stack(probe)[0] != 0  # (*latent_shape)
+        names = list(probe_planes(stacker))
+        masks = {m: plane_value_map(stacker, lambda p, m=m: float(plane_modality(p) == m)) != 0  # (*latent_shape)
+                 for m in MODALITIES if any(plane_modality(p) == m for p in names)}
     if len(masks) == 2 and bool((masks["video"] & masks["audio"]).any()):
         raise UsageError(f"stacker {name} mixes video and audio values in the same latent positions, so it "
                          "cannot hold one modality given while generating the other; use stack6 or tokens")

@@ -22,6 +22,7 @@ from proav_core.build import build_generation
 from proav_core.compiling import compile_model, compiled_summary, require_compile
 from proav_core.config import ExperimentConfig, config_to_dict
 from proav_core.errors import ConfigError, UsageError
+from proav_core.tasks import plane_value_map, probe_planes
 from proav_core.training.batches import StepBatchSampler
 from proav_core.training.checkpoint import component_names, load_checkpoint, peek_checkpoint, rng_state, seed_step
 from proav_core.training.common import (
@@ -80,14 +81,12 @@ def plane_weight_map(stacker: Any, weights: Mapping[str, float]) -> Tensor:
     positions that hold its values, 0 elsewhere (padding). The planes are found by stacking
     probes, so any stacker that keeps each plane's values in positions of their own works.
     ConfigError naming train.generator.plane_loss_weights for a plane the latent does not have."""
-    shape = tuple(stacker.latent_shape)
-    planes = stacker.unstack(torch.zeros(1, *shape))  # {name: (1, C, a, b)}
+    planes = list(probe_planes(stacker))
     missing = sorted(set(weights) - set(planes))
     if missing:
         raise ConfigError(f"plane_loss_weights names {', '.join(missing)}, which this generator's latent does not "
                           f"hold; its planes: {', '.join(planes)}", path="train.generator.plane_loss_weights")
-    probe = {name: torch.full_like(v, float(weights.get(name, 1.0))) for name, v in planes.items()}
-    return stacker.stack(probe)[0]  # (*latent_shape)
+    return plane_value_map(stacker, lambda name: weights.get(name, 1.0))  # (*latent_shape)
 
 
 def flow_model(parts: Any, tasks: dict[str, float] | None,

@@ -9,7 +9,7 @@ import torch
 import proav_core
 from proav_core.errors import UsageError
 from proav_core.sampling import accepts_given
-from proav_core.tasks import TASKS, GivenPlanes, get_task, given_mask, modality_masks
+from proav_core.tasks import TASKS, GivenPlanes, get_task, given_mask, modality_masks, plane_value_map, probe_planes
 from proav_core.training.generator_loop import FlowModel, flow_model
 from proav_core.training.task_mix import TaskMix
 
@@ -34,6 +34,19 @@ def test_each_task_masks_exactly_its_given_planes(stacker):
     assert not (given_mask(st, TASKS["a2v"]) & given_mask(st, TASKS["v2a"])).any()
     padding = st.loss_mask() == 0
     assert not (given_mask(st, TASKS["a2v"]) & padding).any()  # padding is never "given"
+
+
+@pytest.mark.parametrize("stacker", STACKERS)
+def test_plane_value_map_puts_each_planes_value_where_its_values_are(stacker):
+    st = proav_core.build("stacker", stacker, plane_shapes=TINY)
+    assert {n: tuple(v.shape[1:]) for n, v in probe_planes(st).items()} == {n: tuple(s) for n, s in TINY.items()}
+    values = {name: float(i + 1) for i, name in enumerate(TINY)}
+    layout = plane_value_map(st, values.__getitem__)  # (*latent_shape)
+    assert tuple(layout.shape) == tuple(st.latent_shape)
+    back = st.unstack(layout[None])  # each plane unstacks to its own value everywhere
+    assert all(bool((back[n] == v).all()) for n, v in values.items())
+    real = sum(v.numel() for v in back.values())
+    assert int((layout != 0).sum()) == real  # and nothing outside the planes' positions
 
 
 def test_stack6_masks_are_whole_frames_without_padding():
