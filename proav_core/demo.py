@@ -107,7 +107,7 @@ def run_demo(cfg: ExperimentConfig, hardware: Hardware, *, clips: int = 128, sam
     """Run every stage; `fresh` deletes the run folder first (otherwise each stage resumes).
 
     The samples are guided by autoguidance (`guide_scale`, the generator's guide.ckpt) when the
-    config keeps a guide ([train.generator] guide_step), else by classifier-free guidance
+    config keeps a guide ([train.generator] guide_fraction), else by classifier-free guidance
     (`cfg_scale`)."""
     from proav_core.data import read_clip
     from proav_core.data.prepare import prepare
@@ -146,7 +146,7 @@ def run_demo(cfg: ExperimentConfig, hardware: Hardware, *, clips: int = 128, sam
             train_generator(cfg, hardware, resume=(run / "generator" / CHECKPOINT).is_file())
     guide, guide_step = run / "generator" / GUIDE_CHECKPOINT, cfg.train.generator.guide_step
     if guide_step is not None and not guide.is_file():
-        say(f"[yellow]no {guide} (the generator was trained without guide_step): classifier-free guidance instead[/]")
+        say(f"[yellow]no {guide} (the generator was trained without guide_fraction): classifier-free guidance instead[/]")
     autoguide = guide_step is not None and guide.is_file()
     result.guidance = ({"kind": "autoguidance", "scale": guide_scale, "guide": str(guide)} if autoguide
                        else {"kind": "classifier-free", "scale": cfg_scale})

@@ -106,7 +106,7 @@ class SamplingPipeline:
     def load_guide(self, checkpoint: str | Path) -> int:
         """Load the weaker model for autoguidance (`sample(guide_scale=...)`): a generator checkpoint
         on the same latents (geometry, normalisation, classes), usually the run's own guide.ckpt
-        ([train.generator] guide_step). Returns the step it was saved at."""
+        ([train.generator] guide_fraction). Returns the step it was saved at."""
         flow, _, raw = _load_flow(self.cfg, checkpoint, option="--guide-ckpt")
         latents, mine = raw["latents"], self.latents
         if mine is not None:
@@ -179,7 +179,7 @@ class SamplingPipeline:
         if self.guide is None:
             raise UsageError("--guide-scale needs the weaker model to steer away from: --guide-ckpt FILE (in Python "
                              "load_guide(FILE)), e.g. the run's generator/guide.ckpt, kept when [train.generator] "
-                             "guide_step is set")
+                             "guide_fraction is set")
         if cfg_scale != 1.0:
             raise UsageError("autoguidance (--guide-scale) takes the place of classifier-free guidance: leave --cfg "
                              "at 1, or drop --guide-scale")

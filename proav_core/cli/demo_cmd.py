@@ -24,7 +24,7 @@ def default_config_path() -> str:
 @click.option("--cfg", "cfg_scale", default=2.0, show_default=True, type=float,
               help="classifier-free guidance scale (used when the config keeps no autoguidance guide)")
 @click.option("--guide-scale", default=2.0, show_default=True, type=float,
-              help="autoguidance scale, when the config keeps a guide ([train.generator] guide_step)")
+              help="autoguidance scale, when the config keeps a guide ([train.generator] guide_fraction)")
 @click.option("--fresh", is_flag=True, help="delete the run folder first instead of resuming it")
 @hardware_options
 def command(config, overrides, clips, samples_per_class, cfg_scale, guide_scale, fresh, **hardware) -> None:

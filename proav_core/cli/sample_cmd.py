@@ -52,7 +52,7 @@ def check_writable(out: Path) -> None:
 @click.option("--steps", default=None, type=click.IntRange(min=1), help="sampler steps (default: the config's)")
 @click.option("--cfg", "cfg_scale", default=1.0, show_default=True, type=float, help="classifier-free guidance scale")
 @click.option("--guide-ckpt", default=None, help="autoguidance in place of --cfg: a weaker generator checkpoint of "
-              "the same run to steer away from, e.g. runs/demo/generator/guide.ckpt ([train.generator] guide_step)")
+              "the same run to steer away from, e.g. runs/demo/generator/guide.ckpt ([train.generator] guide_fraction)")
 @click.option("--guide-scale", default=None, type=float, help="autoguidance scale (default 2 with --guide-ckpt)")
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("--out", "out_dir", required=True, help="output folder")

@@ -81,18 +81,23 @@ class GeneratorLoopConfig(LoopConfig):
                     "stays a weighted mean), e.g. {video_hw = 0.4, audio_hw = 0.4} to spend more of it on the "
                     "time planes that carry the events")
 
-    guide_step: int | None = Field(
-        None, ge=1,
-        description="also keep the EMA weights at this step as guide.ckpt beside last.ckpt: the weaker model "
-                    "that autoguidance steers away from (`proav sample --guide-ckpt`; the demo's samples). "
-                    "Unset = none")
+    guide_fraction: float | None = Field(
+        None, gt=0, lt=1,
+        description="also keep the EMA weights after this share of the steps as guide.ckpt beside last.ckpt (e.g. "
+                    "0.25: step steps / 4): the weaker model that autoguidance steers away from (`proav sample "
+                    "--guide-ckpt`; the demo's samples). Unset = none")
+
+    @property
+    def guide_step(self) -> int | None:
+        """The step after which guide.ckpt is kept: guide_fraction x steps, rounded, within [1, steps - 1]."""
+        if self.guide_fraction is None:
+            return None
+        return min(self.steps - 1, max(1, round(self.guide_fraction * self.steps)))
 
     @model_validator(mode="after")
-    def _guide_before_end(self) -> GeneratorLoopConfig:
-        if self.guide_step is not None and self.guide_step >= self.steps:
-            raise ValueError(f"guide_step {self.guide_step} must come before the last step ({self.steps}): the guide "
-                             f"is an earlier, weaker state of the same training run (e.g. steps / 4 = "
-                             f"{max(1, self.steps // 4)})")
+    def _room_for_a_guide(self) -> GeneratorLoopConfig:
+        if self.guide_fraction is not None and self.steps < 2:
+            raise ValueError(f"guide_fraction needs a step before the last one to keep, and steps is {self.steps}")
         return self
 
     @field_validator("plane_loss_weights")

@@ -19,7 +19,7 @@ from proav_core.training.checkpoint import save_checkpoint, seed_step
 from proav_core.training.run_log import MetricsLog, plot_curves
 
 CHECKPOINT = "last.ckpt"
-GUIDE_CHECKPOINT = "guide.ckpt"  # [train.generator] guide_step: an early state kept for autoguidance
+GUIDE_CHECKPOINT = "guide.ckpt"  # [train.generator] guide_fraction: an early state kept for autoguidance
 
 
 class TrainingError(ProavError):

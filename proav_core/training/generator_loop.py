@@ -4,7 +4,7 @@ Per step: normalise the planes per channel (the latent cache's statistics, laten
 stack them, condition tokens from the labels (and, for a multi-task generator, a task per
 item: task_mix.py), the objective's loss
 (reflected flow by default, with condition dropout for classifier-free guidance), backward,
-clip, step, LR warm-up, EMA. With `guide_step`, the state at that step is also kept as
+clip, step, LR warm-up, EMA. With `guide_fraction`, the state at that share of the steps is also kept as
 guide.ckpt: the weaker model of autoguidance (proav_core.flow_matching.autoguided).
 """
 

@@ -1,4 +1,4 @@
-"""Autoguidance on the tiny trained run: [train.generator] guide_step keeps guide.ckpt, and
+"""Autoguidance on the tiny trained run: [train.generator] guide_fraction keeps guide.ckpt, and
 `proav sample --guide-ckpt` / SamplingPipeline.load_guide steer the samples away from it."""
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from .test_encode_and_sample import run_folder
 def guided(trained) -> Path:
     """The generator folder of an 8-step run of the tiny config that keeps its step-2 state as guide.ckpt."""
     assert cli("train", "generator", trained, "--set", "name=guided", "--set", "train.generator.steps=8",
-               "--set", "train.generator.guide_step=2", "--set", "train.generator.optim.lr=1e-2",
+               "--set", "train.generator.guide_fraction=0.25", "--set", "train.generator.optim.lr=1e-2",
                "--latents", run_folder(trained) / "latents", "--accelerator", "cpu") == 0
     return trained.parent / "runs" / "guided" / "generator"
 

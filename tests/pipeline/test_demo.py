@@ -15,7 +15,7 @@ from .conftest import cli, tiny_config
 def test_demo_runs_every_stage_and_resumes(tmp_path, capsys):
     config = tiny_config(tmp_path)
     args = ("demo", "--config", config, "--clips", "12", "--samples-per-class", "1", "--accelerator", "cpu",
-            "--set", "train.generator.guide_step=1")
+            "--set", "train.generator.guide_fraction=0.5")
     assert cli(*args) == 0
     out = capsys.readouterr().out
     run = tmp_path / "runs" / "tiny"
@@ -71,7 +71,7 @@ def test_demo_runs_every_stage_and_resumes(tmp_path, capsys):
     again = json.loads((run / "demo_summary.json").read_text())
     assert again["scores"]["real clips"] == scores["real clips"]
     assert again["scores"]["samples"] == scores["samples"]  # the same guided samples
-    # a finished generator without its guide (trained before guide_step was set): CFG, and it says so
+    # a finished generator without its guide (trained before guide_fraction was set): CFG, and it says so
     guide.unlink()
     assert cli(*args) == 0
     assert f"no {guide}" in capsys.readouterr().out.replace("\n", "")

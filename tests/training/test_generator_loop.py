@@ -146,31 +146,40 @@ def test_plane_loss_weights_reach_the_loss(tmp_path, toy_generator_plugin):
 
 
 
-def train_guided(folder, steps, guide_step, **kwargs):
-    cfg = proav_core.load_config(toy_config(folder, steps=steps, extra=f"guide_step = {guide_step}"))
+def train_guided(folder, steps, fraction, **kwargs):
+    cfg = proav_core.load_config(toy_config(folder, steps=steps, extra=f"guide_fraction = {fraction}"))
     write_latents(folder / "runs" / "toy" / "latents")
     return train_generator(cfg, CPU, **kwargs)
 
 
-def test_guide_step_keeps_that_state_as_guide_ckpt(tmp_path, toy_generator_plugin):
-    """[train.generator] guide_step: the state after that step (EMA included) stays as guide.ckpt,
-    equal to the last.ckpt of a run stopped there; resuming past it leaves it untouched."""
-    out = train_guided(tmp_path / "a", steps=5, guide_step=2)
+def test_guide_fraction_keeps_that_state_as_guide_ckpt(tmp_path, toy_generator_plugin):
+    """[train.generator] guide_fraction: the state after that share of the steps (EMA included)
+    stays as guide.ckpt, equal to the last.ckpt of a run stopped there; resuming past it leaves
+    it untouched."""
+    out = train_guided(tmp_path / "a", steps=5, fraction=0.5)  # step round(2.5) = 2
     guide, last = peek_checkpoint(out / "guide.ckpt"), peek_checkpoint(out / "last.ckpt")
     assert guide["step"] == 2 and last["step"] == 5
     stopped = peek_checkpoint(train(tmp_path / "b", steps=2) / "last.ckpt")
     for key in ("model", "ema"):
         assert all(torch.equal(guide[key][n], stopped[key][n]) for n in stopped[key]), key
     assert any(not torch.equal(guide["ema"][n], last["ema"][n]) for n in last["ema"])
-    # interrupted after the guide was kept, resumed to the end: the guide is the same file
-    first = train_guided(tmp_path / "c", steps=3, guide_step=2)
+    # stopped after the guide was kept (3 steps: guide at step 2), resumed to the end: the same file
+    first = train_guided(tmp_path / "c", steps=3, fraction=0.5)
     kept = (first / "guide.ckpt").read_bytes()
-    resumed = train_guided(tmp_path / "c", steps=5, guide_step=2, resume=True)
+    resumed = train_guided(tmp_path / "c", steps=5, fraction=0.5, resume=True)
     assert (resumed / "guide.ckpt").read_bytes() == kept
     assert not (train(tmp_path / "d", steps=2) / "guide.ckpt").exists()  # off by default
 
 
-def test_guide_step_must_come_before_the_end(tmp_path):
-    with pytest.raises(proav_core.ConfigError, match="guide_step 6 must come before the last step") as err:
-        proav_core.load_config(toy_config(tmp_path, steps=6, extra="guide_step = 6"))
+@pytest.mark.parametrize(("steps", "fraction", "step"), [(4800, 0.25, 1200), (10, 0.99, 9), (10, 0.01, 1), (2, 0.5, 1)])
+def test_guide_step_is_the_fraction_of_the_steps_before_the_last(tmp_path, toy_generator_plugin, steps, fraction, step):
+    cfg = proav_core.load_config(toy_config(tmp_path, steps=steps, extra=f"guide_fraction = {fraction}"))
+    assert cfg.train.generator.guide_step == step
+
+
+@pytest.mark.parametrize(("steps", "fraction", "message"), [(1, 0.5, "needs a step before the last one"),
+                                                            (6, 1.0, "less than 1"), (6, 0.0, "greater than 0")])
+def test_a_guide_that_cannot_be_kept_is_refused(tmp_path, toy_generator_plugin, steps, fraction, message):
+    with pytest.raises(proav_core.ConfigError, match=message) as err:
+        proav_core.load_config(toy_config(tmp_path, steps=steps, extra=f"guide_fraction = {fraction}"))
     assert "train.generator" in str(err.value.path)
