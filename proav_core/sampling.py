@@ -64,14 +64,14 @@ class SamplingPipeline:
 
     def __init__(self, cfg: ExperimentConfig, flow: FlowModel, stacker: Any, sampler: Any,
                  autoencoder: torch.nn.Module, audio_repr: Any, device: torch.device | str = "cpu",
-                 normalizer: LatentNormalizer | None = None):
+                 normalizer: LatentNormalizer | None = None, latents: dict[str, Any] | None = None):
         self.cfg, self.flow, self.stacker, self.sampler = cfg, flow.eval(), stacker, sampler
         self.normalizer = normalizer  # None: the generator works in the autoencoder's own space
         self.autoencoder, self.audio_repr = autoencoder.eval(), audio_repr
         self.device = torch.device(device)
         self.batch_size: int | None = None  # samples per sampler run; None: all of a call at once
         self.guide: FlowModel | None = None  # autoguidance's weaker model (load_guide)
-        self.latents: dict[str, Any] | None = None  # the checkpoint's latent geometry (from_checkpoint)
+        self.latents = latents  # the checkpoint's latent geometry (from_checkpoint); None: not known
 
     def compile(self, scope: str = "blocks", batch_size: int | None = None) -> dict[str, Any]:
         """torch.compile the generator (and a guide loaded before, load_guide) in place
@@ -97,8 +97,7 @@ class SamplingPipeline:
         autoencoder = load_autoencoder(cfg, autoencoder_checkpoint or latents["autoencoder_checkpoint"],
                                        option="--ae-ckpt" if autoencoder_checkpoint else None)
         audio_repr = None if cfg.audio_repr is None else build_component(cfg.audio_repr, clip=cfg.clip)
-        pipe = cls(cfg, flow, parts.stacker, parts.sampler, autoencoder, audio_repr, device, normalizer)
-        pipe.latents = latents
+        pipe = cls(cfg, flow, parts.stacker, parts.sampler, autoencoder, audio_repr, device, normalizer, latents)
         pipe.flow.to(device)
         pipe.autoencoder.to(device)
         return pipe

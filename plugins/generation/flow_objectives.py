@@ -7,9 +7,11 @@ x_t = (1 - t) x0 + t x1 never leaves it; the network regresses the velocity x1 -
 `reflected_flow` sampler integrates it reflecting at the box walls.
 `flow` is plain rectified flow (Gaussian noise, no box), the baseline.
 
-Both: t ~ U[0, 1) (`time_sampling = "uniform"`) or t = sigmoid(n), n ~ N(0, 1)
+Both: t ~ U[0, 1) (`time_sampling = "uniform"`) or t = sigmoid(n), n ~ N(m, s^2)
 ("logit_normal", Esser et al. 2024: more training on the middle of the path, where the
-velocity is hardest to predict); loss = mean of the squared velocity error over the positions,
+velocity is hardest to predict; m = `logit_mean`, s = `logit_std`, 0 and 1 by default; t = 0
+is the noise end here, so m < 0 trains more on the noisy part of the path, where the clip's
+layout and timing are decided, m > 0 more on the details near the data); loss = mean of the squared velocity error over the positions,
 weighted by the mask (one for the whole batch, (*latent), or per item, (B, *latent); 1 on real
 values, or a plane's weight from `[train.generator] plane_loss_weights`); the data's padding
 (mask = 0) is zeroed before use, so it never reaches the model or the loss; condition
@@ -24,7 +26,7 @@ from collections.abc import Sequence
 from typing import Literal
 
 import torch
-from pydantic import Field
+from pydantic import Field, model_validator
 from torch import Tensor
 
 import proav_core
@@ -41,15 +43,18 @@ from proav_core.interfaces.generation import VelocityFn
 class FlowMatching:
     """Shared loss: straight path, velocity target, masked MSE, condition dropout."""
 
-    def __init__(self, cond_dropout: float, time_sampling: str = "uniform"):
+    def __init__(self, cond_dropout: float, time_sampling: str = "uniform", logit_mean: float = 0.0,
+                 logit_std: float = 1.0):
         self.cond_dropout, self.time_sampling = cond_dropout, time_sampling
+        self.logit_mean, self.logit_std = logit_mean, logit_std
 
     def sample_time(self, batch: int, generator: torch.Generator | None, device: torch.device | None) -> Tensor:
-        """(B,) times in [0, 1): uniform, or the sigmoid of a standard normal (logit_normal)."""
+        """(B,) times in [0, 1): uniform, or the sigmoid of N(logit_mean, logit_std^2) (logit_normal)."""
         u = _rand((batch,), generator, device)
         if self.time_sampling == "uniform":
             return u
-        return torch.sigmoid(torch.special.ndtri(u.double().clamp(1e-6, 1 - 1e-6))).to(u.dtype)
+        n = torch.special.ndtri(u.double().clamp(1e-6, 1 - 1e-6))  # (B,) standard normal
+        return torch.sigmoid(self.logit_mean + self.logit_std * n).to(u.dtype)
 
     def noise(self, shape: Sequence[int], generator: torch.Generator | None, device: torch.device | None) -> Tensor:
         """x0 of `shape`, drawn with `generator` (on its device), returned on `device`."""
@@ -90,15 +95,26 @@ class FlowParams(ComponentParams):
     cond_dropout: float = Field(0.1, ge=0, le=1, description="probability of replacing a sample's condition by "
                                 "the null condition (classifier-free guidance; UniForm uses 0.5)")
     time_sampling: Literal["uniform", "logit_normal"] = Field(
-        "uniform", description="training times: uniform on [0, 1) or logit_normal (sigmoid of N(0, 1))")
+        "uniform", description="training times: uniform on [0, 1) or logit_normal (sigmoid of N(logit_mean, "
+        "logit_std^2))")
+    logit_mean: float = Field(0.0, description="logit_normal: location m of the logit of t (t = 0 is noise: m < 0 "
+                              "trains more on the noisy part of the path)")
+    logit_std: float = Field(1.0, gt=0, description="logit_normal: scale s of the logit of t")
+
+    @model_validator(mode="after")
+    def _logit_needs_logit_normal(self) -> FlowParams:
+        if self.time_sampling != "logit_normal" and (self.logit_mean != 0.0 or self.logit_std != 1.0):
+            raise ValueError("logit_mean / logit_std shape logit_normal times; set time_sampling = \"logit_normal\" "
+                             "or drop them")
+        return self
 
 
 class RectifiedFlow(FlowMatching):
     """Rectified flow: x0 ~ N(0, noise_std^2), no box."""
 
     def __init__(self, noise_std: float, cond_dropout: float, time_sampling: str = "uniform",
-                 latent_bound: float | None = None):
-        super().__init__(cond_dropout, time_sampling)  # an autoencoder's box, if offered, does not apply
+                 latent_bound: float | None = None, logit_mean: float = 0.0, logit_std: float = 1.0):
+        super().__init__(cond_dropout, time_sampling, logit_mean, logit_std)  # an autoencoder's box does not apply
         self.noise_std = noise_std
 
     def noise(self, shape: Sequence[int], generator: torch.Generator | None, device: torch.device | None) -> Tensor:
@@ -116,8 +132,8 @@ class ReflectedFlow(FlowMatching):
     """Reflected flow matching: x0 ~ N(0, noise_std^2) truncated to [-b, b]; data must lie in the box."""
 
     def __init__(self, noise_std: float, cond_dropout: float, bound: float | None, time_sampling: str = "uniform",
-                 latent_bound: float | None = None):
-        super().__init__(cond_dropout, time_sampling)
+                 latent_bound: float | None = None, logit_mean: float = 0.0, logit_std: float = 1.0):
+        super().__init__(cond_dropout, time_sampling, logit_mean, logit_std)
         self.noise_std, self.bound = noise_std, resolve_bound(bound, latent_bound)
         self._checked = False
 

@@ -158,6 +158,22 @@ def collate_planes(items: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+def resumed_guide_note(guide: Path, guide_step: int | None, start: int) -> str:
+    """What a run resumed at step `start` means for its guide (guide.ckpt, kept after `guide_step`
+    steps): "" when the guide is still to come or is the one the config asks for, else a note."""
+    if guide_step is None or start < guide_step:
+        return ""
+    if not guide.is_file():
+        return (f"note: resumed at step {start}, past the guide step {guide_step} ([train.generator] guide_fraction), "
+                f"with no {guide}: this run keeps no guide, so its samples can use classifier-free guidance but "
+                "not autoguidance (train the generator afresh to keep one)")
+    kept = int(peek_checkpoint(guide).get("step", -1))
+    if kept != guide_step:
+        return (f"note: {guide} holds step {kept}, kept before the run's step count changed; guide_fraction now "
+                f"means step {guide_step}, which this resumed run has passed: the old guide stays")
+    return ""
+
+
 def train_generator(
     cfg: ExperimentConfig,
     hardware: Hardware = Hardware(),
@@ -218,6 +234,8 @@ def train_generator(
             check_resumable_sharded(ckpt)
         restore = {k: v for k, v in state(0).items() if k != "tasks"}  # checked above; absent before tasks
         start = int(load_checkpoint(fabric, ckpt, restore, names)["step"])
+        if note := resumed_guide_note(directory / GUIDE_CHECKPOINT, loop.guide_step, start):
+            fabric.print(note)
     sampler = StepBatchSampler(len(latents), loop.batch_size, cfg.seed, fabric.global_rank, fabric.world_size, start)
     batches = iter(DataLoader(latents, batch_sampler=sampler, num_workers=loop.num_workers, collate_fn=collate_planes))
 

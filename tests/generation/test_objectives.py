@@ -8,7 +8,7 @@ import pytest
 import torch
 
 import proav_core
-from proav_core.errors import DataError
+from proav_core.errors import DataError, ParameterError
 from proav_core.interfaces import Objective
 from proav_plugins.generation.flow_objectives import DEFAULT_BOUND
 
@@ -179,3 +179,19 @@ def test_logit_normal_times_are_the_sigmoid_of_a_standard_normal(name):
     middle = lambda x: float(((x > 0.25) & (x < 0.75)).float().mean())  # noqa: E731
     assert middle(uniform) == pytest.approx(0.5, abs=0.01)
     assert middle(t) == pytest.approx(math.erf(math.log(3) / math.sqrt(2)), abs=0.01)  # P(|N(0,1)| < logit(0.75))
+
+
+@pytest.mark.parametrize("name", ["reflected_flow", "flow"])
+def test_logit_normal_location_and_scale_shift_the_times(name):
+    obj = proav_core.build("objective", name, time_sampling="logit_normal", logit_mean=-0.5, logit_std=0.5)
+    t = obj.sample_time(100_000, torch.Generator().manual_seed(0), None)
+    logit = torch.log(t / (1 - t)).double()
+    assert float(logit.mean()) == pytest.approx(-0.5, abs=0.01) and float(logit.std()) == pytest.approx(0.5, abs=0.01)
+    assert float((t < 0.5).float().mean()) == pytest.approx(0.5 * (1 + math.erf(1 / math.sqrt(2))), abs=0.01)
+
+
+def test_logit_location_without_logit_normal_times_is_refused():
+    with pytest.raises(ParameterError, match="time_sampling = \"logit_normal\""):
+        proav_core.build("objective", "reflected_flow", logit_mean=-0.5)
+    with pytest.raises(ParameterError, match="logit_std"):
+        proav_core.build("objective", "flow", time_sampling="logit_normal", logit_std=0.0)

@@ -171,6 +171,27 @@ def test_guide_fraction_keeps_that_state_as_guide_ckpt(tmp_path, toy_generator_p
     assert not (train(tmp_path / "d", steps=2) / "guide.ckpt").exists()  # off by default
 
 
+def test_resuming_past_the_guide_step_says_what_became_of_the_guide(tmp_path, toy_generator_plugin, capsys):
+    """A run resumed past its guide step cannot keep the guide the config now asks for: without
+    a guide.ckpt it says that autoguidance is off for this run; with one of another step (the
+    step count changed) it says which step the kept guide holds. Nothing is written in its place."""
+    train(tmp_path / "a", steps=3)
+    capsys.readouterr()
+    out = train_guided(tmp_path / "a", steps=5, fraction=0.5, resume=True)  # guide step 2 < start 3
+    said = capsys.readouterr().out
+    assert "resumed at step 3, past the guide step 2" in said and "not autoguidance" in said
+    assert not (out / "guide.ckpt").exists()
+    train_guided(tmp_path / "b", steps=5, fraction=0.5)  # guide at step 2
+    capsys.readouterr()
+    out = train_guided(tmp_path / "b", steps=7, fraction=0.5, resume=True)  # guide step now 4 < start 5
+    said = " ".join(capsys.readouterr().out.split())
+    assert "holds step 2" in said and "now means step 4" in said
+    assert peek_checkpoint(out / "guide.ckpt")["step"] == 2
+    capsys.readouterr()
+    train_guided(tmp_path / "b", steps=9, fraction=0.5, resume=True)  # guide step 4 < start 7, but it was kept
+    assert "holds step 2" in " ".join(capsys.readouterr().out.split())  # still the old one: said again
+
+
 @pytest.mark.parametrize(("steps", "fraction", "step"), [(4800, 0.25, 1200), (10, 0.99, 9), (10, 0.01, 1), (2, 0.5, 1)])
 def test_guide_step_is_the_fraction_of_the_steps_before_the_last(tmp_path, toy_generator_plugin, steps, fraction, step):
     cfg = proav_core.load_config(toy_config(tmp_path, steps=steps, extra=f"guide_fraction = {fraction}"))
