@@ -106,9 +106,9 @@ def run_demo(cfg: ExperimentConfig, hardware: Hardware, *, clips: int = 128, sam
              say: Callable[[str], None] = print) -> DemoResult:
     """Run every stage; `fresh` deletes the run folder first (otherwise each stage resumes).
 
-    The samples are guided by autoguidance (`guide_scale`, the generator's guide.ckpt) when the
-    config keeps a guide ([train.generator] guide_fraction), else by classifier-free guidance
-    (`cfg_scale`)."""
+    The samples are guided by autoguidance (`guide_scale`, the generator's guide.ckpt under its
+    null condition) when the config keeps a guide ([train.generator] guide_fraction), else by
+    classifier-free guidance (`cfg_scale`)."""
     from proav_core.data import read_clip
     from proav_core.data.prepare import prepare
     from proav_core.data.synth import syncshapes_params
@@ -148,9 +148,9 @@ def run_demo(cfg: ExperimentConfig, hardware: Hardware, *, clips: int = 128, sam
     if guide_step is not None and not guide.is_file():
         say(f"[yellow]no {guide} (the generator was trained without guide_fraction): classifier-free guidance instead[/]")
     autoguide = guide_step is not None and guide.is_file()
-    result.guidance = ({"kind": "autoguidance", "scale": guide_scale, "guide": str(guide)} if autoguide
-                       else {"kind": "classifier-free", "scale": cfg_scale})
-    how = f"autoguidance {guide_scale:g} (guide: {guide.name})" if autoguide else f"CFG {cfg_scale:g}"
+    result.guidance = ({"kind": "autoguidance", "scale": guide_scale, "guide": str(guide), "guide_condition": "null"}
+                       if autoguide else {"kind": "classifier-free", "scale": cfg_scale})
+    how = f"autoguidance {guide_scale:g} (guide: {guide.name}, null condition)" if autoguide else f"CFG {cfg_scale:g}"
     with stage("sample", f"{samples_per_class} per class, {cfg.sampler.params.steps if cfg.sampler else 30}-step "
                          f"sampler, {how}"):
         pipe = SamplingPipeline.from_checkpoint(cfg, run / "generator" / CHECKPOINT)

@@ -211,7 +211,9 @@ def cfg_velocity(velocity: VelocityFn, cond: Tensor, null_cond: Tensor | None, s
 def autoguided(velocity: VelocityFn, guide: VelocityFn, guide_cond: Tensor, scale: float) -> VelocityFn:
     """Autoguidance (Karras et al. 2024): v(x, t, c) = v_g + scale * (v(x, t, c) - v_g), where
     v_g = guide(x, t, guide_cond) is a weaker model of the same task (e.g. an early checkpoint of
-    the same training run) under the same condition in its own embedding, guide_cond (B, L, D_c).
+    the same training run) under a condition in its own embedding, guide_cond (B, L, D_c): the
+    same prompt (Karras et al.'s choice), or its null condition, which adds classifier-free
+    guidance's pull toward the prompt at no extra cost (SamplingPipeline's guide_condition).
 
     Where classifier-free guidance steers away from the unconditional prediction (and so narrows
     the samples), this steers away from the errors the weaker model makes more strongly: samples

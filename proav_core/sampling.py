@@ -25,7 +25,7 @@ from torch import Tensor
 from proav_core.build import build_component, build_generation
 from proav_core.compiling import compile_model, fixed_batches
 from proav_core.config import ExperimentConfig
-from proav_core.errors import ConfigError, UsageError
+from proav_core.errors import ConfigError, UsageError, did_you_mean
 from proav_core.flow_matching import autoguided
 from proav_core.interfaces.generation import StepCallback
 from proav_core.training.checkpoint import component_names, load_weights, peek_checkpoint, require_kind
@@ -57,6 +57,10 @@ class Generated:
 
 Media = Tensor | str | Path
 HOLD_MODES = ("auto", "trained", "zero_shot")
+# What the autoguidance guide is conditioned on: "null", its null condition (steers away from
+# the weaker model's unconditional prediction: autoguidance and class guidance at once), or
+# "prompt", the sample's own prompt (Karras et al. 2024). README "Quality", "Autoguidance".
+GUIDE_CONDITIONS = ("null", "prompt")
 
 
 class SamplingPipeline:
@@ -132,7 +136,8 @@ class SamplingPipeline:
     @torch.no_grad()
     def sample(self, prompts: Sequence[str] | None = None, cfg_scale: float = 1.0, seed: int = 0,
                callback: StepCallback | None = None, *, task: str = "joint", audio: Media | None = None,
-               video: Media | None = None, hold: str = "auto", guide_scale: float = 1.0) -> Generated:
+               video: Media | None = None, hold: str = "auto", guide_scale: float = 1.0,
+               guide_condition: str = "null") -> Generated:
         """One sample per prompt (joint), or per given clip (a2v, v2a); deterministic given the seed.
 
         a2v: `audio` is a waveform (S,) or (N, S) at clip.sample_rate, or a file path (a wav or any
@@ -141,16 +146,18 @@ class SamplingPipeline:
         class must come from the given side). `hold`: "auto" (trained when the generator was
         trained for the task, else zero-shot), "trained" or "zero_shot" (proav_core.tasks).
         `guide_scale` != 1: autoguidance by the model of `load_guide` (flow_matching.autoguided)
-        in place of classifier-free guidance (cfg_scale must then be 1).
+        in place of classifier-free guidance (cfg_scale must then be 1); `guide_condition` (one of
+        GUIDE_CONDITIONS): the guide runs under the null condition ("null", default) or under the
+        sample's prompt ("prompt").
         """
-        self._check_guidance(cfg_scale, guide_scale)
+        self._check_guidance(cfg_scale, guide_scale, guide_condition)
         spec = get_task(task)
         if not spec.given:
             if audio is not None or video is not None:
                 raise UsageError("--task joint generates both modalities; give --audio only with --task a2v "
                                  "and --video only with --task v2a")
             prompts = list(self.default_prompts() if prompts is None else prompts)
-            return self._run(prompts, cfg_scale, seed, callback, spec, None, None, guide_scale)
+            return self._run(prompts, cfg_scale, seed, callback, spec, None, None, guide_scale, guide_condition)
         given_side, names = self._given_side(spec, audio, video)
         n = next(iter(given_side.values())).shape[0]
         prompts = [""] * n if prompts is None else list(prompts)
@@ -164,7 +171,7 @@ class SamplingPipeline:
         for m in spec.given:
             planes |= self._encode(m, given_side[m])
         given = self._given_planes(spec, planes, mode)
-        out = self._run(prompts, cfg_scale, seed, callback, spec, given, mode, guide_scale)
+        out = self._run(prompts, cfg_scale, seed, callback, spec, given, mode, guide_scale, guide_condition)
         out.note, out.names = note, [f"{task}_{name}" for name in names]
         if "audio" in given_side:  # the given soundtrack itself, not its decoded latent
             out.waveform, out.audio = given_side["audio_waveform"].cpu(), given_side["audio"].float().cpu()
@@ -172,7 +179,10 @@ class SamplingPipeline:
             out.video = given_side["video"].float().cpu()
         return out
 
-    def _check_guidance(self, cfg_scale: float, guide_scale: float) -> None:
+    def _check_guidance(self, cfg_scale: float, guide_scale: float, guide_condition: str = "null") -> None:
+        if guide_condition not in GUIDE_CONDITIONS:
+            raise UsageError(f"--guide-condition: unknown condition {guide_condition!r}"
+                             f"{did_you_mean(guide_condition, GUIDE_CONDITIONS)}; known: {', '.join(GUIDE_CONDITIONS)}")
         if guide_scale == 1.0:
             return
         if self.guide is None:
@@ -260,13 +270,15 @@ class SamplingPipeline:
         return cond, null
 
     def _run(self, prompts: list[str], cfg_scale: float, seed: int, callback: StepCallback | None, task: Task,
-             given: GivenPlanes | None, mode: str | None, guide_scale: float = 1.0) -> Generated:
+             given: GivenPlanes | None, mode: str | None, guide_scale: float = 1.0,
+             guide_condition: str = "null") -> Generated:
         n = len(prompts)
         task_id = TASK_IDS[task.name if mode == "trained" else "joint"]
         cond, null = self._condition(self.flow, prompts, task_id)
         guide_cond = None
         if guide_scale != 1.0 and self.guide is not None:
-            guide_cond, _ = self._condition(self.guide, prompts, task_id)
+            guide_prompt, guide_null = self._condition(self.guide, prompts, task_id)
+            guide_cond = guide_null if guide_condition == "null" else guide_prompt
         generator = torch.Generator(device="cpu").manual_seed(seed)
         x0 = self.flow.objective.sample_noise((n, *self.stacker.latent_shape), generator=generator).to(self.device)
         if self.batch_size is None:

@@ -11,12 +11,14 @@ Both: t ~ U[0, 1) (`time_sampling = "uniform"`) or t = sigmoid(n), n ~ N(m, s^2)
 ("logit_normal", Esser et al. 2024: more training on the middle of the path, where the
 velocity is hardest to predict; m = `logit_mean`, s = `logit_std`, 0 and 1 by default; t = 0
 is the noise end here, so m < 0 trains more on the noisy part of the path, where the clip's
-layout and timing are decided, m > 0 more on the details near the data); loss = mean of the squared velocity error over the positions,
-weighted by the mask (one for the whole batch, (*latent), or per item, (B, *latent); 1 on real
-values, or a plane's weight from `[train.generator] plane_loss_weights`); the data's padding
-(mask = 0) is zeroed before use, so it never reaches the model or the loss; condition
-dropout for classifier-free guidance replaces a sample's condition by the null condition
-with probability `cond_dropout` (UniForm drops its text condition with probability 0.5).
+layout and timing are decided, m > 0 more on the details near the data; on the demo both
+shifts of 0.5 lowered the samples' sync, README "Quality"); loss = mean of the squared
+velocity error over the positions, weighted by the mask (one for the whole batch, (*latent),
+or per item, (B, *latent); 1 on real values, or a plane's weight from `[train.generator]
+plane_loss_weights`); the data's padding (mask = 0) is zeroed before use, so it never
+reaches the model or the loss; condition dropout for classifier-free guidance replaces a
+sample's condition by the null condition with probability `cond_dropout` (UniForm drops its
+text condition with probability 0.5).
 The box, the truncated normal and the uniform draws are proav_core.flow_matching's.
 """
 

@@ -55,7 +55,8 @@ def command(config, overrides, clips, samples_per_class, cfg_scale, guide_scale,
     guided = result.guidance
     kind = "autoguidance" if guided["kind"] == "autoguidance" else "classifier-free guidance"
     console.print(f"samples guided by {kind}, scale {guided['scale']:g}"
-                  + (f", away from the generator at step {guided['guide_step']} ({guided['guide']})"
+                  + (f", away from the generator at step {guided['guide_step']} ({guided['guide']}) under its "
+                     f"{guided['guide_condition']} condition"
                      if guided["kind"] == "autoguidance" else ""), highlight=False)
     console.print(scores_table(result.scores))
     console.print("sync F1: bounces seen in the video vs onsets heard in the audio, one-to-one within +-1 frame "

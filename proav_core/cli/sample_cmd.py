@@ -54,6 +54,9 @@ def check_writable(out: Path) -> None:
 @click.option("--guide-ckpt", default=None, help="autoguidance in place of --cfg: a weaker generator checkpoint of "
               "the same run to steer away from, e.g. runs/demo/generator/guide.ckpt ([train.generator] guide_fraction)")
 @click.option("--guide-scale", default=None, type=float, help="autoguidance scale (default 2 with --guide-ckpt)")
+@click.option("--guide-condition", default=None, type=click.Choice(("null", "prompt")),  # sampling.GUIDE_CONDITIONS
+              help="what the guide is conditioned on: null (default; also pulls toward the prompt, as CFG does) "
+              "or prompt (the sample's own, Karras et al.'s autoguidance)")
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("--out", "out_dir", required=True, help="output folder")
 @click.option("--overwrite", is_flag=True, help="replace samples already in --out")
@@ -63,7 +66,8 @@ def check_writable(out: Path) -> None:
               "padded (with --compile nothing recompiles); samples do not depend on it")
 @compile_options
 def command(config, overrides, ckpt, ae_ckpt, task, audio_file, video_file, hold, prompts, num, steps, cfg_scale,
-            guide_ckpt, guide_scale, seed, out_dir, overwrite, accelerator, batch_size, compile_scope) -> None:
+            guide_ckpt, guide_scale, guide_condition, seed, out_dir, overwrite, accelerator, batch_size,
+            compile_scope) -> None:
     """Write, per sample: an mp4 with its audio track, a wav, a PNG frame strip, a PNG mel image;
     and the resolved config. With --task a2v/v2a the mp4 carries the given side and the generated one."""
     from proav_core.compiling import compiled_summary, require_compile
@@ -74,9 +78,12 @@ def command(config, overrides, ckpt, ae_ckpt, task, audio_file, video_file, hold
     if guide_scale is not None and guide_ckpt is None:
         raise UsageError("--guide-scale needs --guide-ckpt FILE, the weaker model to steer away from (e.g. the run's "
                          "generator/guide.ckpt)")
+    if guide_condition is not None and guide_ckpt is None:
+        raise UsageError("--guide-condition needs --guide-ckpt FILE, the weaker model to steer away from")
     if guide_ckpt is not None and cfg_scale != 1.0:
         raise UsageError("--guide-ckpt (autoguidance) takes the place of classifier-free guidance: leave --cfg at 1")
     guide_scale = (2.0 if guide_scale is None else guide_scale) if guide_ckpt else 1.0
+    guided = {"guide_scale": guide_scale, "guide_condition": guide_condition or "null"}
     if steps is not None:
         overrides = (*overrides, f"sampler.steps={steps}")
     cfg = load_cli_config(config, overrides)
@@ -89,20 +96,20 @@ def command(config, overrides, ckpt, ae_ckpt, task, audio_file, video_file, hold
     pipe.batch_size = batch_size
     if guide_ckpt:
         step = pipe.load_guide(guide_ckpt)
-        console.print(f"autoguidance, scale {guide_scale:g}: steering away from {guide_ckpt} (step {step})",
-                      highlight=False)
+        console.print(f"autoguidance, scale {guide_scale:g}: steering away from {guide_ckpt} (step {step}) under "
+                      f"the {guided['guide_condition']} condition", highlight=False)
     if compile_scope:  # after load_guide: the guide is compiled too
         what = "the generator and its guide" if guide_ckpt else "the generator"
         console.print(compiled_summary(pipe.compile(compile_scope), what), highlight=False)
     if spec.given:
         generated = pipe.sample(list(prompts) or None, cfg_scale=cfg_scale, seed=seed, task=spec.name,
-                                audio=audio_file, video=video_file, hold=hold, guide_scale=guide_scale)
+                                audio=audio_file, video=video_file, hold=hold, **guided)
         console.print(generated.note)
     else:
         if audio_file or video_file:
             raise UsageError("--audio goes with --task a2v and --video with --task v2a; --task joint takes neither")
         chosen = [p for p in (prompts or pipe.default_prompts()) for _ in range(num)]
-        generated = pipe.sample(chosen, cfg_scale=cfg_scale, seed=seed, guide_scale=guide_scale)
+        generated = pipe.sample(chosen, cfg_scale=cfg_scale, seed=seed, **guided)
     check_writable(out)
     files = write_samples(out, generated, cfg)
     console.print(f"{len(generated.prompts)} samples in {out} ({len(files)} files), config: {out / 'config.toml'}")

@@ -9,7 +9,9 @@ import pytest
 import torch
 
 import proav_core
+from proav_core.flow_matching import autoguided, cfg_velocity
 from proav_core.sampling import SamplingPipeline
+from proav_core.tasks import TASK_IDS
 
 from .conftest import cli
 from .test_encode_and_sample import run_folder
@@ -34,22 +36,46 @@ def test_samples_move_with_the_guide_and_not_with_a_copy_of_the_model(trained, g
     prompts = [f"a video of {c}" for c in pipe.classes]
     plain = pipe.sample(prompts, seed=0)
     assert pipe.load_guide(guided / "last.ckpt") == 8
-    itself = pipe.sample(prompts, seed=0, guide_scale=3.0)  # v_g + 3 (v - v_g) = v when the guide is the model
+    # v_g + 3 (v - v_g) = v when the guide is the model under the same prompt
+    itself = pipe.sample(prompts, seed=0, guide_scale=3.0, guide_condition="prompt")
     assert pipe.load_guide(guided / "guide.ckpt") == 2
-    steered = pipe.sample(prompts, seed=0, guide_scale=3.0)
+    steered = pipe.sample(prompts, seed=0, guide_scale=3.0, guide_condition="prompt")
     assert steered.video.shape == plain.video.shape and torch.isfinite(steered.video).all()
     same, moved = (itself.video - plain.video).abs().max(), (steered.video - plain.video).abs().max()
     assert same < 1e-4 and moved > 1e-2
     assert torch.equal(pipe.sample(prompts, seed=0).video, plain.video)  # scale 1: the guide is not used
 
 
-def test_guidance_misuse_is_refused(trained, guided):
+def test_the_guide_runs_under_the_null_condition_unless_asked_for_the_prompt(trained, guided):
+    """guide_condition "null" (the default): v_g(x, null) + w (v(x, c) - v_g(x, null)), the guide
+    under its own null condition (with the joint task's embedding); "prompt": under the prompt."""
     pipe = pipeline(trained, guided)
-    with pytest.raises(proav_core.UsageError, match="--guide-scale needs the weaker model"):
-        pipe.sample(["a video of circle"], guide_scale=2.0)
     pipe.load_guide(guided / "guide.ckpt")
-    with pytest.raises(proav_core.UsageError, match="leave --cfg at 1"):
-        pipe.sample(["a video of circle"], cfg_scale=2.0, guide_scale=2.0)
+    prompts = [f"a video of {c}" for c in pipe.classes]
+    prompt_cond, null_cond = pipe._condition(pipe.guide, prompts, TASK_IDS["joint"])
+    assert not torch.allclose(prompt_cond, null_cond)
+    seen: list[torch.Tensor] = []
+    hook = pipe.guide.generator.register_forward_hook(lambda module, args, out: seen.append(args[2].clone()))
+    pipe.sample(prompts, seed=0, guide_scale=2.0)
+    calls = len(seen)
+    pipe.sample(prompts, seed=0, guide_scale=2.0, guide_condition="prompt")
+    hook.remove()
+    assert calls == len(seen) - calls == pipe.cfg.sampler.params.steps
+    assert all(torch.equal(c, null_cond) for c in seen[:calls])
+    assert all(torch.equal(c, prompt_cond) for c in seen[calls:])
+    with pytest.raises(proav_core.UsageError, match="unknown condition 'nul'; closest: 'null'"):
+        pipe.sample(prompts, guide_scale=2.0, guide_condition="nul")
+
+
+def test_the_model_as_its_own_null_conditioned_guide_is_classifier_free_guidance():
+    """autoguided(v, v, null, w)(x, t, c) = v_null + w (v_c - v_null) = cfg_velocity(v, c, null, w)(x, t)."""
+    torch.manual_seed(0)
+    net = torch.nn.Linear(6, 4)
+    velocity = lambda x, t, c: net(torch.cat([x, c[:, 0]], dim=-1)) * t[:, None]  # noqa: E731
+    x, t, cond, null = torch.randn(3, 4), torch.rand(3), torch.randn(3, 1, 2), torch.randn(3, 1, 2)
+    guided = autoguided(velocity, velocity, null, 3.0)(x, t, cond)
+    torch.testing.assert_close(guided, cfg_velocity(velocity, cond, null, 3.0)(x, t))
+    assert (guided - velocity(x, t, cond)).abs().max() > 1e-2
 
 
 def test_sample_cli_with_a_guide(trained, guided, tmp_path, capsys):
@@ -57,12 +83,27 @@ def test_sample_cli_with_a_guide(trained, guided, tmp_path, capsys):
     args = ["sample", trained, "--set", "name=guided", "--ckpt", guided / "last.ckpt", "--num", "1", "--out", out]
     assert cli(*args, "--guide-ckpt", guided / "guide.ckpt") == 0
     said = capsys.readouterr().out
-    assert "autoguidance, scale 2" in said and "(step 2)" in said
+    assert "autoguidance, scale 2" in said and "(step 2) under the null condition" in said
     assert len(list(out.glob("*.mp4"))) == 2  # one per class
+    assert cli(*args[:-1], tmp_path / "prompt", "--guide-ckpt", guided / "guide.ckpt", "--guide-condition",
+               "prompt") == 0
+    assert "under the prompt condition" in capsys.readouterr().out
+    before = {p.name: p.read_bytes() for p in out.glob("*.wav")}
+    after = {p.name: p.read_bytes() for p in (tmp_path / "prompt").glob("*.wav")}
+    assert before.keys() == after.keys() and before != after
+
+
+def test_the_cli_guide_conditions_are_the_pipelines():
+    from proav_core.cli.sample_cmd import command
+    from proav_core.sampling import GUIDE_CONDITIONS
+
+    option = next(p for p in command.params if p.name == "guide_condition")
+    assert tuple(option.type.choices) == GUIDE_CONDITIONS
 
 
 @pytest.mark.parametrize("extra, message", [
     (("--guide-scale", "2"), "--guide-scale needs --guide-ckpt"),
+    (("--guide-condition", "prompt"), "--guide-condition needs --guide-ckpt"),
     (("--guide-ckpt", "GUIDE", "--cfg", "2"), "leave --cfg at 1"),
     (("--guide-ckpt", "AE"), "--guide-ckpt needs a generator checkpoint"),
     (("--guide-ckpt", "OTHER"), "trained on other latents than --ckpt (classes differs)"),
