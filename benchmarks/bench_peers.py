@@ -11,8 +11,10 @@ then two samples of each generator).
 
     .venv/bin/python benchmarks/bench_peers.py [--demo-config configs/demo.toml]
         [--demo-set name=demo-quality] [--generators configs/demo.toml configs/peers/av_dit_tiny.toml ...] [--steps N]
-        [--samples-per-class 5] [--cfg-scale 2] [--no-fvd] [--out PATH]
+        [--samples-per-class 5] [--cfg-scale 2 | --guide-scale 2] [--no-fvd] [--out PATH]
 A generator config may carry a label: `label=path` (e.g. stdit=configs/demo.toml).
+--guide-scale W samples as the demo does: autoguidance by each run's own guide.ckpt (the
+configs that extend demo.toml keep one at [train.generator] guide_fraction) in place of CFG.
 """
 
 from __future__ import annotations
@@ -50,12 +52,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--generators", nargs="+", default=DEFAULT_GENERATORS, metavar="[LABEL=]CONFIG")
     ap.add_argument("--steps", type=int, default=None, help="training steps of every generator (default: the demo's)")
     ap.add_argument("--samples-per-class", type=int, default=5)
-    ap.add_argument("--cfg-scale", type=float, default=2.0)
+    ap.add_argument("--cfg-scale", type=float, default=None,
+                    help="classifier-free guidance scale (default 2; 1 with --guide-scale)")
+    ap.add_argument("--guide-scale", type=float, default=1.0,
+                    help="autoguidance scale by each run's own guide.ckpt, as the demo samples (default 1: off)")
     ap.add_argument("--no-fvd", dest="fvd", action="store_false", help="skip the I3D FVD and KVD (about 1-3 s per clip)")
     ap.add_argument("--fvd-real-clips", type=int, default=64, help="training clips on the real side of FVD/KVD")
     ap.add_argument("--accelerator", default="cpu")
     ap.add_argument("--out", default=None)
     args = ap.parse_args(argv)
+    if args.cfg_scale is None:
+        args.cfg_scale = 1.0 if args.guide_scale != 1.0 else 2.0
 
     demo_cfg = load_config(args.demo_config, args.demo_overrides)
     steps = args.steps or demo_cfg.train.generator.steps
@@ -69,11 +76,13 @@ def main(argv: list[str] | None = None) -> int:
     report = {"commit": git_commit(), "demo_config": args.demo_config, "demo_overrides": args.demo_overrides,
               "steps": steps,
               **compare(demo_cfg, args.demo_config, peers, samples_per_class=args.samples_per_class,
-                        cfg_scale=args.cfg_scale, fvd=args.fvd, fvd_real_clips=args.fvd_real_clips,
+                        cfg_scale=args.cfg_scale, guide_scale=args.guide_scale, fvd=args.fvd,
+                        fvd_real_clips=args.fvd_real_clips,
                         accelerator=args.accelerator, say=lambda m: console.print(m, highlight=False))}
 
-    table = Table(title=f"generators on {report['held_out_clips']} held-out syncshapes clips, {steps} steps each "
-                        f"(commit {report['commit'][:7]})")
+    guidance = (f"autoguidance {args.guide_scale:g}" if args.guide_scale != 1.0 else f"CFG {args.cfg_scale:g}")
+    table = Table(title=f"generators on {report['held_out_clips']} held-out syncshapes clips, {steps} steps each, "
+                        f"{guidance} (commit {report['commit'][:7]})")
     for col in ("generator", "params (trainable)", "s/step", "train min", "s/sample", "1 object", "video class",
                 "audio class", "sync F1", "shuffled", "above chance", "FVD", "KVD"):
         table.add_column(col)

@@ -41,7 +41,7 @@ from proav_core.demo_scores import Clip, above_chance, metric, shuffled
 from proav_core.errors import UsageError
 from proav_core.sampling import SamplingPipeline, write_samples
 from proav_core.training.checkpoint import peek_checkpoint
-from proav_core.training.common import CHECKPOINT, run_dir
+from proav_core.training.common import CHECKPOINT, GUIDE_CHECKPOINT, run_dir
 from proav_core.training.generator_loop import train_generator
 from proav_core.training.hardware import Hardware
 from proav_core.training.prior_loop import train_prior
@@ -164,18 +164,30 @@ def clips_of(dataset_cfg: Any, cfg: ExperimentConfig, split: str) -> list[Clip]:
             for it in map(data.__getitem__, range(len(data)))]
 
 
-def sample_and_time(pipe: Any, samples_per_class: int, cfg_scale: float, seed: int) -> tuple[Any, dict[str, float]]:
-    """The batch of samples and its timings: s/sample in the batch, and one sample alone."""
+def sample_and_time(pipe: Any, samples_per_class: int, cfg_scale: float, seed: int,
+                    guide_scale: float = 1.0) -> tuple[Any, dict[str, float]]:
+    """The batch of samples and its timings: s/sample in the batch, and one sample alone.
+    `guide_scale` != 1: autoguidance by the guide the pipeline has loaded (cfg_scale 1)."""
     names = [c for c in pipe.classes for _ in range(samples_per_class)]
-    pipe.sample([f"a video of {names[0]}"], cfg_scale=cfg_scale, seed=seed)  # warm-up (allocations)
+    guidance = {"cfg_scale": cfg_scale, "guide_scale": guide_scale, "seed": seed}
+    pipe.sample([f"a video of {names[0]}"], **guidance)  # warm-up (allocations)
     began = time.perf_counter()
-    pipe.sample([f"a video of {names[0]}"], cfg_scale=cfg_scale, seed=seed)
+    pipe.sample([f"a video of {names[0]}"], **guidance)
     single = time.perf_counter() - began
     began = time.perf_counter()
-    generated = pipe.sample([f"a video of {c}" for c in names], cfg_scale=cfg_scale, seed=seed)
+    generated = pipe.sample([f"a video of {c}" for c in names], **guidance)
     batch = time.perf_counter() - began
     return generated, {"s_per_sample_batched": round(batch / len(names), 4), "batch": len(names),
                        "s_one_sample": round(single, 4)}
+
+
+def load_own_guide(pipe: Any, guide: Path, label: str) -> None:
+    """Load a generator run's guide.ckpt into its pipeline, or say why it has none."""
+    if not guide.is_file():
+        raise UsageError(f"{label}: no {guide} for autoguidance: its config keeps no guide ([train.generator] "
+                         "guide_fraction) or its run was resumed past the guide step; set guide_fraction in the "
+                         "generator's config and delete the run folder to train it again, or sample with CFG")
+    pipe.load_guide(guide)
 
 
 def train_stage(cfg: ExperimentConfig, latents: Path, accelerator: str, say: Callable[[str], None], label: str) -> None:
@@ -213,16 +225,23 @@ def train_first_stage(peer: Compared, latents: Path, accelerator: str, say: Call
 
 
 def compare(demo_cfg: ExperimentConfig, demo_path: str | Path, generators: Sequence[Compared], *,
-            samples_per_class: int = 5, cfg_scale: float = 2.0, fvd: bool = True, fvd_real_clips: int = 64,
-            accelerator: str = "cpu",
+            samples_per_class: int = 5, cfg_scale: float = 2.0, guide_scale: float = 1.0, fvd: bool = True,
+            fvd_real_clips: int = 64, accelerator: str = "cpu",
             say: Callable[[str], None] = print) -> dict[str, Any]:
-    """Train (or reuse) each generator on the demo's latents, sample, score; the report (module doc)."""
+    """Train (or reuse) each generator on the demo's latents, sample, score; the report (module doc).
+
+    `guide_scale` != 1: each generator's samples are autoguided by its own run's guide.ckpt
+    (kept at [train.generator] guide_fraction, as the demo's are) in place of classifier-free
+    guidance; cfg_scale must then be 1."""
+    if guide_scale != 1.0 and cfg_scale != 1.0:
+        raise UsageError(f"autoguidance (guide scale {guide_scale}) replaces classifier-free guidance: "
+                         f"leave the CFG scale at 1 (got {cfg_scale})")
 
     cached, demo = demo_run(demo_cfg, demo_path)
     shape_params = {k: v for k, v in syncshapes_params(demo_cfg).items() if k in ("num_classes", "shape_size")}
     real = clips_of(cached.dataset, cached, "test")
     report: dict[str, Any] = {"demo_run": str(demo), "held_out_clips": len(real), "samples_per_class": samples_per_class,
-                              "cfg_scale": cfg_scale, "reference": {}, "generators": {}}
+                              "cfg_scale": cfg_scale, "guide_scale": guide_scale, "reference": {}, "generators": {}}
     say(f"references: shape_sync of {len(real)} held-out clips and shuffled pairs")
     report["reference"]["real clips"] = sync_figures(cached, real, shape_params)
     report["reference"]["shuffled real pairs"] = sync_figures(cached, shuffled(real), shape_params)
@@ -244,7 +263,9 @@ def compare(demo_cfg: ExperimentConfig, demo_path: str | Path, generators: Seque
         train_stage(cfg, demo / "latents", accelerator, say, label)
         curve = training_curve(run / "generator" / "metrics.csv")
         pipe = SamplingPipeline.from_checkpoint(cfg, ckpt)
-        generated, timing = sample_and_time(pipe, samples_per_class, cfg_scale, cfg.seed)
+        if guide_scale != 1.0:
+            load_own_guide(pipe, run / "generator" / GUIDE_CHECKPOINT, label)
+        generated, timing = sample_and_time(pipe, samples_per_class, cfg_scale, cfg.seed, guide_scale)
         for old in (run / "samples").glob("sample_*"):
             old.unlink()
         mp4s = [p for p in write_samples(run / "samples", generated, cfg) if p.suffix == ".mp4"]

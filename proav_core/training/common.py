@@ -19,6 +19,7 @@ from proav_core.training.checkpoint import save_checkpoint, seed_step
 from proav_core.training.run_log import MetricsLog, plot_curves
 
 CHECKPOINT = "last.ckpt"
+RESUME_ONLY_KEYS = ("optimizer", "scheduler", "rng")  # what a snapshot for inference leaves out
 GUIDE_CHECKPOINT = "guide.ckpt"  # [train.generator] guide_fraction: an early state kept for autoguidance
 
 
@@ -111,8 +112,10 @@ def run_steps(
     evaluate(steps_done) runs every `eval_every` steps and at the end, and its figures join
     that step's row. A checkpoint is written every `checkpoint_every` steps and at the end;
     the loss curve PNG at the end, one panel per group of `curve_panels` (whose figures the
-    progress bar also shows). `snapshots` {step: path}: a checkpoint also written to that path
-    once that many steps are done, and kept (e.g. the guide of autoguidance).
+    progress bar also shows). `snapshots` {step: path}: the weights (and what inference reads:
+    config, components, step, ...) also written to that path once that many steps are done, and
+    kept (e.g. the guide of autoguidance); without RESUME_ONLY_KEYS, as they are kept for
+    sampling, not for resuming (half the file with Adam's two moments).
     """
     curve_keys = [k for panel in curve_panels for k in panel]
     zero = fabric.is_global_zero
@@ -135,7 +138,8 @@ def run_steps(
             if done % checkpoint_every == 0 or done == steps:
                 save_checkpoint(fabric, directory / CHECKPOINT, checkpoint_state(done))
             if snapshots and done in snapshots:
-                save_checkpoint(fabric, snapshots[done], checkpoint_state(done))
+                kept = {k: v for k, v in checkpoint_state(done).items() if k not in RESUME_ONLY_KEYS}
+                save_checkpoint(fabric, snapshots[done], kept)
     if zero:
         plot_curves(directory / "loss.png", [{k: log.series(k) for k in panel} for panel in curve_panels], description)
     return log

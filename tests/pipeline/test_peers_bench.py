@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import importlib.util
 import json
+from pathlib import Path
 
 import pytest
 
 from proav_core.demo_scores import above_chance
 from proav_core.errors import UsageError
+from proav_core.sampling import SamplingPipeline
 
 from .conftest import CONFIGS, cli, tiny_config
 
@@ -27,7 +29,7 @@ def peer_config(folder, config, body):
     return path
 
 
-def test_peers_benchmark_trains_each_generator_the_same_steps_and_scores_it(tmp_path, capsys):
+def test_peers_benchmark_trains_each_generator_the_same_steps_and_scores_it(tmp_path, capsys, monkeypatch):
     config = tiny_config(tmp_path)
     assert cli("demo", "--config", config, "--clips", "12", "--samples-per-class", "1", "--accelerator", "cpu") == 0
     tokens = peer_config(tmp_path, config, '[model.stacker]\nname = "tokens"\n[model.generator]\nname = "token_dit"\n'
@@ -84,6 +86,22 @@ def test_peers_benchmark_trains_each_generator_the_same_steps_and_scores_it(tmp_
                               "--out", str(out)]) == 0
     assert "holds a run planned for 3 steps; starting over with 4" in capsys.readouterr().out
     assert json.loads(out.read_text())["generators"]["stdit"]["curve"][-1]["step"] == 4
+    # --guide-scale: each run autoguided by its own guide.ckpt, as the demo samples; CFG then stays at 1
+    guided = peer_config(tmp_path, config, "[train.generator]\nguide_fraction = 0.5\n")
+    loaded = []
+    load_guide = SamplingPipeline.load_guide
+    monkeypatch.setattr(SamplingPipeline, "load_guide",
+                        lambda pipe, path: loaded.append(Path(path)) or load_guide(pipe, path))
+    common = [*argv[:-2], "--steps", "4", "--no-fvd", "--out", str(out), "--guide-scale", "2"]
+    assert load_bench().main([*common, "--generators", f"guided={guided}"]) == 0
+    report = json.loads(out.read_text())
+    assert (report["guide_scale"], report["cfg_scale"]) == (2.0, 1.0)
+    assert loaded == [tmp_path / "runs" / "tiny-peer-guided" / "generator" / "guide.ckpt"] and loaded[0].is_file()
+    assert "autoguidance 2" in capsys.readouterr().out
+    with pytest.raises(UsageError, match="stdit: no .*guide.ckpt for autoguidance.*guide_fraction"):
+        load_bench().main([*common, "--generators", f"stdit={config}"])  # its config keeps no guide
+    with pytest.raises(UsageError, match="leave the CFG scale at 1"):
+        load_bench().main([*common, "--generators", f"guided={guided}", "--cfg-scale", "2"])
 
 
 def test_peers_benchmark_refuses_a_generator_on_another_autoencoder(tmp_path):

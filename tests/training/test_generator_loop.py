@@ -155,10 +155,12 @@ def train_guided(folder, steps, fraction, **kwargs):
 def test_guide_fraction_keeps_that_state_as_guide_ckpt(tmp_path, toy_generator_plugin):
     """[train.generator] guide_fraction: the state after that share of the steps (EMA included)
     stays as guide.ckpt, equal to the last.ckpt of a run stopped there; resuming past it leaves
-    it untouched."""
+    it untouched. It holds what sampling reads, not the optimiser's state (kept for resuming)."""
     out = train_guided(tmp_path / "a", steps=5, fraction=0.5)  # step round(2.5) = 2
     guide, last = peek_checkpoint(out / "guide.ckpt"), peek_checkpoint(out / "last.ckpt")
     assert guide["step"] == 2 and last["step"] == 5
+    assert set(last) - set(guide) == {"optimizer", "scheduler", "rng"}
+    assert (out / "guide.ckpt").stat().st_size < 0.6 * (out / "last.ckpt").stat().st_size
     stopped = peek_checkpoint(train(tmp_path / "b", steps=2) / "last.ckpt")
     for key in ("model", "ema"):
         assert all(torch.equal(guide[key][n], stopped[key][n]) for n in stopped[key]), key
