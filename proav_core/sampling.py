@@ -258,15 +258,17 @@ class SamplingPipeline:
         return GivenPlanes(self.stacker.stack(full), given_mask(self.stacker, task).to(self.device),
                            "clean" if mode == "trained" else "path", bound)
 
-    def _condition(self, flow: FlowModel, prompts: list[str], task_id: int) -> tuple[Tensor, Tensor]:
-        """prompts -> (cond, null) (N, L, Dc) in `flow`'s own embedding (with its task embedding)."""
+    def _condition(self, flow: FlowModel, prompts: list[str], task_id: int,
+                   given: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        """prompts -> (cond, null) (N, L, Dc) in `flow`'s own embedding (with its task embedding and,
+        for a generator trained with a given-side summary, that of `given` (N, *latent): the given planes)."""
         n = len(prompts)
         conditioner = flow.conditioner
         cond = (conditioner.from_prompts(prompts) if self.classes else conditioner.null(n)).to(self.device)
         null = conditioner.null(n).to(self.device)
         if flow.tasks is not None:  # a multi-task generator: the task embedding joins the condition
             ids = torch.full((n,), task_id, device=self.device)
-            cond, null = flow.tasks.embed(cond, ids), flow.tasks.embed(null, ids)
+            cond, null = flow.tasks.embed(cond, ids, given), flow.tasks.embed(null, ids, given)
         return cond, null
 
     def _run(self, prompts: list[str], cfg_scale: float, seed: int, callback: StepCallback | None, task: Task,
@@ -274,10 +276,11 @@ class SamplingPipeline:
              guide_condition: str = "null") -> Generated:
         n = len(prompts)
         task_id = TASK_IDS[task.name if mode == "trained" else "joint"]
-        cond, null = self._condition(self.flow, prompts, task_id)
+        held = given.latent if given is not None and mode == "trained" else None  # (N, *latent), clean
+        cond, null = self._condition(self.flow, prompts, task_id, held)
         guide_cond = None
         if guide_scale != 1.0 and self.guide is not None:
-            guide_prompt, guide_null = self._condition(self.guide, prompts, task_id)
+            guide_prompt, guide_null = self._condition(self.guide, prompts, task_id, held)
             guide_cond = guide_null if guide_condition == "null" else guide_prompt
         generator = torch.Generator(device="cpu").manual_seed(seed)
         x0 = self.flow.objective.sample_noise((n, *self.stacker.latent_shape), generator=generator).to(self.device)
@@ -330,7 +333,7 @@ def _load_flow(cfg: ExperimentConfig, checkpoint: str | Path, option: str = "--c
     normalizer = LatentNormalizer.from_dict(latents["normalization"]) if latents.get("normalization") else None
     box = latents["latent_bound"] if normalizer is None else normalizer.bound(latents["latent_bound"])
     parts = build_generation(cfg, plane_shapes, box, list(latents["classes"]))
-    flow = flow_model(parts, raw.get("tasks"))  # checkpoints before tasks: joint only
+    flow = flow_model(parts, raw.get("tasks"), given_summary=raw.get("given_summary") or "none")  # before: joint only
     load_weights(flow, checkpoint, component_names(cfg), "model.", raw=raw)
     return flow, parts, raw
 

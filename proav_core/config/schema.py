@@ -75,6 +75,12 @@ class GeneratorLoopConfig(LoopConfig):
         description="task -> probability per item (normalised): joint, a2v, v2a. More than joint trains a "
                     "multi-task generator (given planes enter clean, a learned task embedding joins the condition)")
 
+    given_summary: Literal["none", "plane_stats"] = Field(
+        "none",
+        description="what of the given side joins the condition of a multi-task generator besides its planes: "
+                    "none, or plane_stats (per given plane and channel its max, min, mean and std over positions, "
+                    "through a zero-initialised linear layer per modality; proav_core.training.task_mix)")
+
     plane_loss_weights: dict[str, float] = Field(
         default_factory=dict,
         description="latent plane -> weight of its positions in the loss (relative; unlisted planes 1; the loss "
@@ -98,6 +104,9 @@ class GeneratorLoopConfig(LoopConfig):
     def _room_for_a_guide(self) -> GeneratorLoopConfig:
         if self.guide_fraction is not None and self.steps < 2:
             raise ValueError(f"guide_fraction needs a step before the last one to keep, and steps is {self.steps}")
+        if self.given_summary != "none" and set(self.tasks) == {"joint"}:
+            raise ValueError(f"given_summary = {self.given_summary!r} summarises the given planes of a2v / v2a items; "
+                             "add those tasks to train.generator.tasks, or leave given_summary at 'none'")
         return self
 
     @field_validator("plane_loss_weights")

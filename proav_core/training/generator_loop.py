@@ -41,7 +41,7 @@ from proav_core.training.hardware import Hardware, launch_fabric
 from proav_core.training.latent_cache import LatentDataset
 from proav_core.training.schedule import warmup_schedule
 from proav_core.training.sharding import is_sharded, update_ema
-from proav_core.training.task_mix import TaskMix
+from proav_core.training.task_mix import GivenSummary, TaskMix
 
 
 class FlowModel(nn.Module):
@@ -73,7 +73,8 @@ class FlowModel(nn.Module):
         def model(xt: Tensor, t: Tensor, c: Tensor) -> Tensor:
             return self.generator(torch.where(given, clean, xt), t, c)  # given planes enter clean
 
-        return self.objective.loss(model, x1, self.tasks.embed(cond, ids), self.tasks.embed(null, ids), mask=mask)
+        cond, null = self.tasks.embed(cond, ids, clean), self.tasks.embed(null, ids, clean)  # (B, L, Dc)
+        return self.objective.loss(model, x1, cond, null, mask=mask)
 
 
 def plane_weight_map(stacker: Any, weights: Mapping[str, float]) -> Tensor:
@@ -90,14 +91,15 @@ def plane_weight_map(stacker: Any, weights: Mapping[str, float]) -> Tensor:
 
 
 def flow_model(parts: Any, tasks: dict[str, float] | None,
-               plane_weights: Mapping[str, float] | None = None) -> FlowModel:
-    """The FlowModel of built generation parts; a task mix when `tasks` names more than joint;
-    the loss mask weighted per plane by `plane_weights` (plane_weight_map) when given.
+               plane_weights: Mapping[str, float] | None = None, given_summary: GivenSummary = "none") -> FlowModel:
+    """The FlowModel of built generation parts; a task mix when `tasks` names more than joint
+    (with `given_summary`, task_mix.GivenPlaneStats); the loss mask weighted per plane by
+    `plane_weights` (plane_weight_map) when given.
     The generator's optional hooks run first: `prepare_conditioner(conditioner)`, and
     `narrow_loss_mask(mask)` on the stacker's loss mask."""
     mix = None
     if tasks and set(tasks) != {"joint"}:
-        mix = TaskMix(tasks, parts.stacker, parts.conditioner.dim)
+        mix = TaskMix(tasks, parts.stacker, parts.conditioner.dim, given_summary)
     prepare = getattr(parts.generator, "prepare_conditioner", None)
     if callable(prepare):
         prepare(parts.conditioner)  # e.g. av_dit's adapter step: the backbone's conditioner, frozen
@@ -125,17 +127,24 @@ def build_flow_model(cfg: ExperimentConfig, latents: LatentDataset) -> tuple[Flo
         raise ConfigError("generator training needs an [objective] section", path="objective")
     m = latents.manifest
     parts = build_generation(cfg, m.plane_shapes, latents.normalizer().bound(m.latent_bound), m.classes)
-    return flow_model(parts, cfg.train.generator.tasks, cfg.train.generator.plane_loss_weights), parts.stacker
+    loop = cfg.train.generator
+    return flow_model(parts, loop.tasks, loop.plane_loss_weights, loop.given_summary), parts.stacker
 
 
-def check_resumed_tasks(ckpt: Path, tasks: dict[str, float]) -> None:
-    """A resumed run keeps the task mix it started with (the task embedding depends on it)."""
+def check_resumed_tasks(ckpt: Path, tasks: dict[str, float], given_summary: str = "none") -> None:
+    """A resumed run keeps the task mix and the given-side summary it started with (the task
+    embedding and the summary's layers depend on them)."""
     if not ckpt.is_file():
         return  # load_checkpoint names the missing file
-    saved = peek_checkpoint(ckpt).get("tasks") or {"joint": 1.0}
+    raw = peek_checkpoint(ckpt)
+    saved = raw.get("tasks") or {"joint": 1.0}
     if set(saved) != set(tasks) or any(abs(saved[k] - tasks[k]) > 1e-9 for k in saved):
         raise UsageError(f"{ckpt} was trained with train.generator.tasks = {saved}, the config now says {tasks}; "
                          "resume with the same tasks or pass --overwrite to start a new run")
+    saved_summary = raw.get("given_summary") or "none"  # absent before given summaries
+    if saved_summary != given_summary:
+        raise UsageError(f"{ckpt} was trained with train.generator.given_summary = {saved_summary!r}, the config now "
+                         f"says {given_summary!r}; resume with the same or pass --overwrite to start a new run")
 
 
 def check_resumable_sharded(ckpt: Path) -> None:
@@ -222,14 +231,14 @@ def train_generator(
                            "normalization": normalizer.to_dict(),
                            "classes": latents.manifest.classes,
                            "autoencoder_checkpoint": latents.manifest.autoencoder_checkpoint},
-               "tasks": cfg.train.generator.tasks}
+               "tasks": cfg.train.generator.tasks, "given_summary": cfg.train.generator.given_summary}
         if ema is not None:
             out["ema"] = ema
         return out
 
     start = 0
     if ckpt is not None:
-        check_resumed_tasks(ckpt, loop.tasks)
+        check_resumed_tasks(ckpt, loop.tasks, loop.given_summary)
         if sharded:
             check_resumable_sharded(ckpt)
         restore = {k: v for k, v in state(0).items() if k != "tasks"}  # checked above; absent before tasks

@@ -9,9 +9,9 @@ import torch
 import proav_core
 from proav_core.errors import UsageError
 from proav_core.sampling import accepts_given
-from proav_core.tasks import TASKS, GivenPlanes, get_task, given_mask, modality_masks, plane_value_map, probe_planes
+from proav_core.tasks import TASK_IDS, TASKS, GivenPlanes, get_task, given_mask, modality_masks, plane_value_map, probe_planes
 from proav_core.training.generator_loop import FlowModel, flow_model
-from proav_core.training.task_mix import TaskMix
+from proav_core.training.task_mix import TaskMix, plane_stats
 
 from .helpers import TINY, VIDEO_ONLY, random_planes
 
@@ -210,3 +210,53 @@ def test_per_item_masks_average_over_the_scored_positions():
 
     loss = objective.loss(model, x1, torch.zeros(2, 1, 1), None, mask=mask, generator=torch.Generator().manual_seed(0))
     assert float(loss) == pytest.approx((1 + 4 * 3) / 4)  # 4 scored positions, the 5s ignored
+
+
+def test_plane_stats_are_max_min_mean_and_std_per_channel():
+    plane = torch.tensor([[[[1.0, 3.0], [5.0, 7.0]], [[0.0, 0.0], [0.0, -2.0]]]])  # (1, 2, 2, 2)
+    stats = plane_stats(plane)
+    assert stats.shape == (1, 8)
+    assert torch.allclose(stats[0], torch.tensor([7.0, 0.0, 1.0, -2.0, 4.0, -0.5, 5.0**0.5, 0.75**0.5]))
+
+
+@pytest.mark.parametrize("stacker", STACKERS)
+def test_given_summary_starts_at_zero_and_reads_only_the_given_modality(stacker):
+    st = proav_core.build("stacker", stacker, plane_shapes=TINY)
+    mix = TaskMix({"joint": 0.5, "a2v": 0.25, "v2a": 0.25}, st, 16, given_summary="plane_stats")
+    plain = TaskMix({"joint": 0.5, "a2v": 0.25, "v2a": 0.25}, st, 16)
+    planes = random_planes(TINY, batch=3, seed=1)
+    x1 = st.stack(planes)
+    ids = torch.tensor([TASK_IDS["joint"], TASK_IDS["a2v"], TASK_IDS["v2a"]])
+    cond = torch.randn(3, 2, 16)
+    assert torch.equal(mix.embed(cond, ids, x1), plain.embed(cond, ids))  # zero-init: changes nothing at first
+    for layer in mix.summary.proj.values():
+        torch.nn.init.normal_(layer.weight)
+    base = mix.embed(cond, ids, x1)
+    assert torch.equal(base[0], cond[0])  # joint: nothing given, nothing summarised
+    assert torch.equal(mix.embed(cond, ids, None), cond)  # no given latent (zero-shot, joint sampling)
+    for changed in ("audio", "video"):
+        other = st.stack({k: v * 3 + 1 if k.startswith(changed) else v for k, v in planes.items()})
+        moved = (mix.embed(cond, ids, other) - base).abs().amax(dim=(1, 2))  # (3,) per item
+        reads = TASK_IDS["a2v"] if changed == "audio" else TASK_IDS["v2a"]
+        assert moved[reads] > 0 and moved[TASK_IDS["a2v"] + TASK_IDS["v2a"] - reads] == 0 and moved[0] == 0
+
+
+def test_given_summary_gets_gradients_through_the_multitask_loss():
+    cfg = proav_core.config_from_dict(CONFIG)
+    parts = proav_core.build_generation(cfg, TINY, 2.0, ["dog", "drum"])
+    flow = flow_model(parts, {"a2v": 0.5, "v2a": 0.5}, given_summary="plane_stats")
+    x1 = parts.stacker.stack(random_planes(TINY, batch=4, seed=2))
+    torch.manual_seed(0)
+    for p in flow.generator.parameters():  # past the zero-init, so the output depends on the condition
+        if p.abs().sum() == 0:
+            torch.nn.init.normal_(p, std=0.02)
+    flow(x1, torch.tensor([0, 1, 0, 1])).backward()
+    grads = {m: layer.weight.grad for m, layer in flow.tasks.summary.proj.items()}
+    assert set(grads) == {"video", "audio"} and all(g is not None and g.abs().sum() > 0 for g in grads.values())
+
+
+def test_given_summary_needs_a_conditional_task():
+    with pytest.raises(proav_core.ConfigError, match="given_summary = 'plane_stats' summarises the given planes"):
+        proav_core.config_from_dict({**CONFIG, "train": {"generator": {"given_summary": "plane_stats"}}})
+    with pytest.raises(proav_core.ConfigError, match="given_summary"):
+        proav_core.config_from_dict({**CONFIG, "train": {"generator": {"tasks": {"v2a": 1}, "given_summary": "pool"}}})

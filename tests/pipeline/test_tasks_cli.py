@@ -182,6 +182,36 @@ def test_resuming_with_other_tasks_is_refused(multitask, capsys):
     assert "the config now says {'joint': 1.0}" in err
 
 
+def test_a_given_summary_is_recorded_loaded_for_sampling_and_kept_on_resume(trained, media, tmp_path, capsys):
+    config = tiny_config(tmp_path, gen_steps=3)
+    run = run_folder(config)
+    run.mkdir(parents=True)
+    for part in ("autoencoder", "latents"):
+        shutil.copytree(run_folder(trained) / part, run / part)
+    mix = ["--set", "train.generator.tasks={joint = 2, a2v = 1, v2a = 1}"]
+    assert cli("train", "generator", config, "--accelerator", "cpu", *mix,
+               "--set", "train.generator.given_summary=plane_stats") == 0
+    raw = torch.load(ckpt(config), map_location="cpu", weights_only=False)
+    assert raw["given_summary"] == "plane_stats"
+    assert {"shadow.tasks.summary.proj.video.weight", "shadow.tasks.summary.proj.audio.weight"} <= set(raw["ema"])
+    cfg = proav_core.load_config(config)
+    pipe = SamplingPipeline.from_checkpoint(cfg, ckpt(config))
+    assert pipe.flow.tasks.given_summary == "plane_stats"
+    weight = pipe.flow.tasks.summary.proj["video"].weight
+    assert torch.equal(weight, raw["ema"]["shadow.tasks.summary.proj.video.weight"])
+    video = torch.rand(2, 3, FRAMES, 16, 16, generator=torch.Generator().manual_seed(3)) * 2 - 1
+    before = pipe.sample(task="v2a", video=video, seed=0)
+    with torch.no_grad():
+        weight.normal_()  # a summary that says something: the trained v2a sample hears it
+    after = pipe.sample(task="v2a", video=video, seed=0)
+    assert torch.equal(before.video, after.video) and not torch.allclose(before.audio, after.audio)
+    capsys.readouterr()
+    assert cli("train", "generator", config, "--accelerator", "cpu", "--resume", *mix,
+               "--set", "train.generator.steps=4") != 0
+    assert "was trained with train.generator.given_summary = 'plane_stats', the config now says 'none'" in \
+        capsys.readouterr().err
+
+
 def test_a_generator_checkpoint_from_before_tasks_resumes_as_joint(trained, tmp_path):
     config = tiny_config(tmp_path, gen_steps=3)
     run = run_folder(config)
