@@ -18,7 +18,7 @@ it to every token through the condition.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import torch
 from torch import Tensor, nn
@@ -26,7 +26,7 @@ from torch import Tensor, nn
 from proav_core.tasks import MODALITIES, TASK_IDS, TASKS, given_mask, plane_modality, probe_planes
 
 GivenSummary = Literal["none", "plane_stats"]
-GIVEN_SUMMARIES: tuple[str, ...] = ("none", "plane_stats")
+GIVEN_SUMMARIES: tuple[str, ...] = get_args(GivenSummary)
 
 
 def plane_stats(plane: Tensor) -> Tensor:
