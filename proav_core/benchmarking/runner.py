@@ -48,7 +48,7 @@ class BenchSettings:
     repeats: int = 3
     flops: bool = True
     skip: tuple[str, ...] = ()
-    compile_scope: str | None = None  # --compile: "blocks" or "network" (proav_core.compiling); None: eager
+    compile_scope: str | None = None  # --compile: "blocks", "network" or "cudagraphs" (proav_core.compiling); None: eager
     peak_tflops: float | None = None  # --peak-tflops: the device's peak (default: the table's, GPUs only)
 
 

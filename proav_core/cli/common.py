@@ -52,9 +52,10 @@ def hardware_options(func: Callable[..., Any]) -> Callable[..., Any]:
 def compile_options(func: Callable[..., Any]) -> Callable[..., Any]:
     """--compile and --compile-scope: torch.compile of the model's blocks or whole network
     (proav_core.compiling); the command receives `compile_scope`, None without --compile."""
-    func = click.option("--compile-scope", type=click.Choice(["blocks", "network"]), default="blocks",
+    func = click.option("--compile-scope", type=click.Choice(["blocks", "network", "cudagraphs"]), default="blocks",
                         show_default=True,
-                        help="with --compile: each transformer block apart, or the generator's whole forward")(func)
+                        help="with --compile: each transformer block apart, the generator's whole forward, or "
+                             "that replayed as CUDA graphs (small batches on a GPU)")(func)
     func = click.option("--compile", "compile_model", is_flag=True,
                         help="torch.compile the model (needs a C++ compiler on CPU, Triton on CUDA); the first "
                              "steps are slower while it compiles")(func)

@@ -20,7 +20,7 @@ class Hardware:
     strategy: str = "auto"
     precision: str | None = None  # None: bf16-mixed where supported, else 32-true
     num_nodes: int = 1
-    compile_scope: str | None = None  # --compile: "blocks" or "network" (proav_core.compiling); None: eager
+    compile_scope: str | None = None  # --compile: "blocks", "network" or "cudagraphs" (proav_core.compiling); None: eager
 
 
 def default_precision(accelerator: str) -> str:
