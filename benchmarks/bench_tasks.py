@@ -11,7 +11,8 @@ Prints a table and writes JSON (benchmarks/measured/tasks-<name>.json) with the 
 
     .venv/bin/python benchmarks/bench_tasks.py [--config configs/demo.toml]
         [--tasks "{joint = 0.5, a2v = 0.25, v2a = 0.25}"] [--steps N] [--set KEY=VALUE ...]
-        [--run-name NAME] [--seeds 0 1 2] [--out PATH]
+        [--run-name NAME] [--seeds 0 1 2] [--given-label probe none] [--cfg 2] [--guide-scale 2]
+        [--out PATH]
 
 With several --seeds each model samples the held-out clips once per seed; the figures and the
 targets are judged on the means (each seed's figures kept under "per_seed").
@@ -56,13 +57,20 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     ap.add_argument("--run-name", default=None, help="run name of the multi-task generator (default <name>-tasks)")
     ap.add_argument("--seeds", type=int, nargs="+", default=[0], help="sampling seeds; figures are their means")
+    ap.add_argument("--given-label", nargs="+", default=["probe"], choices=["probe", "none"],
+                    help="what prompts the a2v / v2a samples: the class probe's reading of the given side, no "
+                         "prompt, or both (each model is scored once per value)")
+    ap.add_argument("--cfg", type=float, default=1.0, help="classifier-free guidance scale of the a2v / v2a samples "
+                    "(on the probe's class; the demo's examples use 2)")
+    ap.add_argument("--guide-scale", type=float, default=1.0,
+                    help="autoguidance scale, the guide being each run's generator/guide.ckpt (1: none)")
     ap.add_argument("--accelerator", default="cpu")
     ap.add_argument("--out", default=None)
     args = ap.parse_args(argv)
 
     from proav_core.demo import demo_configs, finished
     from proav_core.sampling import SamplingPipeline
-    from proav_core.training.common import CHECKPOINT, run_dir
+    from proav_core.training.common import CHECKPOINT, GUIDE_CHECKPOINT, run_dir
     from proav_core.training.generator_loop import train_generator
     from proav_core.training.hardware import Hardware
 
@@ -85,15 +93,21 @@ def main(argv: list[str] | None = None) -> int:
 
     real = held_out(cfg)
     params = {k: v for k, v in config_to_dict(base)["dataset"].items() if k in ("num_classes", "shape_size")}
-    runs = {"zero-shot (joint generator)": (cfg, joint_ckpt, "zero_shot"),
-            "trained (multi-task generator)": (multi, multi_ckpt, "trained"),
-            "zero-shot (multi-task generator)": (multi, multi_ckpt, "zero_shot")}
+    models = {"zero-shot (joint generator)": (cfg, joint_ckpt, "zero_shot"),
+              "trained (multi-task generator)": (multi, multi_ckpt, "trained"),
+              "zero-shot (multi-task generator)": (multi, multi_ckpt, "zero_shot")}
+    runs = {(name if label == "probe" else f"{name}, no prompt"): (*model, label)
+            for label in args.given_label for name, model in models.items()}
     report = {"commit": git_commit(), "config": args.config, "tasks": multi.train.generator.tasks,
+              "cfg_scale": args.cfg, "guide_scale": args.guide_scale,
               "multitask_steps": multi.train.generator.steps, "multitask_train_s_this_call": round(train_s, 1),
               "held_out_clips": len(real), "runs": {}}
-    for name, (c, ckpt, hold) in runs.items():
+    for name, (c, ckpt, hold, label) in runs.items():
         pipe = SamplingPipeline.from_checkpoint(c, ckpt)
-        rep = mean_over_seeds([evaluate_tasks(pipe, real, params, hold=hold, seed=s) for s in args.seeds])
+        if args.guide_scale != 1.0:
+            pipe.load_guide(ckpt.parent / GUIDE_CHECKPOINT)
+        rep = mean_over_seeds([evaluate_tasks(pipe, real, params, hold=hold, seed=s, given_label=label,
+                                              cfg_scale=args.cfg, guide_scale=args.guide_scale) for s in args.seeds])
         rep["targets"] = task_targets(rep)
         report["runs"][name] = rep
         console.print(f"{name}: a2v {rep['a2v']['generated']}, v2a {rep['v2a']['generated']}", highlight=False)
@@ -106,8 +120,9 @@ def main(argv: list[str] | None = None) -> int:
     table.add_row("-", "real pairs", str(first["real pairs"]["sync_f1"]), "-",
                   *[str(first["real pairs"][k]) for k in SHOWN[1:]])
     for name, rep in report["runs"].items():
-        short = {"zero-shot (joint generator)": "joint, zero-shot", "trained (multi-task generator)": "multi, trained",
-                 "zero-shot (multi-task generator)": "multi, zero-shot"}[name]
+        short = name.replace("zero-shot (joint generator)", "joint, zero-shot").replace(
+            "trained (multi-task generator)", "multi, trained").replace("zero-shot (multi-task generator)",
+                                                                        "multi, zero-shot")
         for task in ("a2v", "v2a"):
             for which in ("generated", "shuffled condition"):
                 table.add_row(f"{short}, {task}", "output" if which == "generated" else "shuffled",

@@ -12,7 +12,8 @@ Stages (each resumes where an interrupted run stopped):
      of shuffled real pairs and of shuffled samples (each sample's video with another's
      soundtrack: the samples' chance level); the quality targets they are held to
   8. conditional tasks: one held-out clip's soundtrack animated (a2v), another's video scored
-     (v2a), zero-shot unless the generator was trained for them     <run>/samples/sample_a2v_*
+     (v2a), zero-shot unless the generator was trained for them, prompted with the class the
+     checkpoint's probe reads from the given side (CFG 2)            <run>/samples/sample_a2v_*
   9. a contact sheet: per class, real clips above generated ones, then the a2v and v2a
      examples                                                          <run>/contact_sheet.png
 Everything measured goes to <run>/demo_summary.json.

@@ -124,23 +124,30 @@ def write_contact_sheet(path: Path, cfg: ExperimentConfig, real: list[Clip], fak
     return save_contact_sheet(path, [*groups, *extra])
 
 
-def task_examples(pipe: Any, real: list[Clip], judge: Any, folder: Path) -> tuple[dict[str, Any], list]:
+TASK_CFG = 2.0  # the demo's a2v / v2a examples: CFG on the class the probe reads (README "Conditional tasks")
+
+
+def task_examples(pipe: Any, real: list[Clip], judge: Any, folder: Path,
+                  cfg_scale: float = TASK_CFG) -> tuple[dict[str, Any], list]:
     """One a2v and one v2a example on held-out clips (the demo's): the first clip's soundtrack
-    animated, the video of the first clip of another class scored. Writes sample_a2v_*/sample_v2a_* files into
-    `folder`; returns ({task: what shape_sync saw}, contact-sheet groups [(title, [SheetRow])])."""
+    animated, the video of the first clip of another class scored, each prompted with the class
+    the checkpoint's probe reads from the given side, under classifier-free guidance `cfg_scale`.
+    Writes sample_a2v_*/sample_v2a_* files into `folder`; returns ({task: what shape_sync saw},
+    contact-sheet groups [(title, [SheetRow])])."""
     from proav_core.data.writers import write_clip_outputs
 
     summary, groups = {}, []
     other = next((c for c in real if c.class_name != real[0].class_name), real[-1])  # another class if any
     for task, source in (("a2v", real[0]), ("v2a", other)):
         side = {"audio": source.waveform} if task == "a2v" else {"video": source.video}
-        out = pipe.sample(task=task, seed=0, **side)
+        out = pipe.sample(task=task, seed=0, cfg_scale=cfg_scale, **side)
         made = Clip(out.video[0], out.waveform[0], source.class_name, out.audio[0])
         stem = f"sample_{task}_{source.class_name}"
         write_clip_outputs(folder, stem, made.video, made.waveform, pipe.cfg.clip.fps, pipe.cfg.clip.sample_rate,
                            audio=made.audio)
         seen = judge(made.video, made.waveform)
-        summary[task] = {"mode": out.mode, "source_class": source.class_name, "file": str(folder / f"{stem}.mp4"),
+        summary[task] = {"mode": out.mode, "source_class": source.class_name, "prompt": out.prompts[0],
+                         "cfg_scale": cfg_scale, "file": str(folder / f"{stem}.mp4"),
                          "bounces": seen.bounces, "onsets": seen.onsets, "sync_f1": round(seen.f1, 3),
                          "video_class": seen.video_class, "audio_class": seen.audio_class,
                          "single_object_share": round(seen.single_object_share, 3)}

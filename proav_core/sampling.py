@@ -6,6 +6,7 @@ latent normalisation -> decode.
     out.video (N, 3, T, H, W) in [-1, 1], out.audio (N, T, H, W), out.waveform (N, S)
     out = pipe.sample(task="a2v", audio="song.wav")      # animate a soundtrack (proav_core.tasks)
     out = pipe.sample(task="v2a", video=frames)          # score a silent video, frames (N, 3, T, H, W)
+                                                         # (prompted with the class its probe reads)
     pipe.load_guide("runs/demo/generator/guide.ckpt")    # autoguidance: steer away from an early state
     out = pipe.sample(["a video of circle"], guide_scale=2.0)
 """
@@ -29,6 +30,7 @@ from proav_core.errors import ConfigError, UsageError, did_you_mean
 from proav_core.flow_matching import autoguided
 from proav_core.interfaces.generation import StepCallback
 from proav_core.training.checkpoint import component_names, load_weights, peek_checkpoint, require_kind
+from proav_core.training.class_probe import ClassProbe, probes_from_dict
 from proav_core.training.encode import load_autoencoder
 from proav_core.data.condition_inputs import read_audio_clips, read_video_clips
 from proav_core.interfaces.autoencoder import Planes
@@ -61,6 +63,9 @@ HOLD_MODES = ("auto", "trained", "zero_shot")
 # the weaker model's unconditional prediction: autoguidance and class guidance at once), or
 # "prompt", the sample's own prompt (Karras et al. 2024). README "Quality", "Autoguidance".
 GUIDE_CONDITIONS = ("null", "prompt")
+# The prompt of an a2v / v2a sample given none: "probe", the class the checkpoint's class probe
+# reads from the given planes (training/class_probe.py), or "none", the null condition.
+GIVEN_LABELS = ("probe", "none")
 
 
 class SamplingPipeline:
@@ -76,6 +81,7 @@ class SamplingPipeline:
         self.batch_size: int | None = None  # samples per sampler run; None: all of a call at once
         self.guide: FlowModel | None = None  # autoguidance's weaker model (load_guide)
         self.latents = latents  # the checkpoint's latent geometry (from_checkpoint); None: not known
+        self.class_probes: dict[str, ClassProbe] = {}  # per given modality (from_checkpoint); {}: none
 
     def compile(self, scope: str = "blocks", batch_size: int | None = None) -> dict[str, Any]:
         """torch.compile the generator (and a guide loaded before, load_guide) in place
@@ -102,6 +108,7 @@ class SamplingPipeline:
                                        option="--ae-ckpt" if autoencoder_checkpoint else None)
         audio_repr = None if cfg.audio_repr is None else build_component(cfg.audio_repr, clip=cfg.clip)
         pipe = cls(cfg, flow, parts.stacker, parts.sampler, autoencoder, audio_repr, device, normalizer, latents)
+        pipe.class_probes = probes_from_dict(raw.get("class_probe"))  # absent before class probes
         pipe.flow.to(device)
         pipe.autoencoder.to(device)
         return pipe
@@ -137,14 +144,17 @@ class SamplingPipeline:
     def sample(self, prompts: Sequence[str] | None = None, cfg_scale: float = 1.0, seed: int = 0,
                callback: StepCallback | None = None, *, task: str = "joint", audio: Media | None = None,
                video: Media | None = None, hold: str = "auto", guide_scale: float = 1.0,
-               guide_condition: str = "null") -> Generated:
+               guide_condition: str = "null", given_label: str = "probe") -> Generated:
         """One sample per prompt (joint), or per given clip (a2v, v2a); deterministic given the seed.
 
         a2v: `audio` is a waveform (S,) or (N, S) at clip.sample_rate, or a file path (a wav or any
         file with an audio track, cut into clips); v2a: `video` is (3, T, H, W) or (N, 3, T, H, W)
-        in [-1, 1], or a video file path. Prompts are optional for a2v/v2a (default: none, the
-        class must come from the given side). `hold`: "auto" (trained when the generator was
-        trained for the task, else zero-shot), "trained" or "zero_shot" (proav_core.tasks).
+        in [-1, 1], or a video file path. Prompts are optional for a2v/v2a: without them
+        `given_label` (GIVEN_LABELS) says what prompts the sample: "probe" (default), the class the
+        checkpoint's class probe reads from the given planes, or "none", the null condition (the
+        class must then come from the given planes through the network). `hold`: "auto" (trained
+        when the generator was trained for the task, else zero-shot), "trained" or "zero_shot"
+        (proav_core.tasks).
         `guide_scale` != 1: autoguidance by the model of `load_guide` (flow_matching.autoguided)
         in place of classifier-free guidance (cfg_scale must then be 1); `guide_condition` (one of
         GUIDE_CONDITIONS): the guide runs under the null condition ("null", default) or under the
@@ -158,26 +168,47 @@ class SamplingPipeline:
                                  "and --video only with --task v2a")
             prompts = list(self.default_prompts() if prompts is None else prompts)
             return self._run(prompts, cfg_scale, seed, callback, spec, None, None, guide_scale, guide_condition)
+        if given_label not in GIVEN_LABELS:
+            raise UsageError(f"--given-label: unknown value {given_label!r}{did_you_mean(given_label, GIVEN_LABELS)}; "
+                             f"known: {', '.join(GIVEN_LABELS)}")
         given_side, names = self._given_side(spec, audio, video)
         n = next(iter(given_side.values())).shape[0]
+        mode, note = self._mode(spec, hold)
+        planes = {}
+        for m in spec.given:
+            planes |= self._encode(m, given_side[m])
+        label_note = ""
+        if prompts is None and given_label == "probe":
+            prompts, label_note = self._probe_prompts(spec, planes)
         prompts = [""] * n if prompts is None else list(prompts)
         if len(prompts) == 1 and n > 1:
             prompts = prompts * n
         if len(prompts) != n:
             raise UsageError(f"--task {task}: {len(prompts)} prompts for {n} given clips; give one prompt, one per "
                              "clip, or none")
-        mode, note = self._mode(spec, hold)
-        planes = {}
-        for m in spec.given:
-            planes |= self._encode(m, given_side[m])
         given = self._given_planes(spec, planes, mode)
         out = self._run(prompts, cfg_scale, seed, callback, spec, given, mode, guide_scale, guide_condition)
-        out.note, out.names = note, [f"{task}_{name}" for name in names]
+        out.note, out.names = note + label_note, [f"{task}_{name}" for name in names]
         if "audio" in given_side:  # the given soundtrack itself, not its decoded latent
             out.waveform, out.audio = given_side["audio_waveform"].cpu(), given_side["audio"].float().cpu()
         if "video" in given_side:
             out.video = given_side["video"].float().cpu()
         return out
+
+    def _probe_prompts(self, task: Task, planes: Planes) -> tuple[list[str] | None, str]:
+        """The prompts the class probe of the given modality reads from its encoded planes
+        ({name: (N, C, a, b)}, autoencoder space), and a note; (None, why not) without a probe."""
+        (modality,) = task.given
+        probe = self.class_probes.get(modality)
+        if probe is None or not self.classes:
+            why = ("the generator has no classes" if not self.classes else
+                   "this checkpoint has no class probe (trained before class probes)")
+            return None, f"; no prompt: {why}"
+        normalised = self.normalizer.normalize(planes) if self.normalizer is not None else planes
+        found = [self.classes[int(k)] for k in probe.predict(normalised)]
+        shown = ", ".join(found[:4]) + (", ..." if len(found) > 4 else "")
+        return ([f"a video of {c}" for c in found],
+                f"; prompted with the class the {modality} probe reads: {shown}")
 
     def _check_guidance(self, cfg_scale: float, guide_scale: float, guide_condition: str = "null") -> None:
         if guide_condition not in GUIDE_CONDITIONS:

@@ -67,8 +67,11 @@ def shifted(items: list[Any]) -> list[Any]:
 
 
 def evaluate_tasks(pipe: Any, real: list[Clip], shape_sync_params: dict[str, Any], *, hold: str = "auto",
-                   seed: int = 0, cfg_scale: float = 1.0, batch: int = 16) -> dict[str, Any]:
-    """a2v and v2a on the held-out clips `real` with `pipe` (a SamplingPipeline).
+                   seed: int = 0, cfg_scale: float = 1.0, batch: int = 16, given_label: str = "probe",
+                   guide_scale: float = 1.0) -> dict[str, Any]:
+    """a2v and v2a on the held-out clips `real` with `pipe` (a SamplingPipeline), no prompts:
+    `given_label` says what prompts them (SamplingPipeline.sample); `guide_scale` != 1:
+    autoguidance by the guide loaded into `pipe` (load_guide).
 
     -> {"a2v": {"generated": figures, "shuffled condition": figures, "mode": ..., "seconds": ...},
         "v2a": {...}, "real pairs": figures}. Also returns the generated clips under "clips"
@@ -77,7 +80,8 @@ def evaluate_tasks(pipe: Any, real: list[Clip], shape_sync_params: dict[str, Any
     cfg = pipe.cfg
     waves = torch.stack([c.waveform for c in real])  # (N, S)
     videos = torch.stack([c.video for c in real])  # (N, 3, T, H, W)
-    report: dict[str, Any] = {"clips": len(real), "hold": hold, "seed": seed, "cfg_scale": cfg_scale}
+    report: dict[str, Any] = {"clips": len(real), "hold": hold, "seed": seed, "cfg_scale": cfg_scale,
+                              "guide_scale": guide_scale, "given_label": given_label}
     made: dict[str, list[Clip]] = {}
     with tempfile.TemporaryDirectory(prefix="proav-tasks-") as tmp:
         folder = Path(tmp)
@@ -87,7 +91,8 @@ def evaluate_tasks(pipe: Any, real: list[Clip], shape_sync_params: dict[str, Any
             for lo in range(0, len(real), batch):
                 part = slice(lo, lo + batch)
                 side = {"audio": waves[part]} if task == "a2v" else {"video": videos[part]}
-                out = pipe.sample(task=task, hold=hold, seed=seed + lo, cfg_scale=cfg_scale, **side)
+                out = pipe.sample(task=task, hold=hold, seed=seed + lo, cfg_scale=cfg_scale, given_label=given_label,
+                                  guide_scale=guide_scale, **side)
                 mode = out.mode
                 for k, c in enumerate(real[part]):
                     if task == "a2v":  # generated video, given soundtrack

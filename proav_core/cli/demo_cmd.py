@@ -78,7 +78,8 @@ def command(config, overrides, clips, samples_per_class, cfg_scale, guide_scale,
     console.print(checks)
     for task, seen in result.tasks.items():
         given = "soundtrack animated" if task == "a2v" else "video scored"
-        console.print(f"{task} ({seen['mode']}), a held-out {seen['source_class']} clip's {given}: bounces "
+        prompt = f" (prompt '{seen['prompt']}', CFG {seen['cfg_scale']:g})" if seen.get("prompt") else ""
+        console.print(f"{task} ({seen['mode']}), a held-out {seen['source_class']} clip's {given}{prompt}: bounces "
                       f"{seen['bounces']}, onsets {seen['onsets']}, sync F1 {seen['sync_f1']:.2f}, class seen in "
                       f"video {_fmt(seen['video_class'], 0)} / heard {_fmt(seen['audio_class'], 0)}: {seen['file']}",
                       highlight=False)

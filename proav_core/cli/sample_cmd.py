@@ -46,7 +46,10 @@ def check_writable(out: Path) -> None:
 @click.option("--hold", default="auto", show_default=True,
               help="a2v/v2a: auto (trained when the generator learned the task, else zero_shot), trained, zero_shot")
 @click.option("--prompt", "prompts", multiple=True, help='"a video of <class>" or a class name; repeatable '
-              "(default: each class in turn; none for a2v/v2a)")
+              "(default: each class in turn; for a2v/v2a see --given-label)")
+@click.option("--given-label", default="probe", show_default=True, type=click.Choice(("probe", "none")),  # GIVEN_LABELS
+              help="a2v/v2a without --prompt: probe (prompt each sample with the class the checkpoint's class probe "
+              "reads from the given side) or none (no prompt)")
 @click.option("--num", default=4, show_default=True, type=click.IntRange(min=1),
               help="samples per prompt (per class without --prompt); joint only")
 @click.option("--steps", default=None, type=click.IntRange(min=1), help="sampler steps (default: the config's)")
@@ -65,8 +68,8 @@ def check_writable(out: Path) -> None:
               help="samples per sampler run (default: all at once); every run has this shape, the last one "
               "padded (with --compile nothing recompiles); samples do not depend on it")
 @compile_options
-def command(config, overrides, ckpt, ae_ckpt, task, audio_file, video_file, hold, prompts, num, steps, cfg_scale,
-            guide_ckpt, guide_scale, guide_condition, seed, out_dir, overwrite, accelerator, batch_size,
+def command(config, overrides, ckpt, ae_ckpt, task, audio_file, video_file, hold, prompts, given_label, num, steps,
+            cfg_scale, guide_ckpt, guide_scale, guide_condition, seed, out_dir, overwrite, accelerator, batch_size,
             compile_scope) -> None:
     """Write, per sample: an mp4 with its audio track, a wav, a PNG frame strip, a PNG mel image;
     and the resolved config. With --task a2v/v2a the mp4 carries the given side and the generated one."""
@@ -103,7 +106,7 @@ def command(config, overrides, ckpt, ae_ckpt, task, audio_file, video_file, hold
         console.print(compiled_summary(pipe.compile(compile_scope), what), highlight=False)
     if spec.given:
         generated = pipe.sample(list(prompts) or None, cfg_scale=cfg_scale, seed=seed, task=spec.name,
-                                audio=audio_file, video=video_file, hold=hold, **guided)
+                                audio=audio_file, video=video_file, hold=hold, given_label=given_label, **guided)
         console.print(generated.note)
     else:
         if audio_file or video_file:

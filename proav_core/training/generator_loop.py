@@ -25,6 +25,7 @@ from proav_core.errors import ConfigError, UsageError
 from proav_core.tasks import plane_value_map, probe_planes
 from proav_core.training.batches import StepBatchSampler
 from proav_core.training.checkpoint import component_names, load_checkpoint, peek_checkpoint, rng_state, seed_step
+from proav_core.training.class_probe import fit_class_probes, probes_to_dict
 from proav_core.training.common import (
     GUIDE_CHECKPOINT,
     adam,
@@ -202,6 +203,8 @@ def train_generator(
     seed_step(cfg.seed, -1, 0)  # initial weights depend on the config's seed alone
     model, stacker = build_flow_model(cfg, latents)
     normalizer = latents.normalizer()
+    class_probes = fit_class_probes(normalizer.normalize(latents.planes), latents.labels,
+                                    len(latents.manifest.classes))  # a2v / v2a prompts (class_probe.py)
     opt = loop.optim
     trainable = [p for p in model.parameters() if p.requires_grad]  # frozen parts stay out of the optimiser
     optimizer = adam(trainable, opt, fabric.device, decoupled=True)
@@ -231,7 +234,8 @@ def train_generator(
                            "normalization": normalizer.to_dict(),
                            "classes": latents.manifest.classes,
                            "autoencoder_checkpoint": latents.manifest.autoencoder_checkpoint},
-               "tasks": cfg.train.generator.tasks, "given_summary": cfg.train.generator.given_summary}
+               "tasks": cfg.train.generator.tasks, "given_summary": cfg.train.generator.given_summary,
+               "class_probe": probes_to_dict(class_probes)}
         if ema is not None:
             out["ema"] = ema
         return out
@@ -241,7 +245,7 @@ def train_generator(
         check_resumed_tasks(ckpt, loop.tasks, loop.given_summary)
         if sharded:
             check_resumable_sharded(ckpt)
-        restore = {k: v for k, v in state(0).items() if k != "tasks"}  # checked above; absent before tasks
+        restore = {k: v for k, v in state(0).items() if k not in ("tasks", "class_probe")}  # checked / refitted
         start = int(load_checkpoint(fabric, ckpt, restore, names)["step"])
         if note := resumed_guide_note(directory / GUIDE_CHECKPOINT, loop.guide_step, start):
             fabric.print(note)

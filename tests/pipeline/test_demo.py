@@ -52,6 +52,8 @@ def test_demo_runs_every_stage_and_resumes(tmp_path, capsys):
     for task, generated in (("a2v", "video"), ("v2a", "audio")):  # one example each, zero-shot on this generator
         seen = summary["tasks"][task]
         assert seen["mode"] == "zero-shot" and seen["source_class"] in ("circle-drum-0", "square-wood-1")
+        assert seen["prompt"] in ("a video of circle-drum-0", "a video of square-wood-1")  # the probe's reading
+        assert seen["cfg_scale"] == 2.0
         assert probe_media(seen["file"]).fps == 4.0 and 0.0 <= seen["sync_f1"] <= 1.0
         assert f"{task} (zero-shot), a held-out {seen['source_class']} clip" in out
     guide = run / "generator" / "guide.ckpt"

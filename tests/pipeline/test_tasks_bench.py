@@ -21,14 +21,18 @@ def test_tasks_benchmark_trains_the_multitask_generator_and_scores_both_modes(tm
     assert cli("demo", "--config", config, "--clips", "12", "--samples-per-class", "1", "--accelerator", "cpu") == 0
     out = tmp_path / "tasks.json"
     bench = load_bench()
-    assert bench.main(["--config", str(config), "--steps", "3", "--seeds", "0", "1", "--out", str(out)]) == 0
+    assert bench.main(["--config", str(config), "--steps", "3", "--seeds", "0", "1", "--given-label", "probe", "none",
+                       "--out", str(out)]) == 0
     report = json.loads(out.read_text())
     assert report["tasks"] == {"joint": 0.5, "a2v": 0.25, "v2a": 0.25} and report["multitask_steps"] == 3
     assert report["held_out_clips"] == 2  # the tiny demo's test split
     modes = {name: (r["a2v"]["mode"], r["v2a"]["mode"]) for name, r in report["runs"].items()}
-    assert modes == {"zero-shot (joint generator)": ("zero-shot", "zero-shot"),
-                     "trained (multi-task generator)": ("trained", "trained"),
-                     "zero-shot (multi-task generator)": ("zero-shot", "zero-shot")}
+    expect = {"zero-shot (joint generator)": ("zero-shot", "zero-shot"),
+              "trained (multi-task generator)": ("trained", "trained"),
+              "zero-shot (multi-task generator)": ("zero-shot", "zero-shot")}
+    assert modes == expect | {f"{name}, no prompt": mode for name, mode in expect.items()}
+    labels = {name: r["given_label"] for name, r in report["runs"].items()}
+    assert {n for n, label in labels.items() if label == "none"} == {f"{name}, no prompt" for name in expect}
     for r in report["runs"].values():
         assert r["real pairs"]["av_class_agreement"] == 1.0  # real clips: what is seen is what is heard
         for task in ("a2v", "v2a"):

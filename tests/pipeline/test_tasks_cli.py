@@ -212,6 +212,34 @@ def test_a_given_summary_is_recorded_loaded_for_sampling_and_kept_on_resume(trai
         capsys.readouterr().err
 
 
+def test_task_samples_are_prompted_with_the_class_the_probe_reads(trained, media, tmp_path, capsys):
+    cfg = proav_core.load_config(trained)
+    raw = torch.load(ckpt(trained), map_location="cpu", weights_only=False)
+    planes = sorted(raw["latents"]["plane_shapes"])
+    assert {m: p["planes"] for m, p in raw["class_probe"].items()} == {
+        m: [n for n in planes if n.startswith(m)] for m in ("video", "audio")}
+    pipe = SamplingPipeline.from_checkpoint(cfg, ckpt(trained))
+    video = torch.rand(3, 3, FRAMES, 16, 16, generator=torch.Generator().manual_seed(4)) * 2 - 1
+    probed = pipe.sample(task="v2a", video=video, seed=0)
+    encoded = pipe.normalizer.normalize(pipe.autoencoder.encode_modality("video", video))
+    read = [pipe.classes[int(k)] for k in pipe.class_probes["video"].predict(encoded)]
+    assert probed.prompts == [f"a video of {c}" for c in read]
+    assert f"prompted with the class the video probe reads: {', '.join(read)}" in probed.note
+    unprompted = pipe.sample(task="v2a", video=video, seed=0, given_label="none")
+    assert unprompted.prompts == [""] * 3 and "probe" not in unprompted.note
+    assert not torch.allclose(probed.audio, unprompted.audio)  # the prompt reaches the generator
+    chosen = pipe.sample([f"a video of {pipe.classes[0]}"], task="v2a", video=video, seed=0)
+    assert chosen.prompts == [f"a video of {pipe.classes[0]}"] * 3  # a prompt given wins
+    with pytest.raises(proav_core.UsageError, match="--given-label: unknown value 'prob'.*closest: 'probe'"):
+        pipe.sample(task="v2a", video=video, given_label="prob")
+    pipe.class_probes = {}  # a checkpoint from before the probes
+    old = pipe.sample(task="v2a", video=video, seed=0)
+    assert old.prompts == [""] * 3 and "no prompt: this checkpoint has no class probe" in old.note
+    out = tmp_path / "v2a"
+    assert cli(*task_args(trained, out, "--task", "v2a", "--video", media["sounding"], "--given-label", "none")) == 0
+    assert "probe" not in capsys.readouterr().out and len(list(out.glob("*.mp4"))) == 2
+
+
 def test_a_generator_checkpoint_from_before_tasks_resumes_as_joint(trained, tmp_path):
     config = tiny_config(tmp_path, gen_steps=3)
     run = run_folder(config)
