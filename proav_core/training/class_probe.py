@@ -31,7 +31,9 @@ from proav_core.errors import UsageError
 from proav_core.tasks import MODALITIES, plane_modality
 from proav_core.training.task_mix import plane_stats
 
-RIDGE = 1.0  # on standardised features; the demo's probes are insensitive to it between 0.1 and 10
+# on standardised features; on the demo's latents every value from 0.01 to 10 read 109 / 109
+# training and 19 / 19 held-out clips for both modalities (100: 106 / 109 training, video)
+RIDGE = 1.0
 
 
 def modality_stats(planes: Mapping[str, Tensor], names: Sequence[str]) -> Tensor:
