@@ -68,6 +68,11 @@ GUIDE_CONDITIONS = ("null", "prompt")
 GIVEN_LABELS = ("probe", "none")
 
 
+def class_prompt(class_name: str) -> str:
+    """The prompt of one class: "a video of <class>" (what the class-label conditioner reads)."""
+    return f"a video of {class_name}"
+
+
 class SamplingPipeline:
     """A trained generator (EMA weights) with its autoencoder, ready to sample."""
 
@@ -138,7 +143,7 @@ class SamplingPipeline:
 
     def default_prompts(self) -> list[str]:
         """"a video of <class>" for each class; one empty prompt (null condition) without classes."""
-        return [f"a video of {c}" for c in self.classes] or [""]
+        return [class_prompt(c) for c in self.classes] or [""]
 
     @torch.no_grad()
     def sample(self, prompts: Sequence[str] | None = None, cfg_scale: float = 1.0, seed: int = 0,
@@ -173,6 +178,11 @@ class SamplingPipeline:
                              f"known: {', '.join(GIVEN_LABELS)}")
         given_side, names = self._given_side(spec, audio, video)
         n = next(iter(given_side.values())).shape[0]
+        if prompts is not None:
+            prompts = list(prompts) * n if len(prompts) == 1 else list(prompts)
+            if len(prompts) != n:
+                raise UsageError(f"--task {task}: {len(prompts)} prompts for {n} given clips; give one prompt, one "
+                                 "per clip, or none")
         mode, note = self._mode(spec, hold)
         planes = {}
         for m in spec.given:
@@ -180,12 +190,7 @@ class SamplingPipeline:
         label_note = ""
         if prompts is None and given_label == "probe":
             prompts, label_note = self._probe_prompts(spec, planes)
-        prompts = [""] * n if prompts is None else list(prompts)
-        if len(prompts) == 1 and n > 1:
-            prompts = prompts * n
-        if len(prompts) != n:
-            raise UsageError(f"--task {task}: {len(prompts)} prompts for {n} given clips; give one prompt, one per "
-                             "clip, or none")
+        prompts = [""] * n if prompts is None else prompts
         given = self._given_planes(spec, planes, mode)
         out = self._run(prompts, cfg_scale, seed, callback, spec, given, mode, guide_scale, guide_condition)
         out.note, out.names = note + label_note, [f"{task}_{name}" for name in names]
@@ -207,7 +212,7 @@ class SamplingPipeline:
         normalised = self.normalizer.normalize(planes) if self.normalizer is not None else planes
         found = [self.classes[int(k)] for k in probe.predict(normalised)]
         shown = ", ".join(found[:4]) + (", ..." if len(found) > 4 else "")
-        return ([f"a video of {c}" for c in found],
+        return ([class_prompt(c) for c in found],
                 f"; prompted with the class the {modality} probe reads: {shown}")
 
     def _check_guidance(self, cfg_scale: float, guide_scale: float, guide_condition: str = "null") -> None:

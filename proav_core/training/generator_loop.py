@@ -203,8 +203,8 @@ def train_generator(
     seed_step(cfg.seed, -1, 0)  # initial weights depend on the config's seed alone
     model, stacker = build_flow_model(cfg, latents)
     normalizer = latents.normalizer()
-    class_probes = fit_class_probes(normalizer.normalize(latents.planes), latents.labels,
-                                    len(latents.manifest.classes))  # a2v / v2a prompts (class_probe.py)
+    class_probes = probes_to_dict(fit_class_probes(normalizer.normalize(latents.planes), latents.labels,
+                                                   len(latents.manifest.classes)))  # a2v / v2a prompts
     opt = loop.optim
     trainable = [p for p in model.parameters() if p.requires_grad]  # frozen parts stay out of the optimiser
     optimizer = adam(trainable, opt, fabric.device, decoupled=True)
@@ -235,7 +235,7 @@ def train_generator(
                            "classes": latents.manifest.classes,
                            "autoencoder_checkpoint": latents.manifest.autoencoder_checkpoint},
                "tasks": cfg.train.generator.tasks, "given_summary": cfg.train.generator.given_summary,
-               "class_probe": probes_to_dict(class_probes)}
+               "class_probe": class_probes}
         if ema is not None:
             out["ema"] = ema
         return out
