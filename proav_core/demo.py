@@ -114,7 +114,7 @@ def run_demo(cfg: ExperimentConfig, hardware: Hardware, *, clips: int = 128, sam
     from proav_core.data import read_clip
     from proav_core.data.prepare import prepare
     from proav_core.data.synth import syncshapes_params
-    from proav_core.sampling import SamplingPipeline, write_samples
+    from proav_core.sampling import SamplingPipeline, class_prompt, write_samples
     from proav_core.training.autoencoder_loop import held_out_psnr, train_autoencoder
     from proav_core.training.encode import encode_dataset, load_autoencoder
     from proav_core.training.generator_loop import train_generator
@@ -165,7 +165,7 @@ def run_demo(cfg: ExperimentConfig, hardware: Hardware, *, clips: int = 128, sam
         if autoguide:
             result.guidance["guide_step"] = pipe.load_guide(guide)
         names = [c for c in pipe.classes for _ in range(samples_per_class)]
-        generated = pipe.sample([f"a video of {c}" for c in names], seed=cfg.seed, **guided)
+        generated = pipe.sample([class_prompt(c) for c in names], seed=cfg.seed, **guided)
         for old in (run / "samples").glob("sample_*"):
             old.unlink()
         written = write_samples(run / "samples", generated, cfg)

@@ -68,9 +68,17 @@ GUIDE_CONDITIONS = ("null", "prompt")
 GIVEN_LABELS = ("probe", "none")
 
 
+CLASS_PROMPT_PREFIX = "a video of "
+
+
 def class_prompt(class_name: str) -> str:
     """The prompt of one class: "a video of <class>" (what the class-label conditioner reads)."""
-    return f"a video of {class_name}"
+    return f"{CLASS_PROMPT_PREFIX}{class_name}"
+
+
+def prompt_class(prompt: str) -> str:
+    """The class a prompt names: "a video of circle" -> "circle"; a bare class name stays as it is."""
+    return prompt.removeprefix(CLASS_PROMPT_PREFIX).strip()
 
 
 class SamplingPipeline:
@@ -384,7 +392,7 @@ def accepts_given(sampler: Any) -> bool:
 
 
 def _slug(prompt: str) -> str:
-    words = prompt.removeprefix("a video of ").strip().lower()
+    words = prompt_class(prompt).lower()
     return "".join(c if c.isalnum() else "_" for c in words)[:40].strip("_") or "sample"
 
 

@@ -39,7 +39,7 @@ from proav_core.data.synth import syncshapes_params
 from proav_core.demo import demo_configs, finished
 from proav_core.demo_scores import Clip, above_chance, metric, shuffled
 from proav_core.errors import UsageError
-from proav_core.sampling import SamplingPipeline, write_samples
+from proav_core.sampling import SamplingPipeline, class_prompt, prompt_class, write_samples
 from proav_core.training.checkpoint import peek_checkpoint
 from proav_core.training.common import CHECKPOINT, GUIDE_CHECKPOINT, run_dir
 from proav_core.training.generator_loop import train_generator
@@ -170,12 +170,12 @@ def sample_and_time(pipe: Any, samples_per_class: int, cfg_scale: float, seed: i
     `guide_scale` != 1: autoguidance by the guide the pipeline has loaded (cfg_scale 1)."""
     names = [c for c in pipe.classes for _ in range(samples_per_class)]
     guidance = {"cfg_scale": cfg_scale, "guide_scale": guide_scale, "seed": seed}
-    pipe.sample([f"a video of {names[0]}"], **guidance)  # warm-up (allocations)
+    pipe.sample([class_prompt(names[0])], **guidance)  # warm-up (allocations)
     began = time.perf_counter()
-    pipe.sample([f"a video of {names[0]}"], **guidance)
+    pipe.sample([class_prompt(names[0])], **guidance)
     single = time.perf_counter() - began
     began = time.perf_counter()
-    generated = pipe.sample([f"a video of {c}" for c in names], **guidance)
+    generated = pipe.sample([class_prompt(c) for c in names], **guidance)
     batch = time.perf_counter() - began
     return generated, {"s_per_sample_batched": round(batch / len(names), 4), "batch": len(names),
                        "s_one_sample": round(single, 4)}
@@ -269,7 +269,7 @@ def compare(demo_cfg: ExperimentConfig, demo_path: str | Path, generators: Seque
         for old in (run / "samples").glob("sample_*"):
             old.unlink()
         mp4s = [p for p in write_samples(run / "samples", generated, cfg) if p.suffix == ".mp4"]
-        fake = [Clip(*read_clip(p, cfg.clip), name.removeprefix("a video of "), audio)
+        fake = [Clip(*read_clip(p, cfg.clip), prompt_class(name), audio)
                 for p, name, audio in zip(mp4s, generated.prompts, generated.audio)]
         gen = pipe.flow.generator
         describe = gen.describe() if hasattr(gen, "describe") else {}

@@ -51,7 +51,7 @@ class LoopConfig(StrictModel):
     num_workers: int = Field(0, ge=0, description="DataLoader worker processes")
     eval_every: int = Field(0, ge=0, description="held-out evaluation every N steps and at the end (autoencoder: "
                             "PSNR of the test split's reconstructions, EMA weights), logged as val/*; 0 = off")
-    eval_clips: int = Field(32, ge=1, description="held-out clips per evaluation (the first of the test split)")
+    eval_clips: int = Field(32, ge=1, description="held-out clips per evaluation, spread evenly over the test split")
 
 
 def check_named_weights(value: dict[str, float], known: tuple[str, ...], kind: str, what: str) -> None:

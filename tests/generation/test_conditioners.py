@@ -34,6 +34,15 @@ def test_prompt_matching_ignores_case_underscores_and_spacing():
     assert torch.equal(same[0], cond.from_labels(torch.tensor([2]))[0])
 
 
+def test_class_prompt_is_read_as_its_class_and_prompt_class_inverts_it():
+    from proav_core.sampling import class_prompt, prompt_class
+
+    cond = label_conditioner(dim=8)
+    prompts = [class_prompt(c) for c in CLASSES]
+    assert torch.equal(cond.from_prompts(prompts), cond.from_labels(torch.arange(len(CLASSES))))
+    assert [prompt_class(p) for p in prompts] == CLASSES and prompt_class("circle") == "circle"
+
+
 def test_empty_prompt_is_the_null_condition():
     cond = label_conditioner(dim=8)
     assert torch.equal(cond.from_prompts([""])[0], cond.null(1)[0])

@@ -83,6 +83,15 @@ def test_l2_weight_adds_the_mean_squared_error_of_each_modality():
     assert "video/l2" not in logs_default, "the paper's loss (l2_weight = 0) has no squared-error term"
 
 
+def test_modality_weights_set_one_modality_apart_from_modality_weight():
+    ae = tiny_mdsa(loss={"disc_start": 100, "modality_weights": {"audio": 1.5}})
+    loss, logs, _ = ae.training_step().generator_loss(ae, random_clip(), step=0)
+    assert loss.item() == pytest.approx(4.0 * (0.5 * logs["video/l1"] + 1.5 * logs["audio/l1"]), rel=1e-5)
+    for bad in ({"audo": 1.0}, {"audio": -1.0}):
+        with pytest.raises(proav_core.ConfigError, match="modality_weights"):
+            tiny_mdsa(loss={"modality_weights": bad})
+
+
 def test_stage_two_adds_kl_adversarial_and_feature_matching():
     ae = tiny_mdsa(loss={"disc_start": 0, "kl_weight": 1e-3, "adversarial_weight": 0.7, "feature_matching_weight": 0.3})
     loss, logs, _ = ae.training_step().generator_loss(ae, random_clip(), step=0)

@@ -92,3 +92,42 @@ def test_held_out_psnr_curve_is_logged_against_training_time(tmp_path):
     direct = held_out_psnr(load_autoencoder(cfg), test, cfg.train.autoencoder.eval_clips, torch.device("cpu"))(5)
     assert float(evaluated[-1]["val/video_psnr"]) == pytest.approx(direct["val/video_psnr"], abs=1e-4)
     assert float(evaluated[-1]["val/audio_psnr"]) == pytest.approx(direct["val/audio_psnr"], abs=1e-4)
+
+
+@pytest.mark.parametrize(("total", "count", "expected"), [
+    (154, 4, [0, 51, 102, 153]), (5, 10, [0, 1, 2, 3, 4]), (7, 1, [0]), (0, 3, [])])
+def test_spread_indices_cover_the_split_from_first_to_last(total, count, expected):
+    from proav_core.training.autoencoder_loop import spread_indices
+
+    assert spread_indices(total, count) == expected
+
+
+def test_held_out_psnr_reads_clips_spread_over_a_class_ordered_split():
+    """A prepared test split is ordered by class folder: 12 clips of 3 classes, 3 evaluated,
+    one of each class (the first three would be all class 0)."""
+    from proav_core.training.autoencoder_loop import held_out_psnr
+
+    class Ordered(torch.utils.data.Dataset):
+        def __init__(self):
+            self.read: list[int] = []
+
+        def __len__(self):
+            return 12
+
+        def __getitem__(self, i):
+            self.read.append(i)
+            return {"video": torch.zeros(3, 2, 8, 8), "audio": torch.zeros(2, 8, 8), "label": i // 4}
+
+    class Identity(torch.nn.Module):
+        modalities = ("video", "audio")
+
+        def encode_latents(self, video, audio):
+            return video, audio
+
+        def decode_latents(self, latents):
+            return latents
+
+    data = Ordered()
+    scores = held_out_psnr(Identity(), data, 3, torch.device("cpu"))(0)
+    assert data.read == [0, 6, 11] and [i // 4 for i in data.read] == [0, 1, 2]
+    assert set(scores) == {"val/video_psnr", "val/audio_psnr"}
