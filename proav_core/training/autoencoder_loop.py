@@ -51,6 +51,53 @@ def spread_indices(total: int, count: int) -> list[int]:
     return [round(i * (total - 1) / (count - 1)) for i in range(count)]
 
 
+def model_modalities(model: torch.nn.Module) -> list[str]:
+    """The modalities an autoencoder reconstructs, video first."""
+    return [m for m in ("video", "audio") if m in getattr(model, "modalities", ("video", "audio"))]
+
+
+@torch.no_grad()
+def clip_psnrs(model: torch.nn.Module, data: dict[str, torch.Tensor], device: torch.device,
+               batch_size: int = 8) -> dict[str, torch.Tensor]:
+    """PSNR (dB) of each clip's reconstruction (posterior means, `model` in eval mode, its mode
+    restored after): data {modality: (N, ...)} in dataset layout -> {modality: (N,)}."""
+    was_training = model.training
+    model.eval()
+    count = next(iter(data.values())).shape[0]
+    scores: dict[str, list[torch.Tensor]] = {m: [] for m in data}
+    for i in range(0, count, batch_size):
+        given = {m: x[i : i + batch_size].to(device) for m, x in data.items()}
+        out = dict(zip(("video", "audio"), model.decode_latents(model.encode_latents(
+            given.get("video"), given.get("audio")))))
+        for m in data:
+            scores[m].append(psnr(out[m].float().cpu(), given[m].float().cpu()))
+    model.train(was_training)
+    return {m: torch.cat(v) for m, v in scores.items()}
+
+
+def psnr_by_class(model: torch.nn.Module, dataset: Any, device: torch.device,
+                  batch_size: int = 8) -> dict[str, dict[str, float]]:
+    """Mean reconstruction PSNR (dB) per class over every item of a labelled `dataset`:
+    {class name: {"clips": n, "video_psnr": dB, "audio_psnr": dB}} (names from dataset.classes,
+    else the label). Where one class is much harder than the rest, the mean hides it: on
+    mdsa_base's held-out clips mel ranged from 32.9 to 35.3 dB by class."""
+    items = [dataset[i] for i in range(len(dataset))]
+    if not items:
+        return {}
+    modalities = model_modalities(model)
+    data = {m: torch.stack([it[m] for it in items]) for m in modalities}
+    scores = clip_psnrs(model, data, device, batch_size)
+    labels = torch.tensor([int(it["label"]) for it in items])
+    names = list(getattr(dataset, "classes", []) or [])
+    out: dict[str, dict[str, float]] = {}
+    for label in sorted(set(labels.tolist())):
+        chosen = labels == label
+        name = names[label] if label < len(names) else str(label)
+        out[name] = {"clips": int(chosen.sum()), **{f"{m}_psnr": round(float(v[chosen].mean()), 2)
+                                                   for m, v in scores.items()}}
+    return out
+
+
 def held_out_psnr(model: torch.nn.Module, dataset: Any, clips: int, device: torch.device,
                   batch_size: int = 8) -> Callable[[int], dict[str, float]]:
     """An `evaluate` for run_steps: mean PSNR (dB) of the reconstructions (posterior means,
@@ -62,22 +109,11 @@ def held_out_psnr(model: torch.nn.Module, dataset: Any, clips: int, device: torc
     if not items:
         raise ConfigError("train.autoencoder.eval_every needs held-out clips, but the dataset's test split is "
                           "empty; set eval_every = 0 or give the dataset a test split", path="train.autoencoder")
-    modalities = [m for m in ("video", "audio") if m in getattr(model, "modalities", ("video", "audio"))]
+    modalities = model_modalities(model)
     data = {m: torch.stack([it[m] for it in items]) for m in modalities}
 
-    @torch.no_grad()
     def evaluate(step: int) -> dict[str, float]:
-        was_training = model.training
-        model.eval()
-        scores: dict[str, list[torch.Tensor]] = {m: [] for m in modalities}
-        for i in range(0, len(items), batch_size):
-            given = {m: data[m][i : i + batch_size].to(device) for m in modalities}
-            out = dict(zip(("video", "audio"), model.decode_latents(model.encode_latents(
-                given.get("video"), given.get("audio")))))
-            for m in modalities:
-                scores[m].append(psnr(out[m].float().cpu(), given[m].float().cpu()))
-        model.train(was_training)
-        return {f"val/{m}_psnr": float(torch.cat(v).mean()) for m, v in scores.items()}
+        return {f"val/{m}_psnr": float(v.mean()) for m, v in clip_psnrs(model, data, device, batch_size).items()}
 
     return evaluate
 

@@ -131,3 +131,39 @@ def test_held_out_psnr_reads_clips_spread_over_a_class_ordered_split():
     scores = held_out_psnr(Identity(), data, 3, torch.device("cpu"))(0)
     assert data.read == [0, 6, 11] and [i // 4 for i in data.read] == [0, 1, 2]
     assert set(scores) == {"val/video_psnr", "val/audio_psnr"}
+
+
+def test_psnr_by_class_groups_clips_by_label_with_known_answers():
+    """A model that reconstructs zeros: a clip of constant value c has MSE c^2, PSNR
+    10 log10(2^2 / c^2) with PSNR's data range 2; class names come from dataset.classes."""
+    import math
+
+    from proav_core.training.autoencoder_loop import psnr_by_class
+
+    values = [0.5, 0.5, 0.1, 0.5, 0.1]  # labels 0, 0, 1, 0, 1
+
+    class Constant(torch.utils.data.Dataset):
+        classes = ["loud", "quiet"]
+
+        def __len__(self):
+            return len(values)
+
+        def __getitem__(self, i):
+            c = values[i]
+            return {"video": torch.full((3, 2, 4, 4), c), "audio": torch.full((2, 4, 4), c), "label": int(c < 0.3)}
+
+    class Zeros(torch.nn.Module):
+        modalities = ("video", "audio")
+
+        def encode_latents(self, video, audio):
+            return video, audio
+
+        def decode_latents(self, latents):
+            return tuple(torch.zeros_like(x) for x in latents)
+
+    out = psnr_by_class(Zeros(), Constant(), torch.device("cpu"), batch_size=2)
+    assert list(out) == ["loud", "quiet"] and out["loud"]["clips"] == 3 and out["quiet"]["clips"] == 2
+    for name, c in (("loud", 0.5), ("quiet", 0.1)):
+        expected = 10 * math.log10(4 / c**2)
+        assert out[name]["video_psnr"] == pytest.approx(expected, abs=0.01)
+        assert out[name]["audio_psnr"] == pytest.approx(expected, abs=0.01)

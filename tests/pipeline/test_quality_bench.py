@@ -70,6 +70,11 @@ def test_reconstruction_run_reports_a_curve_and_the_final_psnr(tmp_path):
     assert report["curve"][0]["train_s"] < report["curve"][-1]["train_s"]
     assert set(report["final"]) == {"video_psnr", "audio_psnr"} and report["held_out_clips"] == 4
     assert all(0 < v < 100 for v in report["final"].values())
+    per_class = report["final_per_class"]
+    assert sum(c["clips"] for c in per_class.values()) == 4
+    for m in ("video_psnr", "audio_psnr"):  # the clip-weighted mean of the classes is the overall figure
+        mean = sum(c["clips"] * c[m] for c in per_class.values()) / 4
+        assert mean == pytest.approx(report["final"][m], abs=0.02)
 
 
 def test_autoencoder_curve_pairs_held_out_psnr_with_the_training_batches_since_the_last_evaluation(tmp_path):
