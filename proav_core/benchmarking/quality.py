@@ -195,7 +195,7 @@ def run_reconstruction(cfg: ExperimentConfig, hardware: Hardware, *, minutes: fl
     per class.
     `stage2_share` puts the loss's stage 2 (disc_start) at that share of the end of the run."""
     from proav_core.build import build_component
-    from proav_core.training.autoencoder_loop import held_out_psnr, psnr_by_class, train_autoencoder
+    from proav_core.training.autoencoder_loop import psnr_report, train_autoencoder
     from proav_core.training.common import run_dir
     from proav_core.training.encode import load_autoencoder
 
@@ -213,11 +213,9 @@ def run_reconstruction(cfg: ExperimentConfig, hardware: Hardware, *, minutes: fl
     seconds = time.perf_counter() - started
     audio_repr = None if run_cfg.audio_repr is None else build_component(run_cfg.audio_repr, clip=run_cfg.clip)
     test = build_component(run_cfg.dataset, clip=run_cfg.clip, audio_repr=audio_repr, split="test")
-    trained = load_autoencoder(run_cfg)
-    final = held_out_psnr(trained, test, len(test), torch.device("cpu"))(steps)
+    final, per_class = psnr_report(load_autoencoder(run_cfg), test, torch.device("cpu"))
     return {"config": cfg.name, "minutes": minutes, "seconds_per_step": per_step, "steps": steps,
             "stage2_from": tree["model"]["autoencoder"].get("loss", {}).get("disc_start"),
             "seconds": round(seconds, 1), "held_out_clips": len(test),
             "curve": autoencoder_curve(run_dir(run_cfg) / "autoencoder" / "metrics.csv"),
-            "final": {k.removeprefix("val/"): round(v, 2) for k, v in final.items()},
-            "final_per_class": psnr_by_class(trained, test, torch.device("cpu"))}
+            "final": {k: round(v, 2) for k, v in final.items()}, "final_per_class": per_class}

@@ -75,27 +75,28 @@ def clip_psnrs(model: torch.nn.Module, data: dict[str, torch.Tensor], device: to
     return {m: torch.cat(v) for m, v in scores.items()}
 
 
-def psnr_by_class(model: torch.nn.Module, dataset: Any, device: torch.device,
-                  batch_size: int = 8) -> dict[str, dict[str, float]]:
-    """Mean reconstruction PSNR (dB) per class over every item of a labelled `dataset`:
-    {class name: {"clips": n, "video_psnr": dB, "audio_psnr": dB}} (names from dataset.classes,
-    else the label). Where one class is much harder than the rest, the mean hides it: on
-    mdsa_base's held-out clips mel ranged from 32.9 to 35.3 dB by class."""
+def psnr_report(model: torch.nn.Module, dataset: Any, device: torch.device, batch_size: int = 8
+                ) -> tuple[dict[str, float], dict[str, dict[str, float]]]:
+    """Reconstruction PSNR (dB) over every item of a labelled `dataset`, in one pass: the mean
+    ({"video_psnr": dB, "audio_psnr": dB}) and the mean per class ({class name: {"clips": n,
+    "video_psnr": dB, "audio_psnr": dB}}, names from dataset.classes, else the label). Where one
+    class is much harder than the rest, the mean hides it: on mdsa_base's held-out clips mel
+    ranged from 32.9 to 35.3 dB by class."""
     items = [dataset[i] for i in range(len(dataset))]
     if not items:
-        return {}
+        return {}, {}
     modalities = model_modalities(model)
     data = {m: torch.stack([it[m] for it in items]) for m in modalities}
     scores = clip_psnrs(model, data, device, batch_size)
     labels = torch.tensor([int(it["label"]) for it in items])
     names = list(getattr(dataset, "classes", []) or [])
-    out: dict[str, dict[str, float]] = {}
+    per_class: dict[str, dict[str, float]] = {}
     for label in sorted(set(labels.tolist())):
         chosen = labels == label
         name = names[label] if label < len(names) else str(label)
-        out[name] = {"clips": int(chosen.sum()), **{f"{m}_psnr": round(float(v[chosen].mean()), 2)
-                                                   for m, v in scores.items()}}
-    return out
+        per_class[name] = {"clips": int(chosen.sum()), **{f"{m}_psnr": round(float(v[chosen].mean()), 2)
+                                                         for m, v in scores.items()}}
+    return {f"{m}_psnr": float(v.mean()) for m, v in scores.items()}, per_class
 
 
 def held_out_psnr(model: torch.nn.Module, dataset: Any, clips: int, device: torch.device,

@@ -133,12 +133,12 @@ def test_held_out_psnr_reads_clips_spread_over_a_class_ordered_split():
     assert set(scores) == {"val/video_psnr", "val/audio_psnr"}
 
 
-def test_psnr_by_class_groups_clips_by_label_with_known_answers():
+def test_psnr_report_groups_clips_by_label_with_known_answers():
     """A model that reconstructs zeros: a clip of constant value c has MSE c^2, PSNR
     10 log10(2^2 / c^2) with PSNR's data range 2; class names come from dataset.classes."""
     import math
 
-    from proav_core.training.autoencoder_loop import psnr_by_class
+    from proav_core.training.autoencoder_loop import psnr_report
 
     values = [0.5, 0.5, 0.1, 0.5, 0.1]  # labels 0, 0, 1, 0, 1
 
@@ -161,9 +161,11 @@ def test_psnr_by_class_groups_clips_by_label_with_known_answers():
         def decode_latents(self, latents):
             return tuple(torch.zeros_like(x) for x in latents)
 
-    out = psnr_by_class(Zeros(), Constant(), torch.device("cpu"), batch_size=2)
+    overall, out = psnr_report(Zeros(), Constant(), torch.device("cpu"), batch_size=2)
     assert list(out) == ["loud", "quiet"] and out["loud"]["clips"] == 3 and out["quiet"]["clips"] == 2
     for name, c in (("loud", 0.5), ("quiet", 0.1)):
         expected = 10 * math.log10(4 / c**2)
         assert out[name]["video_psnr"] == pytest.approx(expected, abs=0.01)
         assert out[name]["audio_psnr"] == pytest.approx(expected, abs=0.01)
+    mean = (3 * 10 * math.log10(4 / 0.25) + 2 * 10 * math.log10(4 / 0.01)) / 5  # the mean over all 5 clips
+    assert overall == pytest.approx({"video_psnr": mean, "audio_psnr": mean}, abs=1e-4)
