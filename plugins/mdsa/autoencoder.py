@@ -13,6 +13,8 @@ plane is lifted to `width` channels (1x1 linear + fixed 2-D positions), then
   decoder_m          -> (B, C_m, T, H, W).
 Every part is built by registry name from the config, so `attention.temporal = "identity"`
 removes MT-SelfAttn. `modalities = ["video"]` / `["audio"]` give MDSA-V / MDSA-A (Table 6).
+Both streams use `encoder` and `decoder` unless `stream_encoders` / `stream_decoders` give one
+stream its own (e.g. a wider pixel head for the mel); the paper does not size them apart.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from torch import Tensor, nn
 
 from proav_core import Component, ComponentParams, ConfigError, build_component
@@ -52,6 +54,11 @@ class MdsaParams(ComponentParams):
     encoder: Component["encoder"] = Field("timesformer3d", description="video-to-3D-latent encoder (one per stream)")
     projector: Component["projector"] = Field("plane_projector", description="3D -> 2D projector (three per stream)")
     decoder: Component["decoder"] = Field("plane_decoder", description="expand-and-sum + decoder (one per stream)")
+    stream_encoders: dict[Literal["video", "audio"], Component["encoder"]] = Field(
+        {}, description="a modality's own encoder in place of `encoder` (a whole section: parameters left out take "
+                        "the component's defaults, not `encoder`'s); its downsampling must equal the other stream's")
+    stream_decoders: dict[Literal["video", "audio"], Component["decoder"]] = Field(
+        {}, description="a modality's own decoder in place of `decoder` (a whole section, as for stream_encoders)")
     attention: MdsaAttentionParams = Field(default_factory=MdsaAttentionParams, description="attention block per role")
     loss: MdsaLossParams = Field(default_factory=MdsaLossParams, description="training losses and discriminators")
 
@@ -61,6 +68,15 @@ class MdsaParams(ComponentParams):
         if len(set(value)) != len(value):
             raise ValueError(f"modalities must not repeat, got {value}")
         return value
+
+    @model_validator(mode="after")
+    def _streams_exist(self) -> MdsaParams:
+        for key in ("stream_encoders", "stream_decoders"):
+            extra = sorted(set(getattr(self, key)) - set(self.modalities))
+            if extra:
+                raise ValueError(f"{key} names {', '.join(extra)}, which is not among modalities {self.modalities}; "
+                                 f"remove [model.autoencoder.{key}.{extra[0]}] or add {extra[0]!r} to modalities")
+        return self
 
 
 @dataclass
@@ -78,17 +94,23 @@ class Mdsa(nn.Module):
 
     def __init__(self, modalities: list[str], latent_channels: int, width: int, latent_clip: float,
                  latent_scale: float, encoder: Any, projector: Any, decoder: Any,
-                 attention: MdsaAttentionParams, loss: MdsaLossParams, clip: ClipSpec = ClipSpec()):
+                 attention: MdsaAttentionParams, loss: MdsaLossParams, stream_encoders: dict[str, Any] | None = None,
+                 stream_decoders: dict[str, Any] | None = None, clip: ClipSpec = ClipSpec()):
         super().__init__()
         self.modalities = tuple(m for m in MODALITIES if m in modalities)
         self.latent_channels, self.width, self.clip = latent_channels, width, clip
         self.latent_clip, self.latent_scale = latent_clip, latent_scale
         self.latent_bound = latent_scale * latent_clip
         self.loss_params = loss
-        self.encoders = nn.ModuleDict({m: build_component(encoder, in_channels=IN_CHANNELS[m], clip=clip)
-                                       for m in self.modalities})
-        first = self.encoders[self.modalities[0]]
-        self.downsample = int(first.downsample)
+        stream_encoders, stream_decoders = stream_encoders or {}, stream_decoders or {}
+        self.encoders = nn.ModuleDict({m: build_component(stream_encoders.get(m, encoder), in_channels=IN_CHANNELS[m],
+                                                          clip=clip) for m in self.modalities})
+        downsampling = {m: int(e.downsample) for m, e in self.encoders.items()}
+        if len(set(downsampling.values())) > 1:
+            raise ConfigError(
+                f"the streams' encoders downsample by {downsampling}: both modalities' planes share one grid, so "
+                "give each stream's encoder the same patch size", path="model.autoencoder.stream_encoders")
+        self.downsample = downsampling[self.modalities[0]]
         t, h, w = clip.frames, clip.height // self.downsample, clip.width // self.downsample
         if h * self.downsample != clip.height or w * self.downsample != clip.width:
             raise ConfigError(f"[clip] {clip.height}x{clip.width} is not divisible by the encoder's downsampling "
@@ -105,7 +127,8 @@ class Mdsa(nn.Module):
                  "decoder_volume": attention.decoder}
         self.attention = nn.ModuleDict({k: build_component(v, dim=width, streams=streams) for k, v in roles.items()})
         self.decoders = nn.ModuleDict({
-            m: build_component(decoder, dim=width, out_channels=IN_CHANNELS[m], clip=clip, downsample=self.downsample)
+            m: build_component(stream_decoders.get(m, decoder), dim=width, out_channels=IN_CHANNELS[m], clip=clip,
+                               downsample=self.downsample)
             for m in self.modalities})
 
     # ----------------------------------------------------------------------------- shapes

@@ -104,6 +104,32 @@ def test_single_stream_variants(only):
                    for n, _ in ae.named_parameters())
 
 
+def test_a_stream_can_have_its_own_decoder_and_encoder():
+    audio_decoder = {"name": "plane_decoder", "depth": 2, "heads": 2, "mlp_dim": 24,
+                     "head": {"name": "conv", "channels": 8, "max_channels": 16, "blocks": 0}}
+    audio_encoder = TINY_MDSA["encoder"] | {"depth": 2}
+    ae = tiny_mdsa(stream_decoders={"audio": audio_decoder}, stream_encoders={"audio": audio_encoder})
+    shared = tiny_mdsa()
+    assert len(ae.decoders["audio"].blocks.blocks) == 2 and len(ae.decoders["video"].blocks.blocks) == 1
+    assert type(ae.decoders["audio"].head).__name__ == "ConvHead"
+    assert type(ae.decoders["video"].head) is type(shared.decoders["video"].head)  # noqa: E721
+    assert len(ae.encoders["audio"].blocks.blocks) == 2 and len(ae.encoders["video"].blocks.blocks) == 1
+    assert ae.plane_shapes() == shared.plane_shapes()  # one latent grid for both streams
+    x = random_clip()
+    video, audio = ae.reconstruct(x["video"], x["audio"])
+    assert video.shape == x["video"].shape and audio.shape == x["audio"].shape
+
+
+def test_stream_encoders_must_share_the_downsampling():
+    with pytest.raises(proav_core.ConfigError, match=r"downsample by \{'video': 4, 'audio': 2\}.*same patch size"):
+        tiny_mdsa(stream_encoders={"audio": TINY_MDSA["encoder"] | {"patch_size": 2}})
+
+
+def test_a_stream_override_for_a_missing_modality_is_refused():
+    with pytest.raises(proav_core.ParameterError, match=r"stream_decoders names audio.*modalities \['video'\]"):
+        tiny_mdsa(modalities=["video"], stream_decoders={"audio": TINY_MDSA["decoder"]})
+
+
 def test_attention_roles_are_swapped_by_registry_name():
     full = tiny_mdsa()
     ablated = tiny_mdsa(attention={"spatial": "spatial_selfattn", "temporal": "identity", "cross": "gcm_attn",

@@ -64,3 +64,19 @@ def test_describe_of_any_sub_component_is_printed(fresh_plugins, capsys):
 def test_bad_config_is_a_usage_error(capsys, tmp_path):
     assert main(["model", "summary", str(tmp_path / "missing.toml")]) == 2
     assert "not found" in capsys.readouterr().err
+
+
+def test_a_stream_decoder_from_the_config_survives_the_saved_config(tmp_path):
+    section = "model.autoencoder.stream_decoders.audio"
+    cfg = proav_core.load_config(CONFIGS / "mdsa_tiny.toml", overrides=[
+        f"{section}.name=plane_decoder", f"{section}.depth=3", f"{section}.heads=2", f"{section}.mlp_dim=16"])
+    built = proav_core.build_component(cfg.model.autoencoder, clip=cfg.clip)
+    assert len(built.decoders["audio"].blocks.blocks) == 3
+    assert len(built.decoders["video"].blocks.blocks) == cfg.model.autoencoder.params.decoder.params.depth != 3
+    again = proav_core.config_from_dict(proav_core.config_to_dict(cfg))  # what a run's config.toml holds
+    rebuilt = proav_core.build_component(again.model.autoencoder, clip=again.clip)
+    assert {k: v.shape for k, v in rebuilt.state_dict().items()} == {k: v.shape for k, v in built.state_dict().items()}
+    rows = {r["component"]: r for r in model_summary(cfg)["components"]}
+    for m in ("video", "audio"):  # the audio decoder's head is the component default, not the shared decoder's
+        assert rows[f"autoencoder.decoders.{m}"]["parameters"] == sum(p.numel() for p in built.decoders[m].parameters())
+    assert type(built.decoders["audio"].head).__name__ == "PatchLinearHead" != type(built.decoders["video"].head).__name__
