@@ -15,6 +15,7 @@ from pydantic import Field
 from torch import Tensor, nn
 
 from proav_core import ClipSpec, ComponentParams
+from proav_core.errors import MissingWeightsError, load_error_reason
 from proav_core.metrics.audio_features import (
     NUM_MEL,
     VGGish,
@@ -52,9 +53,18 @@ class VGGishExtractor(nn.Module):
         self.sample_rate = clip.sample_rate
         spec = WeightsFile(VGGISH_WEIGHTS.filename, sha256, VGGISH_WEIGHTS.source)
         self.weights_file = resolve_weights(spec, weights_path)
-        state = torch.load(self.weights_file, map_location="cpu", weights_only=True)
+        try:
+            state = torch.load(self.weights_file, map_location="cpu", weights_only=True)
+        except Exception as err:  # noqa: BLE001 - any unreadable file gets the same advice
+            raise MissingWeightsError(f"cannot read VGGish weights {self.weights_file}: {load_error_reason(err)}; "
+                                      f"save torchvggish's {VGGISH_WEIGHTS.filename} there") from None
         self.net = VGGish()
-        self.net.load_state_dict({k: v for k, v in state.items() if not k.startswith("pproc.")})
+        try:
+            self.net.load_state_dict({k: v for k, v in state.items() if not k.startswith("pproc.")})
+        except (AttributeError, RuntimeError) as err:
+            raise MissingWeightsError(f"{self.weights_file} is not a VGGish state dict ({type(err).__name__}: "
+                                      f"{str(err).splitlines()[0][:160]}); save torchvggish's "
+                                      f"{VGGISH_WEIGHTS.filename} there") from None
         self.net.eval().requires_grad_(False)
 
     def fingerprint(self) -> str:

@@ -21,6 +21,7 @@ REASONS = (
     "no audio stream",
     "zero-length audio",
     "shorter than one clip",
+    "refused by the dataset",  # a dataset plugin's own DataError
 )
 
 

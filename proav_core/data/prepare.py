@@ -32,7 +32,7 @@ from proav_core.config import ExperimentConfig, to_plain
 from proav_core.data.bad_input import BadInput, Skipped
 from proav_core.data.manifest import MANIFEST, Manifest, file_sha256, file_stat
 from proav_core.data.shards import write_shard
-from proav_core.errors import ProavError, ProavWarning, UsageError
+from proav_core.errors import DataError, ProavError, ProavWarning, UsageError
 from proav_core.plugin_manager import get_registry
 from proav_core.interfaces.data import ClipSample
 from proav_core.progress import progress_bar
@@ -90,18 +90,35 @@ def same_contents(old: dict[str, Any], new: dict[str, Any]) -> bool:
     return True
 
 
-def _sources(ds: Any) -> tuple[list[str], Callable[[str], list[ClipSample]], bool]:
-    """(source keys, loader, whether keys are files) for any dataset."""
+def _sources(ds: Any) -> tuple[list[str], Callable[[str], list[ClipSample]], bool, dict[str, BadInput]]:
+    """(source keys, loader, whether keys are files, refusals) for any dataset. A dataset without
+    files is read in blocks of ITEMS_PER_SOURCE items; an item it refuses (DataError) is left
+    out of its block and the block's key is filled in `refusals` (the other items are kept)."""
     if hasattr(ds, "sources") and hasattr(ds, "source_items"):
-        return list(ds.sources()), ds.source_items, True
+        return list(ds.sources()), ds.source_items, True, {}
     n = len(ds)
     keys = [f"items:{a}-{min(a + ITEMS_PER_SOURCE, n)}" for a in range(0, n, ITEMS_PER_SOURCE)]
+    refusals: dict[str, BadInput] = {}
 
     def load(key: str) -> list[ClipSample]:
         a, b = map(int, key.removeprefix("items:").split("-"))
-        return [ds[i] for i in range(a, b)]
+        items, refused = [], []
+        for i in range(a, b):
+            try:
+                items.append(ds[i])
+            except DataError as err:
+                refused.append(f"item {i}: {as_bad_input(err, err.source or f'item {i}').detail or err}")
+        refusals.pop(key, None)
+        if refused:
+            refusals[key] = BadInput(key, "refused by the dataset", "; ".join(refused))
+        return items
 
-    return keys, load, False
+    return keys, load, False, refusals
+
+
+def as_bad_input(err: DataError, source: str) -> BadInput:
+    """A DataError raised by a dataset for `source` as the BadInput prepare reports (a BadInput as it is)."""
+    return err if isinstance(err, BadInput) else BadInput(source, "refused by the dataset", str(err))
 
 
 def _open_manifest(folder: Path, fingerprint: dict[str, Any], split: str, overwrite: bool) -> Manifest:
@@ -146,7 +163,7 @@ def prepare_split(
         first = result.skipped[0]
         raise BadInput(first.source, first.reason, first.detail)
     manifest.classes = list(getattr(ds, "classes", []))
-    keys, load, files = _sources(ds)
+    keys, load, files, refusals = _sources(ds)
     groups = [keys[i : i + sources_per_shard] for i in range(0, len(keys), sources_per_shard)]
     with progress_bar(len(keys), f"prepare {split}", console=console, disable=not show_progress) as advance:
         for index, group in enumerate(groups):
@@ -159,11 +176,13 @@ def prepare_split(
                 entry: dict[str, Any] = dict(file_stat(source), sha256=file_sha256(source)) if files else {}
                 try:
                     got = load(source)
-                except BadInput as err:
+                    bad = refusals.get(source)  # items of a block refused, the rest kept
+                except DataError as err:
+                    got, bad = [], as_bad_input(err, source)
+                if bad is not None:
                     if strict:
-                        raise
-                    entry["skipped"] = {"reason": err.reason, "detail": err.detail}
-                    got = []
+                        raise bad
+                    entry["skipped"] = {"reason": bad.reason, "detail": bad.detail}
                 entries[source] = dict(entry, shard=index, clips=len(got))
                 items.extend(got)
                 advance(1, clips=manifest.num_clips + len(items))

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import random
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -93,8 +94,12 @@ def _differences(saved: dict[str, str], current: dict[str, str]) -> list[str]:
 
 
 def _read_raw(path: Path) -> dict[str, Any]:
+    if path.stat().st_size == 0:
+        raise CheckpointError(f"cannot read checkpoint {path}: empty file (0 bytes), not a proav checkpoint")
     try:
-        raw = torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # torch's pickle-protocol warning: the error below says it all
+            warnings.simplefilter("ignore")
+            raw = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:
         raise CheckpointError(
             f"cannot read checkpoint {path}: the file is corrupt or not a proav checkpoint "

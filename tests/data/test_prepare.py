@@ -144,3 +144,33 @@ def test_prepared_dataset_refuses_incomplete_or_mismatched_caches(synth_root, tm
         proav_core.build("dataset", "prepared", clip=FOLDER_CLIP, split="test", root=str(tmp_path / "c"))
     with pytest.raises(DataError, match="no prepared data"):
         proav_core.build("dataset", "prepared", clip=FOLDER_CLIP, split="train", root=str(tmp_path / "c"))
+
+
+def test_an_item_a_dataset_plugin_refuses_is_skipped_and_listed_the_rest_kept(tmp_path):
+    """A dataset plugin raises DataError for an unusable item (docs/plugins.md, section 5):
+    prepare leaves that item out, keeps its block's other items, lists it; --strict stops."""
+    from proav_core.data.prepare import ITEMS_PER_SOURCE, prepare_split
+
+    clip = ClipSpec(frames=4, fps=8.0, height=16, width=16)
+    inner = proav_core.build("dataset", "syncshapes", clip=clip, train_size=12, test_size=2, split="train")
+
+    class Refusing:  # a plugin's dataset without files: items by index
+        classes = inner.classes
+
+        def __len__(self):
+            return len(inner)
+
+        def __getitem__(self, i):
+            if i == 9:
+                raise DataError("item 9's source is gone; re-export it", source="export/0009.bin")
+            return inner[i]
+
+    fingerprint = {"test": "refusing"}
+    result = prepare_split(Refusing(), tmp_path / "train", fingerprint, "train", show_progress=False)
+    assert result.clips == 11 and ITEMS_PER_SOURCE < 12  # the block of item 9 kept its other items
+    (skipped,) = result.skipped
+    assert skipped.reason == "refused by the dataset" and "item 9: item 9's source is gone; re-export it" in skipped.detail
+    manifest = json.loads((tmp_path / "train" / "manifest.json").read_text())
+    assert manifest["skipped"][0]["reason"] == "refused by the dataset"
+    with pytest.raises(DataError, match="refused by the dataset.*item 9's source is gone"):
+        prepare_split(Refusing(), tmp_path / "strict", fingerprint, "train", strict=True, show_progress=False)

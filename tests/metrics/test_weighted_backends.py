@@ -101,6 +101,18 @@ def test_vggish_loads_torchvggish_layout_and_embeds_each_clip(tmp_path):
     assert file_sha256(path) in extractor.fingerprint()
 
 
+def test_an_unreadable_or_foreign_vggish_file_is_named_without_torchs_advice(tmp_path):
+    junk = tmp_path / "vggish-10086976.pth"
+    junk.write_bytes(bytes(range(256)) * 8)
+    with pytest.raises(MissingWeightsError, match=r"cannot read VGGish weights .*vggish-10086976.pth: .*save "
+                                                  r"torchvggish's vggish-10086976.pth there") as err:
+        proav_core.build("extractor", "vggish", weights_path=str(junk), sha256=None, clip=CLIP)
+    assert "weights_only" not in str(err.value)
+    torch.save({"conv.weight": torch.zeros(2)}, junk)
+    with pytest.raises(MissingWeightsError, match=r"vggish-10086976.pth is not a VGGish state dict"):
+        proav_core.build("extractor", "vggish", weights_path=str(junk), sha256=None, clip=CLIP)
+
+
 def test_vggish_log_mel_front_end():
     rate = 16000
     tone = torch.sin(2 * math.pi * 1000 * torch.arange(rate) / rate)[None]  # 1 s at 1 kHz

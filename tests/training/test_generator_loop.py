@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import pickle
+import warnings
+
 import shutil
 
 import pytest
@@ -79,6 +82,15 @@ def test_missing_and_corrupt_checkpoint(tmp_path, toy_generator_plugin):
     (out / "last.ckpt").write_bytes(b"not a checkpoint")
     with pytest.raises(CheckpointError, match="corrupt or not a proav checkpoint"):
         train(tmp_path, steps=2, resume=True)
+    (out / "last.ckpt").write_bytes(b"")
+    with pytest.raises(CheckpointError, match=r"last.ckpt: empty file \(0 bytes\), not a proav checkpoint"):
+        train(tmp_path, steps=2, resume=True)
+    (out / "last.ckpt").write_bytes(pickle.dumps([1, 2], protocol=4))  # a pickle, not torch's zip format
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        with pytest.raises(CheckpointError, match="not a proav checkpoint"):
+            train(tmp_path, steps=2, resume=True)
+    assert not [w for w in seen if "pickle" in str(w.message)]  # torch's protocol warning does not reach the user
 
 
 def test_checkpoint_of_other_components_is_named(tmp_path, toy_generator_plugin):
