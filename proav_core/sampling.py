@@ -32,7 +32,8 @@ from proav_core.interfaces.generation import StepCallback
 from proav_core.training.checkpoint import component_names, load_weights, peek_checkpoint, require_kind
 from proav_core.training.class_probe import ClassProbe, probes_from_dict
 from proav_core.training.encode import load_autoencoder
-from proav_core.data.condition_inputs import read_audio_clips, read_video_clips
+from proav_core.data.bad_input import BadInput
+from proav_core.data.condition_inputs import given_tensor_clips, read_audio_clips, read_video_clips
 from proav_core.interfaces.autoencoder import Planes
 from proav_core.tasks import TASK_IDS, GivenPlanes, Task, get_task, given_mask, probe_planes
 from proav_core.training.generator_loop import FlowModel, flow_model
@@ -160,9 +161,10 @@ class SamplingPipeline:
                guide_condition: str = "null", given_label: str = "probe") -> Generated:
         """One sample per prompt (joint), or per given clip (a2v, v2a); deterministic given the seed.
 
-        a2v: `audio` is a waveform (S,) or (N, S) at clip.sample_rate, or a file path (a wav or any
-        file with an audio track, cut into clips); v2a: `video` is (3, T, H, W) or (N, 3, T, H, W)
-        in [-1, 1], or a video file path. Prompts are optional for a2v/v2a: without them
+        a2v: `audio` is a waveform (S,) of any length >= one clip or (N, S) of clips, at
+        clip.sample_rate, or a file path (a wav or any file with an audio track); v2a: `video` is
+        (3, T', H, W) with T' >= clip.frames or (N, 3, T, H, W) in [-1, 1], or a video file path.
+        A longer input is cut into back-to-back clips, one sample each (data.condition_inputs). Prompts are optional for a2v/v2a: without them
         `given_label` (GIVEN_LABELS) says what prompts the sample: "probe" (default), the class the
         checkpoint's class probe reads from the given planes, or "none", the null condition (the
         class must then come from the given planes through the network). `hold`: "auto" (trained
@@ -262,24 +264,21 @@ class SamplingPipeline:
         if value is None:
             raise UsageError(f"--task {task.name} needs --{wanted} FILE (or a tensor): the {wanted} to condition on")
         stem = Path(value).stem if isinstance(value, (str, Path)) else "clip"
-        if wanted == "audio":
-            if self.audio_repr is None:
-                raise ConfigError("a2v needs an [audio_repr] section to turn the waveform into the audio stream",
-                                  path="audio_repr")
-            wave = read_audio_clips(value, clip) if isinstance(value, (str, Path)) else value.float()
-            wave = wave[None] if wave.dim() == 1 else wave  # (N, S)
-            if wave.shape[-1] != clip.num_samples:
-                raise UsageError(f"a2v: the waveform has {wave.shape[-1]} samples; a clip at [clip] has "
-                                 f"{clip.num_samples} ({clip.duration:g} s at {clip.sample_rate} Hz)")
-            side = {"audio": self.audio_repr.encode(wave), "audio_waveform": wave}  # (N, T, H, W), (N, S)
+        if wanted == "audio" and self.audio_repr is None:
+            raise ConfigError(f"--task {task.name} needs an [audio_repr] section to turn the waveform into the audio "
+                              "stream; this config has none, so use --task joint", path="audio_repr")
+        if isinstance(value, (str, Path)):
+            try:
+                x = read_audio_clips(value, clip) if wanted == "audio" else read_video_clips(value, clip)
+            except BadInput as err:
+                need = ("a wav, or any file with an audio track," if wanted == "audio" else "a video file")
+                raise UsageError(f"--{wanted} {err}; give {need} of at least {clip.duration:g} s") from None
         else:
-            frames = read_video_clips(value, clip) if isinstance(value, (str, Path)) else value.float()
-            frames = frames[None] if frames.dim() == 4 else frames  # (N, 3, T, H, W)
-            want = (3, clip.frames, clip.height, clip.width)
-            if tuple(frames.shape[1:]) != want:
-                raise UsageError(f"v2a: the video is {tuple(frames.shape)}; [clip] needs "
-                                 f"(N, {', '.join(map(str, want))})")
-            side = {"video": frames}
+            x = given_tensor_clips(wanted, value.float(), clip)
+        if wanted == "audio":
+            side = {"audio": self.audio_repr.encode(x), "audio_waveform": x}  # (N, T, H, W), (N, S)
+        else:
+            side = {"video": x}  # (N, 3, T, H, W)
         n = next(iter(side.values())).shape[0]
         return side, [f"{stem}_{k * clip.duration:.2f}s" for k in range(n)]
 

@@ -2,6 +2,7 @@
 
     read_audio_clips(path, clip) -> (N, S)          a wav/flac/mp3/... or the audio track of any video
     read_video_clips(path, clip) -> (N, 3, T, H, W) the frames of a video file (its audio is ignored)
+    given_tensor_clips(modality, x, clip)           the same cut for a side given as a tensor
 
 Decoding follows data/decode.py (mono, resampled to clip.sample_rate; frames sampled at
 clip.fps, cover-resized and centre-cropped to H x W). A longer input gives
@@ -17,11 +18,13 @@ from pathlib import Path
 import av
 import numpy as np
 import torch
+from einops import rearrange
 from torch import Tensor
 
 from proav_core.data.bad_input import BadInput
 from proav_core.data.decode import _cut, _decode_audio, _decode_video
 from proav_core.data.probe import _stream_seconds, open_media
+from proav_core.errors import UsageError
 from proav_core.interfaces.data import ClipSpec
 
 EPS = 1e-6
@@ -74,3 +77,31 @@ def read_video_clips(path: str | Path, clip: ClipSpec) -> Tensor:
         raise BadInput(p, "corrupt", f"decoding failed: {err}") from None
     video = torch.from_numpy(frames).float() / 127.5 - 1  # (N T, H, W, 3)
     return video.reshape(n, clip.frames, clip.height, clip.width, 3).permute(0, 4, 1, 2, 3).contiguous()
+
+
+def given_tensor_clips(modality: str, x: Tensor, clip: ClipSpec) -> Tensor:
+    """A given side passed as a tensor -> back-to-back clips, as a file would be cut.
+
+    audio: (S,) at clip.sample_rate with S >= one clip's samples -> (N, S_clip), the rest
+    dropped; (N, S_clip) is taken as it is. video: (3, T', H, W) in [-1, 1] at clip.fps with
+    T' >= clip.frames -> (N, 3, T, H, W); (N, 3, T, H, W) as it is. Anything else is a
+    UsageError naming the shapes that work (a file path is decoded, resampled and resized)."""
+    if modality == "audio":
+        s = clip.num_samples
+        if x.dim() == 1 and x.shape[0] >= s:
+            n = x.shape[0] // s
+            return x[: n * s].reshape(n, s)  # (N, S)
+        if x.dim() == 2 and x.shape[1] == s:
+            return x  # (N, S)
+        raise UsageError(f"a2v: the waveform tensor is {tuple(x.shape)}; give (S,) with S >= {s} (cut into clips of "
+                         f"{s} samples, {clip.duration:g} s at {clip.sample_rate} Hz) or (N, {s}); a file path is "
+                         "decoded and resampled for you")
+    t, h, w = clip.frames, clip.height, clip.width
+    if x.dim() == 4 and x.shape[0] == 3 and tuple(x.shape[2:]) == (h, w) and x.shape[1] >= t:
+        n = x.shape[1] // t
+        return rearrange(x[:, : n * t], "c (n t) h w -> n c t h w", n=n)  # (N, 3, T, H, W)
+    if x.dim() == 5 and tuple(x.shape[1:]) == (3, t, h, w):
+        return x  # (N, 3, T, H, W)
+    raise UsageError(f"v2a: the video tensor is {tuple(x.shape)}; give (3, T', {h}, {w}) with T' >= {t} frames at "
+                     f"{clip.fps:g} fps (cut into clips of {t}) or (N, 3, {t}, {h}, {w}); a file path is decoded and "
+                     "resized for you")

@@ -89,9 +89,15 @@ def given_setup(hold, bound=1.0, batch=2):
     return st, mask, GivenPlanes(latent, mask, hold, bound)
 
 
-@pytest.mark.parametrize("sampler, params", [("reflected_flow", {"method": "euler"}),
-                                             ("reflected_flow", {"method": "heun"}), ("flow_euler", {}),
-                                             ("reflected_flow_renoised", {"eta": 0.9})])
+SAMPLER_CASES = [("reflected_flow", {"method": "euler"}), ("reflected_flow", {"method": "heun"}), ("flow_euler", {}),
+                 ("reflected_flow_renoised", {"eta": 0.9})]
+
+
+def test_the_hold_cases_cover_every_registered_sampler():
+    assert {name for name, _ in SAMPLER_CASES} == set(proav_core.get_registry().names("sampler"))
+
+
+@pytest.mark.parametrize("sampler, params", SAMPLER_CASES)
 @pytest.mark.parametrize("hold", ["path", "clean"])
 def test_given_planes_come_out_of_every_builtin_sampler_unchanged(sampler, params, hold):
     st, mask, given = given_setup(hold)

@@ -110,7 +110,31 @@ def test_given_planes_come_out_of_sampling_unchanged(trained):
     assert out.video.shape == (2, 3, FRAMES, 16, 16) and out.mode == "zero-shot"
 
 
-def test_the_same_seed_gives_the_same_a2v_sample_and_the_hold_mode_matters(trained):
+def test_tensor_inputs_longer_than_a_clip_are_cut_like_files(trained):
+    cfg = proav_core.load_config(trained)
+    pipe = SamplingPipeline.from_checkpoint(cfg, ckpt(trained))
+    s = cfg.clip.num_samples
+    wave = (torch.rand(2 * s + s // 3, generator=torch.Generator().manual_seed(4)) - 0.5) * 0.5  # 2.33 clips
+    out = pipe.sample(task="a2v", audio=wave, seed=1)
+    assert torch.equal(out.waveform, wave[: 2 * s].reshape(2, s)) and out.video.shape[0] == 2
+    frames = torch.rand(3, 2 * FRAMES + 1, 16, 16, generator=torch.Generator().manual_seed(5)) * 2 - 1
+    out = pipe.sample(task="v2a", video=frames, seed=1)
+    assert torch.equal(out.video[1], frames[:, FRAMES: 2 * FRAMES]) and out.waveform.shape == (2, s)
+    with pytest.raises(proav_core.UsageError, match=rf"a2v: the waveform tensor is \(2, 7\); give \(S,\) with S >= {s}"):
+        pipe.sample(task="a2v", audio=torch.zeros(2, 7))
+    with pytest.raises(proav_core.UsageError, match=r"v2a: the video tensor is \(3, 2, 16, 16\); give \(3, T', 16, 16\)"):
+        pipe.sample(task="v2a", video=torch.zeros(3, FRAMES // 2, 16, 16))
+
+
+def test_a2v_without_an_audio_representation_says_to_use_joint(trained):
+    cfg = proav_core.load_config(trained)
+    pipe = SamplingPipeline.from_checkpoint(cfg, ckpt(trained))
+    pipe.audio_repr = None  # as a config without [audio_repr] builds it
+    with pytest.raises(proav_core.ConfigError, match=r"--task a2v needs an \[audio_repr\] section.*use --task joint"):
+        pipe.sample(task="a2v", audio=torch.zeros(1, cfg.clip.num_samples))
+
+
+def test_the_same_seed_gives_the_same_a2v_sample_and_hold_trained_needs_a_trained_task(trained):
     cfg = proav_core.load_config(trained)
     pipe = SamplingPipeline.from_checkpoint(cfg, ckpt(trained))
     wave = torch.zeros(1, cfg.clip.num_samples)
@@ -260,7 +284,10 @@ def test_a_generator_checkpoint_from_before_tasks_resumes_as_joint(trained, tmp_
 
 @pytest.mark.parametrize("case, expected", [
     (("--task", "a2v", "--audio", "silent"), "silent.mp4: no audio stream (the file has no audio track"),
+    (("--task", "a2v", "--audio", "silent"), "; give a wav, or any file with an audio track, of at least 1 s"),
     (("--task", "v2a", "--video", "song"), "song.wav: no video stream"),
+    (("--task", "v2a", "--video", "song"), "; give a video file of at least 1 s"),
+    (("--task", "a2v", "--audio", "noise"), "--audio "),
     (("--task", "a2v", "--audio", "noise"), "noise.wav: not a media file"),
     (("--task", "a2v", "--audio", "short"), "short.wav: shorter than one clip (it holds 0.500 s; a clip is 4 frames"),
     (("--task", "a2v", "--audio", "missing"), "missing.wav: unreadable path (no such file)"),
