@@ -93,6 +93,7 @@ def generator_config(path: str | Path, cached: ExperimentConfig, steps: int, ove
         backbone = copy.deepcopy(tree)
         backbone["name"] = f"{tree['name']}-backbone"
         backbone["model"]["generator"].update(train="backbone", backbone_checkpoint=None)
+        backbone["train"]["generator"]["tasks"] = {"joint": 1.0}  # it learns the video planes alone: no given side
         backbone["train"]["generator"]["steps"] = steps // 2
         tree["train"]["generator"]["steps"] = steps - steps // 2
         tree["model"]["generator"]["backbone_checkpoint"] = str(Path(tree["output_dir"]) / backbone["name"]

@@ -110,6 +110,12 @@ def flow_model(parts: Any, tasks: dict[str, float] | None,
         mask = narrow(mask)  # (*latent_shape), e.g. av_dit's backbone step: video planes only
     if plane_weights:
         mask = mask * plane_weight_map(parts.stacker, plane_weights)  # (*latent_shape)
+    if mix is not None and (idle := mix.idle_tasks(mask)):
+        raise ConfigError(
+            f"train.generator.tasks: {', '.join(idle)} would teach this generator nothing: its loss covers only "
+            f"planes that {'those tasks give' if len(idle) > 1 else 'the task gives'} (the generator narrows the loss, "
+            "e.g. av_dit's backbone step to the video planes); drop them from tasks, e.g. --set "
+            "'train.generator.tasks={joint=1}'", path="train.generator.tasks")
     return FlowModel(parts.generator, parts.conditioner, parts.objective, mask, mix)
 
 

@@ -105,7 +105,8 @@ def train_prior(cfg: ExperimentConfig, hardware: Hardware = Hardware(), *, resum
 
 def load_trained_prior(path: str | None, name: str, key: str, cond_dim: int, stacker: Any) -> nn.Module:
     """The prior `name` that `proav train prior` wrote to `path`, weights loaded, for a generator
-    whose config names the checkpoint at `key`. ConfigError (naming `key`) when the path is
+    whose config names the checkpoint at `key`; the prior stage's conditioner weights ride along
+    as `prior.stage_conditioner` (a state dict, not a submodule). ConfigError (naming `key`) when the path is
     unset or missing, the file is another kind of checkpoint, or it was trained for another
     prior, condition width or latent layout."""
     if not path:
@@ -132,4 +133,8 @@ def load_trained_prior(path: str | None, name: str, key: str, cond_dim: int, sta
     prior = build_component({"name": name, **stage["params"]}, "prior", cond_dim=cond_dim, stacker=stacker)
     weights = {k.removeprefix("prior."): v for k, v in raw["model"].items() if k.startswith("prior.")}
     prior.load_state_dict(weights)
+    # the condition tokens the prior was trained on: a generator may start its conditioner from them
+    prior.stage_conditioner = {k.removeprefix("conditioner."): v for k, v in raw["model"].items()
+                               if k.startswith("conditioner.")}
+    prior.stage_source = str(path)
     return prior

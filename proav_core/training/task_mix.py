@@ -89,6 +89,11 @@ class TaskMix(nn.Module):
     def probabilities(self) -> dict[str, float]:
         return {n: float(p) for n, p in zip(self.names, self.probs)}
 
+    def idle_tasks(self, loss_mask: Tensor) -> list[str]:
+        """Tasks that leave nothing to learn under `loss_mask` (*latent_shape): every position
+        the mask covers is given (e.g. v2a when the generator learns the video planes alone)."""
+        return [n for n, g in zip(self.names, self.given) if not (loss_mask.to(g.device) * ~g).any()]
+
     def draw(self, batch: int) -> Tensor:
         """(B,) int64 indices into `names`, drawn with the task probabilities (global RNG)."""
         return torch.multinomial(self.probs, batch, replacement=True)

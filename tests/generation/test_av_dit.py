@@ -165,6 +165,11 @@ def test_backbone_step_trains_the_backbone_on_the_video_planes_only():
     assert torch.equal(losses[0], losses[1])
     _, joint = build()  # train = "all" keeps the stacker's mask
     assert torch.equal(joint.narrow_loss_mask(st.loss_mask()), st.loss_mask())
+    # a task that gives the video planes would teach this step nothing: refused, naming the key
+    with pytest.raises(ConfigError, match=r"train.generator.tasks: v2a would teach this generator nothing.*joint=1"):
+        flow_model(parts, {"joint": 0.2, "a2v": 0.3, "v2a": 0.5})
+    assert flow_model(parts, {"joint": 0.5, "a2v": 0.5}).tasks.names == ["joint", "a2v"]
+    assert flow_model(parts_of(joint, st, conditioner()), {"joint": 0.2, "a2v": 0.3, "v2a": 0.5}).tasks is not None
 
 
 def test_all_step_trains_everything_and_state_dict_round_trip():
@@ -263,9 +268,18 @@ def test_errors_name_the_key_and_the_fix(tmp_path):
     missing = tmp_path / "nowhere.ckpt"
     with pytest.raises(ConfigError, match=f"model.generator.backbone_checkpoint: {missing} does not exist"):
         build(train="adapters", backbone_checkpoint=str(missing))
-    (tmp_path / "junk.ckpt").write_bytes(b"not a checkpoint")
-    with pytest.raises(ConfigError, match="junk.ckpt is not a readable torch checkpoint"):
+    (tmp_path / "junk.ckpt").write_bytes(bytes(range(256)) * 4)  # random-looking bytes
+    with pytest.raises(ConfigError, match="backbone_checkpoint: cannot read checkpoint .*junk.ckpt: the file is "
+                                          "corrupt or not a proav checkpoint") as err:
         build(train="adapters", backbone_checkpoint=str(tmp_path / "junk.ckpt"))
+    assert "weights_only" not in str(err.value)  # never torch's advice to unpickle untrusted code
+    (tmp_path / "empty.ckpt").write_bytes(b"")
+    with pytest.raises(ConfigError, match=r"empty.ckpt: empty file \(0 bytes\)"):
+        build(train="adapters", backbone_checkpoint=str(tmp_path / "empty.ckpt"))
+    torch.save({"model": {}, "discriminators": {}, "step": 1}, tmp_path / "autoencoder.ckpt")  # as the AE loop saves
+    with pytest.raises(ConfigError, match=r"autoencoder.ckpt is an autoencoder checkpoint; "
+                                          r"model.generator.backbone_checkpoint needs a generator checkpoint"):
+        build(train="adapters", backbone_checkpoint=str(tmp_path / "autoencoder.ckpt"))
     _, wide = build(hidden=96, heads=4)
     torch.save(wide.state_dict(), tmp_path / "wide.pt")
     with pytest.raises(ConfigError, match=r"tensors of .*wide.pt do not fit this av_dit backbone.*"

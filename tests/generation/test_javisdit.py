@@ -143,7 +143,8 @@ def test_errors_name_the_fix():
         proav_core.build("generator", "javisdit", patch=3, latent_shape=tokens.latent_shape, cond_dim=8, stacker=tokens)
 
 
-@pytest.mark.parametrize("config", ["javisdit_tiny.toml", "javisdit_paper.toml", "javisdit_prior_tiny.toml"])
+@pytest.mark.parametrize("config", ["javisdit_tiny.toml", "javisdit_paper.toml", "javisdit_prior_tiny.toml",
+                                    "javisdit_prior_off_tiny.toml"])
 def test_shipped_configs_pass_config_check(config, capsys):
     from proav_core.cli import main
 

@@ -11,6 +11,7 @@ import torch
 
 import proav_core
 from proav_core.errors import ConfigError
+from proav_core.training.generator_loop import flow_model
 
 from .helpers import TINY, random_planes, randomise_zero_inits
 
@@ -49,6 +50,36 @@ def test_the_trained_prior_is_loaded_frozen_and_a_fresh_model_outputs_zero(tmp_p
     assert info["parameters"] - info["trainable_parameters"] == sum(p.numel() for p in trained.parameters())
     x = st.stack(random_planes(TINY))
     assert torch.equal(model(x, torch.rand(2), torch.randn(2, 1, 8)), torch.zeros_like(x))
+
+
+def test_training_starts_the_conditioner_from_the_prior_stages(tmp_path):
+    st = proav_core.build("stacker", "tokens", plane_shapes=TINY)
+    path = tmp_path / "prior.ckpt"
+    save_prior(path, st)
+    stage_cond = proav_core.build("conditioner", "class_label", dim=8, classes=["a", "b"])
+    torch.nn.init.normal_(next(stage_cond.parameters()))  # a trained table, not the fresh init
+    raw = torch.load(path, weights_only=False)
+    raw["model"] |= {f"conditioner.{k}": v for k, v in stage_cond.state_dict().items()}  # as prior_loop saves it
+    torch.save(raw, path)
+    model = proav_core.build("generator", "javisdit", latent_shape=st.latent_shape, cond_dim=8, stacker=st,
+                             prior="hist_sypo", prior_checkpoint=str(path))
+    fresh = proav_core.build("conditioner", "class_label", dim=8, classes=["a", "b"])
+    objective = proav_core.build("objective", "reflected_flow", latent_bound=3.0)
+    parts = type("Parts", (), {"generator": model, "stacker": st, "conditioner": fresh, "objective": objective})
+    flow_model(parts, None)
+    labels = torch.tensor([0, 1])
+    assert torch.equal(fresh.from_labels(labels), stage_cond.from_labels(labels))
+    assert all(p.requires_grad for p in fresh.parameters())  # it keeps training
+    other = proav_core.build("conditioner", "class_label", dim=8, classes=["a", "b", "c"])
+    parts.conditioner = other
+    with pytest.raises(ConfigError, match=r"model.conditioner: the conditioner saved with the prior in .*prior.ckpt"):
+        flow_model(parts, None)
+    without = proav_core.build("generator", "javisdit", latent_shape=st.latent_shape, cond_dim=8, stacker=st)
+    parts.generator, parts.conditioner = without, proav_core.build("conditioner", "class_label", dim=8,
+                                                                   classes=["a", "b"])
+    before = {k: v.clone() for k, v in parts.conditioner.state_dict().items()}
+    flow_model(parts, None)  # no prior: the conditioner is left as built
+    assert all(torch.equal(v, parts.conditioner.state_dict()[k]) for k, v in before.items())
 
 
 def test_gradients_reach_exactly_the_trainable_parameters(tmp_path):
@@ -115,3 +146,12 @@ def test_shipped_prior_config_builds_near_the_tiny_stdit(tmp_path):
     info = model.describe()
     assert 214_000 <= info["trainable_parameters"] <= 262_000  # the tiny STDiT: 238,032
     assert info["parameters"] - info["trainable_parameters"] == sum(p.numel() for p in prior.parameters())
+    off_cfg = proav_core.load_config(Path(__file__).resolve().parents[2] / "configs" / "peers" /
+                                     "javisdit_prior_off_tiny.toml")
+    off = proav_core.build("generator", "javisdit", latent_shape=st.latent_shape, cond_dim=cond_dim, stacker=st,
+                           **off_cfg.model.generator.params.model_dump())
+    assert 214_000 <= sum(p.numel() for p in off.parameters()) <= 262_000
+    with_prior = {k: v.shape for k, v in model.state_dict().items()}
+    differ = [k for k, v in off.state_dict().items() if with_prior[k] != v.shape]
+    # the same generator less the prior: only the modulation rows of the prior cross-attention differ
+    assert differ and all(k.startswith("adaln.") or k.endswith(".table") for k in differ), differ

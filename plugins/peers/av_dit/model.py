@@ -50,7 +50,7 @@ from pydantic import Field
 from torch import Tensor, nn
 
 import proav_core
-from proav_core.errors import ConfigError
+from proav_core.errors import CheckpointError, ConfigError
 from proav_plugins.generation import dit_layers as L
 from proav_plugins.generation.dit_blocks import DiTBlock
 from proav_plugins.generation.token_dit import TokenDiT, TokenDiTParams
@@ -178,17 +178,18 @@ def read_checkpoint(path: str) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
     """(generator weights, conditioner weights) by their modules' own names, from a proav
     generator checkpoint (its EMA copy when it has one) or a bare generator state dict (no
     conditioner weights)."""
+    from proav_core.training.checkpoint import peek_checkpoint, require_kind  # here: registry listings stay light
+
+    key = "model.generator.backbone_checkpoint"
     file = Path(path).expanduser()
     if not file.is_file():
-        raise ConfigError(f"model.generator.backbone_checkpoint: {file} does not exist; give the path of a "
-                          "trained generator checkpoint (e.g. runs/<name>/generator/last.ckpt of the "
-                          "train = 'backbone' run)", path="model.generator.backbone_checkpoint")
+        raise ConfigError(f"{key}: {file} does not exist; give the path of a trained generator checkpoint (e.g. "
+                          "runs/<name>/generator/last.ckpt of the train = 'backbone' run)", path=key)
     try:
-        raw = torch.load(file, map_location="cpu", weights_only=True)
-    except Exception as err:  # noqa: BLE001  (any unreadable file gets the same one-line message)
-        raise ConfigError(f"model.generator.backbone_checkpoint: {file} is not a readable torch checkpoint "
-                          f"({type(err).__name__}: {str(err)[:200]})",
-                          path="model.generator.backbone_checkpoint") from None
+        raw = peek_checkpoint(file)  # a clear reason for an unreadable file, without torch's unsafe advice
+        require_kind(raw, file, "generator", key)
+    except CheckpointError as err:
+        raise ConfigError(f"{key}: {err}", path=key) from None
     if not isinstance(raw, dict):
         return {}, {}
     weights, prefix = (raw["ema"], "shadow.") if "ema" in raw else (raw.get("model"), "")

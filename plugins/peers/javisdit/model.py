@@ -35,7 +35,9 @@ spectrogram latents, not on planes):
   and freezes it, as the paper's third stage does. The paper's prior reads a frozen text
   encoder; here it reads condition tokens, and the prior stage trained its own conditioner, so
   a trainable zero-initialised residual adapter (Dc -> Dc) maps the generator's condition
-  tokens before the frozen prior. Its weights are saved in the generator's checkpoint too, but
+  tokens before the frozen prior. Generator training starts its conditioner from the prior
+  stage's (`prepare_conditioner`), so the adapter starts from the tokens the prior was trained
+  on; both keep training. Their weights are saved in the generator's checkpoint too, but
   building the generator (also for `proav sample`) reads the prior checkpoint again.
 """
 
@@ -180,6 +182,20 @@ class JavisDiT(nn.Module):
                                                   "b (h w) (c ph pw) -> b c (h ph w pw)", ph=p, pw=p, w=s.b // p)))
                 start += count
         return torch.cat([part for _, part in sorted(parts, key=lambda item: item[0])], dim=2)
+
+    def prepare_conditioner(self, conditioner: nn.Module) -> None:
+        """Generator training's optional hook: with a prior, start the conditioner from the one the
+        prior stage trained beside it (the tokens the frozen prior has read); it keeps training.
+        Nothing without a prior, or for a prior checkpoint that holds no conditioner."""
+        stage = getattr(self.prior, "stage_conditioner", None)
+        if not stage:
+            return
+        from proav_core.training.checkpoint import state_mismatch  # here: registry listings stay light
+
+        if problem := state_mismatch(conditioner.state_dict(), stage):
+            raise ConfigError(f"model.conditioner: the conditioner saved with the prior in {self.prior.stage_source} "
+                              f"does not fit the config's (same classes and dim?): {problem}", path="model.conditioner")
+        conditioner.load_state_dict(stage)
 
     def prior_tokens(self, cond: Tensor) -> Tensor | None:
         """cond (B, L, Dc) -> prior tokens (B, Ns + Nt, Dp), or None without a prior."""
