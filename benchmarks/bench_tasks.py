@@ -1,10 +1,13 @@
 """Audio-to-video and video-to-audio on syncshapes held-out clips, judged by shape_sync.
 
 Uses a finished `proav demo` run of the config (its autoencoder, latent cache, held-out clips
-and joint generator). Trains a multi-task generator on the same latents (the config's
-generator with train.generator.tasks set; in <output_dir>/<name>-tasks, resumed when there),
-then scores, beside the real pairs and the shuffled-condition baseline:
-  zero-shot   the demo's joint generator, given planes held on the flow path
+and generator). When the demo's generator was trained for joint alone, it is the zero-shot
+model and a multi-task generator is trained on the same latents (the config's generator with
+train.generator.tasks = --tasks; in <output_dir>/<name>-tasks, resumed when there). When the
+demo trains a task mix itself (configs/demo.toml), its generator is the trained model (unless
+--tasks asks for another mix) and a joint generator is trained for zero-shot (<name>-joint).
+Then scores, beside the real pairs and the shuffled-condition baseline:
+  zero-shot   the joint generator, given planes held on the flow path
   trained     the multi-task generator, given planes clean with its task embedding
   (and the multi-task generator run zero-shot, for comparison)
 Prints a table and writes JSON (benchmarks/measured/tasks-<name>.json) with the commit.
@@ -37,6 +40,7 @@ from proav_core.cli.common import console  # noqa: E402
 from proav_core.config import config_from_dict, config_to_dict, load_config  # noqa: E402
 from proav_core.errors import UsageError  # noqa: E402
 
+DEFAULT_TASKS = "{joint = 0.5, a2v = 0.25, v2a = 0.25}"
 SHOWN = ("sync_f1", "av_class_agreement", "single_object_share", "bounces_per_clip", "onsets_per_clip")
 
 
@@ -52,7 +56,8 @@ def held_out(cfg):
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--config", default=str(ROOT / "configs" / "demo.toml"))
-    ap.add_argument("--tasks", default="{joint = 0.5, a2v = 0.25, v2a = 0.25}", help="the multi-task mix (TOML table)")
+    ap.add_argument("--tasks", default=None, help="the multi-task mix (TOML table; default: the demo generator's own "
+                    f"mix when it was trained for tasks, else {DEFAULT_TASKS})")
     ap.add_argument("--steps", type=int, default=None, help="multi-task generator steps (default: the config's)")
     ap.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     ap.add_argument("--run-name", default=None, help="run name of the multi-task generator (default <name>-tasks)")
@@ -74,33 +79,54 @@ def main(argv: list[str] | None = None) -> int:
     from proav_core.training.generator_loop import train_generator
     from proav_core.training.hardware import Hardware
 
+    from proav_core.training.checkpoint import peek_checkpoint
+
     steps = [f"train.generator.steps={args.steps}"] if args.steps else []
     base = load_config(args.config, overrides=args.overrides)
     _, cfg = demo_configs(base)
     demo = run_dir(cfg)
-    joint_ckpt = demo / "generator" / CHECKPOINT
-    if not joint_ckpt.is_file() or not (demo / "latents").is_dir():
+    demo_ckpt = demo / "generator" / CHECKPOINT
+    if not demo_ckpt.is_file() or not (demo / "latents").is_dir():
         raise UsageError(f"{demo} holds no finished demo run; run `proav demo --config {args.config}` first")
-    multi = config_from_dict({**config_to_dict(load_config(args.config, overrides=[
-        *args.overrides, *steps, f"train.generator.tasks={args.tasks}"])), "name": args.run_name or f"{cfg.name}-tasks",
-        "dataset": config_to_dict(cfg)["dataset"]}, source="multi-task generator")
-    multi_ckpt = run_dir(multi) / "generator" / CHECKPOINT
+
+    def generator_run(name: str, tasks: str):
+        """A generator with `tasks` on the demo's latents, trained here (resumed) unless finished."""
+        run_cfg = config_from_dict({**config_to_dict(load_config(args.config, overrides=[
+            *args.overrides, *steps, f"train.generator.tasks={tasks}"])), "name": name,
+            "dataset": config_to_dict(cfg)["dataset"]}, source=f"{name} generator")
+        ckpt = run_dir(run_cfg) / "generator" / CHECKPOINT
+        if not finished(ckpt, run_cfg.train.generator.steps):
+            train_generator(run_cfg, Hardware(accelerator=args.accelerator), resume=ckpt.is_file(),
+                            latents_dir=demo / "latents")
+        return run_cfg, ckpt
+
+    # The demo's own generator is the joint one (zero-shot) when it was trained for joint alone;
+    # when the demo trains a task mix (configs/demo.toml does), it is the trained multi-task model
+    # (unless --tasks asks for another mix) and a joint generator is trained for zero-shot.
+    demo_tasks = peek_checkpoint(demo_ckpt).get("tasks") or {"joint": 1.0}
     began = time.perf_counter()
-    if not finished(multi_ckpt, multi.train.generator.steps):
-        train_generator(multi, Hardware(accelerator=args.accelerator), resume=multi_ckpt.is_file(),
-                        latents_dir=demo / "latents")
+    if set(demo_tasks) == {"joint"}:
+        joint, joint_ckpt = cfg, demo_ckpt
+        multi, multi_ckpt = generator_run(args.run_name or f"{cfg.name}-tasks", args.tasks or DEFAULT_TASKS)
+    else:
+        joint, joint_ckpt = generator_run(f"{cfg.name}-joint", "{joint = 1.0}")
+        if args.tasks is None:
+            multi, multi_ckpt = cfg, demo_ckpt
+        else:
+            multi, multi_ckpt = generator_run(args.run_name or f"{cfg.name}-tasks", args.tasks)
     train_s = time.perf_counter() - began
 
     real = held_out(cfg)
     params = {k: v for k, v in config_to_dict(base)["dataset"].items() if k in ("num_classes", "shape_size")}
-    models = {"zero-shot (joint generator)": (cfg, joint_ckpt, "zero_shot"),
+    models = {"zero-shot (joint generator)": (joint, joint_ckpt, "zero_shot"),
               "trained (multi-task generator)": (multi, multi_ckpt, "trained"),
               "zero-shot (multi-task generator)": (multi, multi_ckpt, "zero_shot")}
     runs = {(name if label == "probe" else f"{name}, no prompt"): (*model, label)
             for label in args.given_label for name, model in models.items()}
     report = {"commit": git_commit(), "config": args.config, "tasks": multi.train.generator.tasks,
               "cfg_scale": args.cfg, "guide_scale": args.guide_scale,
-              "multitask_steps": multi.train.generator.steps, "multitask_train_s_this_call": round(train_s, 1),
+              "multitask_run": str(multi_ckpt), "joint_run": str(joint_ckpt),
+              "multitask_steps": multi.train.generator.steps, "train_s_this_call": round(train_s, 1),
               "held_out_clips": len(real), "runs": {}}
     for name, (c, ckpt, hold, label) in runs.items():
         pipe = SamplingPipeline.from_checkpoint(c, ckpt)

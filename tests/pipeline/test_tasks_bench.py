@@ -6,6 +6,8 @@ from __future__ import annotations
 import importlib.util
 import json
 
+import torch
+
 from .conftest import CONFIGS, cli, tiny_config
 
 
@@ -45,6 +47,28 @@ def test_tasks_benchmark_trains_the_multitask_generator_and_scores_both_modes(tm
         assert r["v2a"]["generated"]["sync_f1"] == round(sum(per_seed) / 2, 3)  # the figure is the seeds' mean
     assert (tmp_path / "runs" / "tiny-tasks" / "generator" / "last.ckpt").is_file()
     assert "a2v / v2a on 2 held-out syncshapes clips" in capsys.readouterr().out
+
+
+def test_a_demo_that_trains_tasks_is_the_trained_model_and_a_joint_generator_is_trained_for_zero_shot(tmp_path):
+    tiny = tiny_config(tmp_path / "base")
+    config = tmp_path / "tiny.toml"
+    config.write_text(f'extends = "{tiny}"\noutput_dir = "{tmp_path / "runs"}"\n'
+                      '[train.generator]\ntasks = { joint = 0.4, a2v = 0.3, v2a = 0.3 }\n')
+    assert cli("demo", "--config", config, "--clips", "12", "--samples-per-class", "1", "--accelerator", "cpu") == 0
+    out = tmp_path / "tasks.json"
+    assert load_bench().main(["--config", str(config), "--steps", "3", "--out", str(out)]) == 0
+    report = json.loads(out.read_text())
+    runs = tmp_path / "runs"
+    assert report["tasks"] == {"joint": 0.4, "a2v": 0.3, "v2a": 0.3}  # the demo's own mix
+    assert report["multitask_run"] == str(runs / "tiny" / "generator" / "last.ckpt")  # the demo's generator
+    assert report["joint_run"] == str(runs / "tiny-joint" / "generator" / "last.ckpt")
+    assert not (runs / "tiny-tasks").exists()
+    joint = torch.load(runs / "tiny-joint" / "generator" / "last.ckpt", map_location="cpu", weights_only=False)
+    assert joint["tasks"] == {"joint": 1.0} and joint["step"] == 3
+    modes = {name: (r["a2v"]["mode"], r["v2a"]["mode"]) for name, r in report["runs"].items()}
+    assert modes == {"zero-shot (joint generator)": ("zero-shot", "zero-shot"),
+                     "trained (multi-task generator)": ("trained", "trained"),
+                     "zero-shot (multi-task generator)": ("zero-shot", "zero-shot")}
 
 
 def test_tasks_benchmark_without_a_demo_run_says_what_to_run(tmp_path):
