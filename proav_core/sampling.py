@@ -164,9 +164,10 @@ class SamplingPipeline:
         a2v: `audio` is a waveform (S,) of any length >= one clip or (N, S) of clips, at
         clip.sample_rate, or a file path (a wav or any file with an audio track); v2a: `video` is
         (3, T', H, W) with T' >= clip.frames or (N, 3, T, H, W) in [-1, 1], or a video file path.
-        A longer input is cut into back-to-back clips, one sample each (data.condition_inputs). Prompts are optional for a2v/v2a: without them
-        `given_label` (GIVEN_LABELS) says what prompts the sample: "probe" (default), the class the
-        checkpoint's class probe reads from the given planes, or "none", the null condition (the
+        A longer input is cut into back-to-back clips, one sample each (data.condition_inputs).
+        Prompts are optional for a2v/v2a: without them `given_label` (GIVEN_LABELS) says what
+        prompts the sample: "probe" (default), the class the checkpoint's class probe reads from
+        the given planes, or "none", the null condition (the
         class must then come from the given planes through the network). `hold`: "auto" (trained
         when the generator was trained for the task, else zero-shot), "trained" or "zero_shot"
         (proav_core.tasks).
