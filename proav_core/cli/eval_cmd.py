@@ -74,10 +74,14 @@ def folder_batches(
             yield batch
 
 
-def _media_files(folder: str, limit: int | None) -> list[Path]:
-    from proav_core.data.media_files import list_media_files
+def _media_files(folder: str, limit: int | None, skipped: list[dict[str, str]]) -> list[Path]:
+    """The folder's videos (at most `limit`); its audio-only files go to `skipped`, named, as
+    `data prepare` reports them, rather than being passed over without a word."""
+    from proav_core.data.media_files import is_audio_file, list_media_files, other_files
 
     files = list_media_files(folder)  # sorted by relative path
+    skipped += [{"source": str(p), "reason": "no video stream", "detail": "an audio file; eval reads sounding videos"}
+                for p in other_files(folder) if is_audio_file(p)]
     if not files:
         raise UsageError(f"{folder} holds no media files (mp4, mkv, webm, avi, mov, ...)")
     return files[:limit] if limit else files
@@ -135,9 +139,9 @@ def command(config, overrides, real_dir, fake_dir, metric_names, out, batch_size
         else:
             audio_repr = build_component(cfg.audio_repr, clip=cfg.clip)
     dev = _device(device)
-    fake_files = _media_files(fake_dir, limit)
-    real_files = _media_files(real_dir, limit) if real_dir else []
     skipped: list[dict[str, str]] = []
+    fake_files = _media_files(fake_dir, limit, skipped)
+    real_files = _media_files(real_dir, limit, skipped) if real_dir else []
     with progress_bar(len(fake_files) + len(real_files), "eval: reading clips") as advance:
         real = folder_batches(real_files, cfg.clip, batch_size, dev, audio_repr, skipped, advance) if real_dir else None
         fake = folder_batches(fake_files, cfg.clip, batch_size, dev, audio_repr, skipped, advance)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import shutil
 import sys
 from pathlib import Path
 
 import pytest
+import soundfile
 import torch
 
 from proav_core.cli import main
@@ -117,3 +119,17 @@ def test_psnr_of_the_audio_representation_needs_audio_repr(folders, tmp_path):
             assert figure["name"] == "psnr_audio" and figure["value"] > 10 and figure["details"]["pairs"] == 3
         else:
             assert figure["value"] is None and "[audio_repr]" in figure["reason"]
+
+
+def test_audio_files_in_a_folder_are_listed_as_skipped_not_passed_over(folders, tmp_path, capsys):
+    fake = tmp_path / "fake"
+    shutil.copytree(folders / "fake", fake)
+    _, wave = square_and_clicks(EVENTS[0], fps=FPS, size=SIZE, sample_rate=RATE, seed=0)
+    soundfile.write(fake / "voice.wav", wave.numpy(), RATE)
+    out = tmp_path / "r.json"
+    assert main(["eval", str(folders / "eval.toml"), "--fake", str(fake), "--out", str(out)]) == 0
+    report = json.loads(out.read_text())
+    assert report["files"]["fake"] == 3
+    (entry,) = report["skipped"]
+    assert entry["source"] == str(fake / "voice.wav") and entry["reason"] == "no video stream"
+    assert "voice.wav" in capsys.readouterr().out
