@@ -167,7 +167,7 @@ class Registry:
         """' Plugins with problems: ...' for unknown-name messages, or ''."""
         if not self.problems:
             return ""
-        return " Plugins with problems (one may have provided it): " + " ".join(p.line() for p in self.problems)
+        return "\nPlugins with problems (one may have provided it):" + "".join(f"\n  - {p.line()}" for p in self.problems)
 
     def get(self, kind: str, name: str | None = None, *, path: str | None = None) -> ComponentSpec:
         """The spec of (kind, name); name None means registry.toml's default for the kind."""

@@ -89,6 +89,8 @@ def test_unknown_name_mentions_broken_and_empty_plugins(broken_site):
     assert "plugin 'nomarker (no-marker 1.0)' registered no components" in msg
     assert "its proav_register_components function is not marked @proav_core.hookimpl" in msg
     assert "plugin entry point 'importfails = import_fails_mod'" in msg and "ImportError: no libfoo" in msg
+    listed = msg.split("Plugins with problems (one may have provided it):\n", 1)[1].splitlines()
+    assert len(listed) >= 3 and all(line.startswith("  - ") for line in listed)  # one line per plugin
 
 
 def test_broken_component_lookup_raises_the_plugins_error_with_the_config_path(broken_site):
