@@ -107,7 +107,7 @@ def _sources(ds: Any) -> tuple[list[str], Callable[[str], list[ClipSample]], boo
             try:
                 items.append(ds[i])
             except DataError as err:
-                refused.append(f"item {i}: {as_bad_input(err, err.source or f'item {i}').detail or err}")
+                refused.append(f"item {i}: {err}")
         refusals.pop(key, None)
         if refused:
             refusals[key] = BadInput(key, "refused by the dataset", "; ".join(refused))

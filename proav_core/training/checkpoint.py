@@ -22,7 +22,7 @@ import torch
 from lightning_fabric import Fabric
 
 from proav_core.config import ComponentConfig, ExperimentConfig
-from proav_core.errors import CheckpointError, load_error_reason
+from proav_core.errors import CheckpointError, ConfigError, load_error_reason
 
 
 def component_names(cfg: ExperimentConfig) -> dict[str, str]:
@@ -249,6 +249,15 @@ def _has_pre_fused_qkv(state: dict[str, Any], raw: dict[str, Any]) -> bool:
     return any(k.endswith("to_qkv.weight") and k.removesuffix("to_qkv.weight") + "to_q.weight" in raw[key]
                for key, value in state.items() if isinstance(value, torch.nn.Module) and isinstance(raw.get(key), dict)
                for k in value.state_dict())
+
+
+def load_saved_conditioner(conditioner: torch.nn.Module, saved: dict[str, Any], source: str) -> None:
+    """Load conditioner weights saved beside another stage's model (a generator's `prepare_conditioner`
+    hook); ConfigError naming model.conditioner, `source` and the difference when they do not fit."""
+    if problem := state_mismatch(conditioner.state_dict(), saved):
+        raise ConfigError(f"model.conditioner: the conditioner saved {source} does not fit the config's (same "
+                          f"classes and dim?): {problem}", path="model.conditioner")
+    conditioner.load_state_dict(saved)
 
 
 def state_mismatch(expected: dict[str, Any], saved: dict[str, Any], show: int = 3) -> str:

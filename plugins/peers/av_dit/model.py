@@ -120,12 +120,9 @@ class AVDiT(TokenDiT):
         dict): the conditioner then trains."""
         if not self.backbone_conditioner:
             return
-        from proav_core.training.checkpoint import state_mismatch  # here: registry listings stay light
+        from proav_core.training.checkpoint import load_saved_conditioner  # here: registry listings stay light
 
-        if problem := state_mismatch(conditioner.state_dict(), self.backbone_conditioner):
-            raise ConfigError(f"model.conditioner: the conditioner saved in {self.backbone_source} does not fit the "
-                              f"config's (same classes and dim?): {problem}", path="model.conditioner")
-        conditioner.load_state_dict(self.backbone_conditioner)
+        load_saved_conditioner(conditioner, self.backbone_conditioner, f"in {self.backbone_source}")
         if self.train_step == "adapters":
             conditioner.requires_grad_(False)
 

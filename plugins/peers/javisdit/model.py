@@ -190,12 +190,9 @@ class JavisDiT(nn.Module):
         stage = getattr(self.prior, "stage_conditioner", None)
         if not stage:
             return
-        from proav_core.training.checkpoint import state_mismatch  # here: registry listings stay light
+        from proav_core.training.checkpoint import load_saved_conditioner  # here: registry listings stay light
 
-        if problem := state_mismatch(conditioner.state_dict(), stage):
-            raise ConfigError(f"model.conditioner: the conditioner saved with the prior in {self.prior.stage_source} "
-                              f"does not fit the config's (same classes and dim?): {problem}", path="model.conditioner")
-        conditioner.load_state_dict(stage)
+        load_saved_conditioner(conditioner, stage, f"with the prior in {self.prior.stage_source}")
 
     def prior_tokens(self, cond: Tensor) -> Tensor | None:
         """cond (B, L, Dc) -> prior tokens (B, Ns + Nt, Dp), or None without a prior."""
