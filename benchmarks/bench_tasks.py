@@ -76,7 +76,8 @@ def main(argv: list[str] | None = None) -> int:
     from proav_core.demo import demo_configs, finished
     from proav_core.sampling import SamplingPipeline
     from proav_core.training.common import CHECKPOINT, GUIDE_CHECKPOINT, run_dir
-    from proav_core.training.generator_loop import train_generator
+    from proav_core.training.generator_loop import train_generator, trained_on
+    from proav_core.training.latent_cache import LatentDataset
     from proav_core.training.hardware import Hardware
 
     from proav_core.training.checkpoint import peek_checkpoint
@@ -95,9 +96,12 @@ def main(argv: list[str] | None = None) -> int:
             *args.overrides, *steps, f"train.generator.tasks={tasks}"])), "name": name,
             "dataset": config_to_dict(cfg)["dataset"]}, source=f"{name} generator")
         ckpt = run_dir(run_cfg) / "generator" / CHECKPOINT
-        if not finished(ckpt, run_cfg.train.generator.steps):
-            train_generator(run_cfg, Hardware(accelerator=args.accelerator), resume=ckpt.is_file(),
-                            latents_dir=demo / "latents")
+        stale = ckpt.is_file() and not trained_on(ckpt, LatentDataset(demo / "latents").normalizer())
+        if stale:  # left by an earlier demo run whose autoencoder made other latents
+            print(f"{ckpt}: trained on an earlier demo run's latents; training it anew")
+        if stale or not finished(ckpt, run_cfg.train.generator.steps):
+            train_generator(run_cfg, Hardware(accelerator=args.accelerator), resume=ckpt.is_file() and not stale,
+                            overwrite=stale, latents_dir=demo / "latents")
         return run_cfg, ckpt
 
     # The demo's own generator is the joint one (zero-shot) when it was trained for joint alone;

@@ -158,13 +158,15 @@ class SamplingPipeline:
     def sample(self, prompts: Sequence[str] | None = None, cfg_scale: float = 1.0, seed: int = 0,
                callback: StepCallback | None = None, *, task: str = "joint", audio: Media | None = None,
                video: Media | None = None, hold: str = "auto", guide_scale: float = 1.0,
-               guide_condition: str = "null", given_label: str = "probe") -> Generated:
+               guide_condition: str = "null", given_label: str = "probe", resize: str = "crop") -> Generated:
         """One sample per prompt (joint), or per given clip (a2v, v2a); deterministic given the seed.
 
         a2v: `audio` is a waveform (S,) of any length >= one clip or (N, S) of clips, at
         clip.sample_rate, or a file path (a wav or any file with an audio track); v2a: `video` is
-        (3, T', H, W) with T' >= clip.frames or (N, 3, T, H, W) in [-1, 1], or a video file path.
-        A longer input is cut into back-to-back clips, one sample each (data.condition_inputs).
+        (3, T', H', W') with T' >= clip.frames or (N, 3, T, H', W') in [-1, 1], or a video file
+        path; frames of another size are fitted to the clip by `resize` ("crop", the default,
+        "pad" or "stretch"; data.decode.RESIZE_MODES). A longer input is cut into back-to-back
+        clips, one sample each (data.condition_inputs).
         Prompts are optional for a2v/v2a: without them `given_label` (GIVEN_LABELS) says what
         prompts the sample: "probe" (default), the class the checkpoint's class probe reads from
         the given planes, or "none", the null condition (the
@@ -187,7 +189,8 @@ class SamplingPipeline:
         if given_label not in GIVEN_LABELS:
             raise UsageError(f"--given-label: unknown value {given_label!r}{did_you_mean(given_label, GIVEN_LABELS)}; "
                              f"known: {', '.join(GIVEN_LABELS)}")
-        given_side, names = self._given_side(spec, audio, video)
+        given_mask(self.stacker, spec)  # a task the latent cannot express is refused before any file is read
+        given_side, names = self._given_side(spec, audio, video, resize)
         n = next(iter(given_side.values())).shape[0]
         if prompts is not None:
             prompts = list(prompts) * n if len(prompts) == 1 else list(prompts)
@@ -254,7 +257,8 @@ class SamplingPipeline:
             return "zero-shot", f"{task.name} runs zero-shot ({why}): the given planes are held on the flow path"
         return "trained", f"{task.name} runs as trained (given planes clean, task embedding)"
 
-    def _given_side(self, task: Task, audio: Media | None, video: Media | None) -> tuple[dict[str, Tensor], list[str]]:
+    def _given_side(self, task: Task, audio: Media | None, video: Media | None,
+                    resize: str = "crop") -> tuple[dict[str, Tensor], list[str]]:
         """The given modality in dataset layout, {"audio": (N, T, H, W), "audio_waveform": (N, S)} or
         {"video": (N, 3, T, H, W)}, and a name per clip."""
         clip = self.cfg.clip
@@ -270,12 +274,12 @@ class SamplingPipeline:
                               "stream; this config has none, so use --task joint", path="audio_repr")
         if isinstance(value, (str, Path)):
             try:
-                x = read_audio_clips(value, clip) if wanted == "audio" else read_video_clips(value, clip)
+                x = read_audio_clips(value, clip) if wanted == "audio" else read_video_clips(value, clip, resize)
             except BadInput as err:
                 need = ("a wav, or any file with an audio track," if wanted == "audio" else "a video file")
                 raise UsageError(f"--{wanted} {err}; give {need} of at least {clip.duration:g} s") from None
         else:
-            x = given_tensor_clips(wanted, value.float(), clip)
+            x = given_tensor_clips(wanted, value.float(), clip, resize)
         if wanted == "audio":
             side = {"audio": self.audio_repr.encode(x), "audio_waveform": x}  # (N, T, H, W), (N, S)
         else:

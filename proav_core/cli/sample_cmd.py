@@ -43,6 +43,9 @@ def check_writable(out: Path) -> None:
 @click.option("--audio", "audio_file", default=None, help="a2v: the soundtrack, a wav or any file with an audio track; "
               "cut into clips, one sample each")
 @click.option("--video", "video_file", default=None, help="v2a: the video to score, cut into clips, one sample each")
+@click.option("--resize", default="crop", show_default=True, type=click.Choice(("crop", "pad", "stretch")),  # RESIZE_MODES
+              help="v2a: frames of another aspect ratio than the clip's: crop (cover, centre-crop: the edges are "
+              "lost), pad (fit inside, black bars) or stretch")
 @click.option("--hold", default="auto", show_default=True,
               help="a2v/v2a: auto (trained when the generator learned the task, else zero_shot), trained, zero_shot")
 @click.option("--prompt", "prompts", multiple=True, help='"a video of <class>" or a class name; repeatable '
@@ -68,7 +71,7 @@ def check_writable(out: Path) -> None:
               help="samples per sampler run (default: all at once); every run has this shape, the last one "
               "padded (with --compile nothing recompiles); samples do not depend on it")
 @compile_options
-def command(config, overrides, ckpt, ae_ckpt, task, audio_file, video_file, hold, prompts, given_label, num, steps,
+def command(config, overrides, ckpt, ae_ckpt, task, audio_file, video_file, resize, hold, prompts, given_label, num, steps,
             cfg_scale, guide_ckpt, guide_scale, guide_condition, seed, out_dir, overwrite, accelerator, batch_size,
             compile_scope) -> None:
     """Write, per sample: an mp4 with its audio track, a wav, a PNG frame strip, a PNG mel image;
@@ -106,11 +109,14 @@ def command(config, overrides, ckpt, ae_ckpt, task, audio_file, video_file, hold
         console.print(compiled_summary(pipe.compile(compile_scope), what), highlight=False)
     if spec.given:
         generated = pipe.sample(list(prompts) or None, cfg_scale=cfg_scale, seed=seed, task=spec.name,
-                                audio=audio_file, video=video_file, hold=hold, given_label=given_label, **guided)
+                                audio=audio_file, video=video_file, hold=hold, given_label=given_label,
+                                resize=resize, **guided)
         console.print(generated.note)
     else:
         if audio_file or video_file:
             raise UsageError("--audio goes with --task a2v and --video with --task v2a; --task joint takes neither")
+        if resize != "crop":
+            raise UsageError("--resize fits a given --video: it goes with --task v2a")
         chosen = [p for p in (prompts or pipe.default_prompts()) for _ in range(num)]
         generated = pipe.sample(chosen, cfg_scale=cfg_scale, seed=seed, **guided)
     check_writable(out)

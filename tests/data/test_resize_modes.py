@@ -9,6 +9,9 @@ import torch
 import proav_core
 from proav_core import ParameterError
 from proav_core.data import read_clip
+from proav_core.data.condition_inputs import given_tensor_clips, read_video_clips, resize_frames
+from proav_core.data.decode import RESIZE_MODES
+from proav_core.errors import UsageError
 
 from .helpers import FOLDER_CLIP, write_av
 
@@ -86,3 +89,45 @@ def test_the_readme_documents_every_mode():
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
     rows = {line.split("`")[1] for line in readme.splitlines() if line.startswith("| `") and "resize" not in line}
     assert set(RESIZE_MODES) <= rows and "dataset.resize=pad" in readme
+
+
+# ----------------------------------------------------------------------------- a given side (a2v / v2a)
+
+
+def _wide_tensor(frames: int) -> torch.Tensor:
+    """The wide file's picture as a (3, frames, 32, 64) tensor in [-1, 1]."""
+    picture = torch.empty(32, 64, 3)
+    picture[:, :16], picture[:, 16:48], picture[:, 48:] = (torch.tensor(c, dtype=torch.float32)
+                                                           for c in (RED, GREEN, BLUE))
+    return (picture / 127.5 - 1).permute(2, 0, 1)[:, None].expand(3, frames, 32, 64).contiguous()
+
+
+@pytest.mark.parametrize("mode", RESIZE_MODES)
+def test_a_given_video_file_and_tensor_are_fitted_alike(wide_root, mode):
+    from_file = read_video_clips(wide_root / "a" / "wide.mp4", FOLDER_CLIP, mode)  # (1, 3, 8, 16, 16)
+    from_tensor = given_tensor_clips("video", _wide_tensor(8), FOLDER_CLIP, mode)
+    assert from_file.shape == from_tensor.shape == (1, 3, 8, 16, 16)
+    assert (from_file - from_tensor).abs().mean() < 0.06  # libswscale + H.264 against antialiased bilinear
+    clips = given_tensor_clips("video", _wide_tensor(8)[None], FOLDER_CLIP, mode)  # (N, 3, T, H', W') of clips
+    assert torch.equal(clips, from_tensor)
+
+
+def test_resize_frames_known_answers():
+    x = torch.linspace(-1, 1, 64).expand(2, 32, 64)  # a horizontal ramp, 32 x 64
+    crop = resize_frames(x, 32, 32, "crop")  # no scaling needed: the middle 32 columns
+    assert torch.allclose(crop, x[..., 16:48], atol=1e-6)
+    pad = resize_frames(x, 32, 32, "pad")  # 16 x 32 picture, 8 black rows above and below
+    assert (pad[:, :8] == -1).all() and (pad[:, 24:] == -1).all()
+    assert torch.allclose(pad[:, 8:24], resize_frames(x, 16, 32, "stretch"), atol=1e-6)
+    stretch = resize_frames(x, 32, 32, "stretch")
+    assert stretch.shape == (2, 32, 32) and (stretch.diff(dim=-1) > 0).all()  # the whole ramp, narrower
+    assert resize_frames(x, 32, 64, "crop") is x  # already the size
+    with pytest.raises(UsageError, match=r"--resize: unknown mode 'padd'; closest: 'pad'.*known: crop, pad, stretch"):
+        resize_frames(x, 32, 32, "padd")
+
+
+def test_proav_sample_offers_every_mode():
+    from proav_core.cli.sample_cmd import command
+
+    option = next(p for p in command.params if p.name == "resize")
+    assert tuple(option.type.choices) == RESIZE_MODES and option.default == "crop"

@@ -13,6 +13,7 @@ import torch
 
 import proav_core
 from proav_core.data import read_clip, write_mp4
+from proav_core.data.condition_inputs import resize_frames
 from proav_core.sampling import SamplingPipeline
 from proav_core.tasks import TASKS, given_mask
 
@@ -94,6 +95,18 @@ def test_v2a_from_a_silent_video_keeps_its_frames(trained, media, tmp_path):
         assert waveform.abs().max() > 0  # a generated soundtrack
 
 
+def test_resize_fits_a_given_video_of_another_aspect(trained, media, tmp_path, capsys):
+    out = tmp_path / "pad"
+    assert cli(*task_args(trained, out, "--task", "v2a", "--video", media["silent"], "--resize", "pad")) == 0
+    cfg = proav_core.load_config(trained)
+    video, _ = read_clip(sorted(out.glob("*.mp4"))[0], cfg.clip)  # 24 x 20 fitted as 16 x 13, bars left and right
+    assert video[..., :1].mean() < -0.9 and video[..., 14:].mean() < -0.9 and video[..., 2:13].mean() > -0.5
+    capsys.readouterr()
+    assert cli(*task_args(trained, tmp_path / "joint", "--resize", "pad")) != 0
+    assert "--resize fits a given --video: it goes with --task v2a" in capsys.readouterr().err
+    assert not (tmp_path / "joint").exists()
+
+
 def test_given_planes_come_out_of_sampling_unchanged(trained):
     cfg = proav_core.load_config(trained)
     pipe = SamplingPipeline.from_checkpoint(cfg, ckpt(trained))
@@ -120,9 +133,15 @@ def test_tensor_inputs_longer_than_a_clip_are_cut_like_files(trained):
     frames = torch.rand(3, 2 * FRAMES + 1, 16, 16, generator=torch.Generator().manual_seed(5)) * 2 - 1
     out = pipe.sample(task="v2a", video=frames, seed=1)
     assert torch.equal(out.video[1], frames[:, FRAMES: 2 * FRAMES]) and out.waveform.shape == (2, s)
+    big = torch.nn.functional.interpolate(frames[:, :FRAMES], scale_factor=2, mode="nearest")  # (3, T, 32, 32)
+    out = pipe.sample(task="v2a", video=big, seed=1)  # fitted to 16 x 16, as a file's frames are
+    assert out.video.shape == (1, 3, FRAMES, 16, 16)
+    assert torch.equal(out.video[0], resize_frames(big, 16, 16, "crop"))  # the given side the model saw
+    assert (out.video[0] - frames[:, :FRAMES]).abs().mean() < 0.25  # about the original (noise, smoothed)
     with pytest.raises(proav_core.UsageError, match=rf"a2v: the waveform tensor is \(2, 7\); give \(S,\) with S >= {s}"):
         pipe.sample(task="a2v", audio=torch.zeros(2, 7))
-    with pytest.raises(proav_core.UsageError, match=r"v2a: the video tensor is \(3, 2, 16, 16\); give \(3, T', 16, 16\)"):
+    with pytest.raises(proav_core.UsageError, match=r"v2a: the video tensor is \(3, 2, 16, 16\); give \(3, T', H', W'\) "
+                                                    r"with T' >= 4 frames"):
         pipe.sample(task="v2a", video=torch.zeros(3, FRAMES // 2, 16, 16))
 
 
@@ -305,3 +324,27 @@ def test_bad_input_is_one_line_naming_the_file_or_option_and_writes_nothing(trai
     err = capsys.readouterr().err.strip()
     assert expected in err and len(err.splitlines()) == 1, err
     assert not out.exists()
+
+
+@pytest.fixture(scope="module")
+def video_only(tmp_path_factory) -> Path:
+    """Config path of a tiny run whose autoencoder encodes video alone (no audio planes)."""
+    config = tiny_config(tmp_path_factory.mktemp("video-only"))
+    for args in (("train", "autoencoder"), ("encode",), ("train", "generator")):
+        assert cli(*args, config, *VIDEO_ONLY_SET, "--accelerator", "cpu") == 0, args
+    return config
+
+
+VIDEO_ONLY_SET = ("--set", 'model.autoencoder.modalities=["video"]')
+
+
+@pytest.mark.parametrize("given", [("--task", "a2v", "--audio", "song"), ("--task", "v2a", "--video", "sounding")])
+def test_a_task_the_latent_cannot_express_is_one_line_and_writes_nothing(video_only, media, tmp_path, capsys, given):
+    task, option, name = given[1], given[2], given[3]
+    out = tmp_path / "out"
+    assert cli(*task_args(video_only, out, *VIDEO_ONLY_SET, "--task", task, option, media[name])) != 0
+    err = capsys.readouterr().err.strip()
+    assert f"--task {task} needs both audio and video planes" in err and "no audio planes" in err, err
+    assert len(err.splitlines()) == 1, err
+    assert not out.exists()
+    assert cli(*task_args(video_only, tmp_path / "joint", *VIDEO_ONLY_SET, "--num", "1")) == 0  # joint still works
