@@ -40,6 +40,7 @@ from proav_core.training.common import (
 from proav_core.training.ema import EMA
 from proav_core.training.hardware import Hardware, launch_fabric
 from proav_core.training.latent_cache import LatentDataset
+from proav_core.training.latent_norm import LatentNormalizer
 from proav_core.training.schedule import warmup_schedule
 from proav_core.training.sharding import is_sharded, update_ema
 from proav_core.training.task_mix import GivenSummary, TaskMix
@@ -154,6 +155,22 @@ def check_resumed_tasks(ckpt: Path, tasks: dict[str, float], given_summary: str 
                          f"says {given_summary!r}; resume with the same or pass --overwrite to start a new run")
 
 
+def trained_on(ckpt: Path, normalizer: LatentNormalizer) -> bool:
+    """Whether the generator checkpoint was trained on the latents these statistics describe
+    (checkpoints from before normalisation carry none and are taken as matching)."""
+    saved = (peek_checkpoint(ckpt).get("latents") or {}).get("normalization")
+    return saved is None or LatentNormalizer.from_dict(saved).same_as(normalizer)
+
+
+def check_resumed_latents(ckpt: Path, normalizer: LatentNormalizer, latents_dir: Path) -> None:
+    """A resumed run continues on the latents it started on: a cache re-encoded by another
+    autoencoder (or from other clips) would change what the saved weights mean."""
+    if ckpt.is_file() and not trained_on(ckpt, normalizer):
+        raise UsageError(f"{ckpt} was trained on other latents than {latents_dir} holds (their per-channel "
+                         "statistics differ: the autoencoder or the clips changed since); pass --overwrite to "
+                         "start a new run on these latents")
+
+
 def check_resumable_sharded(ckpt: Path) -> None:
     """FSDP resumes only from FSDP checkpoints: a single-process (or DDP) checkpoint numbers its
     optimiser state by parameter position, FSDP's names it by parameter, and FSDP would misread
@@ -201,6 +218,8 @@ def train_generator(
     """Train from the latent cache; returns the stage folder (last.ckpt, metrics.csv, loss.png)."""
     directory = run_dir(cfg) / "generator"
     ckpt = prepare_stage_dir(directory, resume, overwrite)
+    if ckpt is None:  # a new run: a guide left by the run it replaces is not this run's
+        (directory / GUIDE_CHECKPOINT).unlink(missing_ok=True)
     fabric = launch_fabric(hardware)
     if hardware.compile_scope:
         require_compile(fabric.device)  # before anything is written
@@ -249,6 +268,7 @@ def train_generator(
     start = 0
     if ckpt is not None:
         check_resumed_tasks(ckpt, loop.tasks, loop.given_summary)
+        check_resumed_latents(ckpt, normalizer, latents.directory)
         if sharded:
             check_resumable_sharded(ckpt)
         restore = {k: v for k, v in state(0).items() if k not in ("tasks", "class_probe")}  # checked / refitted

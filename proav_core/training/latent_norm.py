@@ -18,6 +18,7 @@ std = MIN_STD, so the box stays finite.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -69,6 +70,18 @@ class LatentNormalizer:
 
     def to_dict(self) -> dict[str, Any]:
         return {"mean": self.mean, "std": self.std}
+
+    def same_as(self, other: LatentNormalizer, tol: float = 1e-4) -> bool:
+        """Whether both describe the same latent cache: same planes and channels, statistics
+        equal up to float noise (re-encoding the same clips with the same autoencoder)."""
+        if self.mean.keys() != other.mean.keys():
+            return False
+        for name in self.mean:
+            ours, theirs = self.mean[name] + self.std[name], other.mean[name] + other.std[name]
+            if len(ours) != len(theirs) or not all(math.isclose(a, b, rel_tol=tol, abs_tol=tol)
+                                                   for a, b in zip(ours, theirs)):
+                return False
+        return True
 
     def _stats(self, name: str, like: Tensor) -> tuple[Tensor, Tensor]:
         if name not in self.mean:

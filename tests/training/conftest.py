@@ -19,7 +19,8 @@ def toy_generator_plugin(fresh_plugins):
     proav_core.register_plugin(types.SimpleNamespace(proav_register_components=proav_register_components), "toy-gen")
 
 
-def write_latents(directory: Path, num: int = 12, seed: int = 0, poison: bool = False) -> Path:
+def write_latents(directory: Path, num: int = 12, seed: int = 0, poison: bool = False,
+                  normalization: dict | None = None) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     g = torch.Generator().manual_seed(seed)
     planes = {k: torch.rand(num, *s, generator=g) * 2 - 1 for k, s in PLANES.items()}
@@ -28,7 +29,7 @@ def write_latents(directory: Path, num: int = 12, seed: int = 0, poison: bool = 
     labels = torch.arange(num) % 2
     shards = [write_shard(directory, 0, {k: v[: num // 2] for k, v in planes.items()}, labels[: num // 2]),
               write_shard(directory, 1, {k: v[num // 2 :] for k, v in planes.items()}, labels[num // 2 :])]
-    LatentManifest(PLANES, 1.0, ["tick", "tock"], shards, num).save(directory)
+    LatentManifest(PLANES, 1.0, ["tick", "tock"], shards, num, normalization=normalization).save(directory)
     return directory
 
 

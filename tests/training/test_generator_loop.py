@@ -14,10 +14,13 @@ import proav_core
 from proav_core.errors import CheckpointError, UsageError
 from proav_core.training.checkpoint import peek_checkpoint
 from proav_core.training.common import TrainingError
-from proav_core.training.generator_loop import train_generator
+from proav_core.training.common import GUIDE_CHECKPOINT
+from proav_core.training.generator_loop import train_generator, trained_on
+from proav_core.training.latent_cache import LatentDataset
+from proav_core.training.latent_norm import LatentNormalizer
 from proav_core.training.hardware import Hardware
 
-from .conftest import toy_config, write_latents
+from .conftest import PLANES, toy_config, write_latents
 
 CPU = Hardware(accelerator="cpu", devices="1")
 
@@ -66,6 +69,30 @@ def test_existing_run_needs_resume_or_overwrite(tmp_path, toy_generator_plugin):
     with pytest.raises(UsageError, match="pass --resume to continue that run or --overwrite"):
         train(tmp_path, steps=1)
     train(tmp_path, steps=1, overwrite=True)
+
+
+def stats(shift: float) -> dict:
+    return LatentNormalizer({k: [shift] * s[0] for k, s in PLANES.items()},
+                            {k: [1.0] * s[0] for k, s in PLANES.items()}).to_dict()
+
+
+def test_a_run_resumes_only_on_the_latents_it_started_on(tmp_path, toy_generator_plugin):
+    cfg = proav_core.load_config(toy_config(tmp_path, steps=2))
+    latents = tmp_path / "runs" / "toy" / "latents"
+    write_latents(latents, normalization=stats(0.0))
+    out = train_generator(cfg, CPU)
+    write_latents(latents, normalization=stats(1e-6))  # the same cache re-encoded: float noise
+    assert trained_on(out / "last.ckpt", LatentDataset(latents).normalizer())
+    train_generator(cfg, CPU, resume=True)
+    write_latents(latents, normalization=stats(0.5))  # another autoencoder's latents
+    assert not trained_on(out / "last.ckpt", LatentDataset(latents).normalizer())
+    with pytest.raises(UsageError, match=r"last.ckpt was trained on other latents than .*latents holds .*"
+                                         "pass --overwrite to start a new run on these latents"):
+        train_generator(cfg, CPU, resume=True)
+    (out / GUIDE_CHECKPOINT).write_bytes(b"the replaced run's guide")
+    train_generator(cfg, CPU, overwrite=True)
+    assert not (out / GUIDE_CHECKPOINT).exists()  # no guide step configured: the old one is not kept
+    assert trained_on(out / "last.ckpt", LatentDataset(latents).normalizer())
 
 
 def test_non_finite_loss_names_step_and_term(tmp_path, toy_generator_plugin):
