@@ -73,11 +73,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", default=None)
     args = ap.parse_args(argv)
 
-    from proav_core.demo import demo_configs, finished
+    from proav_core.demo import demo_configs, generator_stage
     from proav_core.sampling import SamplingPipeline
     from proav_core.training.common import CHECKPOINT, GUIDE_CHECKPOINT, run_dir
-    from proav_core.training.generator_loop import train_generator, trained_on
-    from proav_core.training.latent_cache import LatentDataset
     from proav_core.training.hardware import Hardware
 
     from proav_core.training.checkpoint import peek_checkpoint
@@ -91,18 +89,11 @@ def main(argv: list[str] | None = None) -> int:
         raise UsageError(f"{demo} holds no finished demo run; run `proav demo --config {args.config}` first")
 
     def generator_run(name: str, tasks: str):
-        """A generator with `tasks` on the demo's latents, trained here (resumed) unless finished."""
+        """A generator with `tasks` on the demo's latents, trained here unless finished (demo.generator_stage)."""
         run_cfg = config_from_dict({**config_to_dict(load_config(args.config, overrides=[
             *args.overrides, *steps, f"train.generator.tasks={tasks}"])), "name": name,
             "dataset": config_to_dict(cfg)["dataset"]}, source=f"{name} generator")
-        ckpt = run_dir(run_cfg) / "generator" / CHECKPOINT
-        stale = ckpt.is_file() and not trained_on(ckpt, LatentDataset(demo / "latents").normalizer())
-        if stale:  # left by an earlier demo run whose autoencoder made other latents
-            print(f"{ckpt}: trained on an earlier demo run's latents; training it anew")
-        if stale or not finished(ckpt, run_cfg.train.generator.steps):
-            train_generator(run_cfg, Hardware(accelerator=args.accelerator), resume=ckpt.is_file() and not stale,
-                            overwrite=stale, latents_dir=demo / "latents")
-        return run_cfg, ckpt
+        return run_cfg, generator_stage(run_cfg, Hardware(accelerator=args.accelerator), demo / "latents")
 
     # The demo's own generator is the joint one (zero-shot) when it was trained for joint alone;
     # when the demo trains a task mix (configs/demo.toml does), it is the trained multi-task model

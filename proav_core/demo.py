@@ -85,6 +85,24 @@ def finished(checkpoint: Path, steps: int) -> bool:
     return checkpoint.is_file() and int(peek_checkpoint(checkpoint).get("step", -1)) >= steps
 
 
+def generator_stage(cfg: ExperimentConfig, hardware: Hardware, latents: Path,
+                    say: Callable[[str], None] = print) -> Path:
+    """Train the generator of `cfg` on the latent cache `latents` unless its checkpoint already
+    holds all the steps: an interrupted run resumes; one trained on other latents (left by an
+    earlier autoencoder) starts anew, saying so. Returns the checkpoint."""
+    from proav_core.training.common import CHECKPOINT, run_dir
+    from proav_core.training.generator_loop import train_generator, trained_on
+    from proav_core.training.latent_cache import LatentDataset
+
+    ckpt = run_dir(cfg) / "generator" / CHECKPOINT
+    stale = ckpt.is_file() and not trained_on(ckpt, LatentDataset(latents).normalizer())
+    if stale:
+        say(f"{ckpt} was trained on other latents (an earlier autoencoder's): training the generator anew")
+    if stale or not finished(ckpt, cfg.train.generator.steps):
+        train_generator(cfg, hardware, resume=ckpt.is_file() and not stale, overwrite=stale, latents_dir=latents)
+    return ckpt
+
+
 def synthesise_clips(folder: Path, clips: int, clip: Any, params: dict[str, Any]) -> None:
     """Write `clips` syncshapes clips into `folder` unless it already holds exactly those: a
     folder written for another [clip] is an error (resuming would train on the wrong clips)."""
@@ -117,7 +135,6 @@ def run_demo(cfg: ExperimentConfig, hardware: Hardware, *, clips: int = 128, sam
     from proav_core.sampling import SamplingPipeline, class_prompt, write_samples
     from proav_core.training.autoencoder_loop import held_out_psnr, train_autoencoder
     from proav_core.training.encode import encode_dataset, load_autoencoder
-    from proav_core.training.generator_loop import train_generator
 
     run = run_dir(cfg)
     synth_params = syncshapes_params(cfg)  # before anything is deleted or written
@@ -144,8 +161,7 @@ def run_demo(cfg: ExperimentConfig, hardware: Hardware, *, clips: int = 128, sam
     with stage("encode", f"latents into {run / 'latents'}"):
         encode_dataset(cfg, hardware)
     with stage("train generator", f"{cfg.train.generator.steps} steps"):
-        if not finished(run / "generator" / CHECKPOINT, cfg.train.generator.steps):
-            train_generator(cfg, hardware, resume=(run / "generator" / CHECKPOINT).is_file())
+        generator_stage(cfg, hardware, run / "latents", say)
     guide, guide_step = run / "generator" / GUIDE_CHECKPOINT, cfg.train.generator.guide_step
     if guide_step is not None and not guide.is_file():
         say(f"[yellow]no {guide} (the generator was trained without guide_fraction): classifier-free guidance instead[/]")

@@ -11,6 +11,7 @@ import pytest
 import torch
 
 import proav_core
+from proav_core.demo import generator_stage
 from proav_core.errors import CheckpointError, UsageError
 from proav_core.training.checkpoint import peek_checkpoint
 from proav_core.training.common import TrainingError
@@ -245,3 +246,17 @@ def test_a_guide_that_cannot_be_kept_is_refused(tmp_path, toy_generator_plugin, 
     with pytest.raises(proav_core.ConfigError, match=message) as err:
         proav_core.load_config(toy_config(tmp_path, steps=steps, extra=f"guide_fraction = {fraction}"))
     assert "train.generator" in str(err.value.path)
+
+
+def test_a_pipeline_stage_keeps_a_finished_run_and_redoes_one_made_from_other_latents(tmp_path, toy_generator_plugin):
+    cfg = proav_core.load_config(toy_config(tmp_path, steps=2))
+    latents = write_latents(tmp_path / "runs" / "toy" / "latents", normalization=stats(0.0))
+    said = []
+    ckpt = generator_stage(cfg, CPU, latents, said.append)
+    first = ckpt.stat().st_mtime_ns
+    assert generator_stage(cfg, CPU, latents, said.append) == ckpt and ckpt.stat().st_mtime_ns == first  # done
+    assert said == []
+    write_latents(latents, seed=1, normalization=stats(0.5))  # the demo's autoencoder was trained again
+    generator_stage(cfg, CPU, latents, said.append)
+    assert len(said) == 1 and "was trained on other latents" in said[0] and "training the generator anew" in said[0]
+    assert trained_on(ckpt, LatentDataset(latents).normalizer()) and peek_checkpoint(ckpt)["step"] == 2
