@@ -85,10 +85,12 @@ def ambience(voice: Voice, num_samples: int, sample_rate: int, level: float, gen
 
 def soundtrack(
     voice: Voice, onsets: list[int], num_samples: int, sample_rate: int, hit_level: float,
-    ambient_level: float, gen: torch.Generator,
+    ambient_level: float, gen: torch.Generator, ambience_gen: torch.Generator | None = None,
 ) -> Tensor:
-    """(S,) waveform in [-1, 1]: ambience plus one hit starting at each onset sample."""
-    out = ambience(voice, num_samples, sample_rate, ambient_level, gen)
+    """(S,) waveform in [-1, 1]: ambience plus one hit starting at each onset sample. The
+    ambience draws its noise from `ambience_gen` when given (else from `gen`, first), so the
+    same hits can be heard over other draws of the same ambience (benchmarks/bench_mel_texture.py)."""
+    out = ambience(voice, num_samples, sample_rate, ambient_level, gen if ambience_gen is None else ambience_gen)
     for onset in onsets:
         length = num_samples - onset
         if length > 0:
