@@ -176,6 +176,7 @@ def build_generation(
     plane_shapes: Mapping[str, tuple[int, int, int]] | None,
     latent_bound: float | None,
     classes: list[str],
+    restoring: Mapping[str, Any] | None = None,
 ) -> GenerationParts:
     """Build stacker, conditioner, generator, objective and sampler from their sections.
 
@@ -183,7 +184,10 @@ def build_generation(
     layout) and the conditioner's width are offered to the generator; latent_bound (the
     autoencoder's box) is offered to objective and sampler, and the objective's
     `noise(shape, generator, device)` to the sampler (stochastic samplers draw fresh noise like
-    the training noise).
+    the training noise). `restoring`, the raw generator checkpoint whose weights are loaded
+    right after (sampling), is offered to the generator: a factory that would read weights
+    from other files (av_dit's backbone, javisdit's prior) skips them and rebuilds from what
+    the generator's `checkpoint_context()` saved there ("generator_context").
     """
     m, out = cfg.model, GenerationParts()
     box = {} if latent_bound is None else {"latent_bound": float(latent_bound)}
@@ -204,6 +208,7 @@ def build_generation(
             latent_shape=tuple(out.stacker.latent_shape),
             cond_dim=out.conditioner.dim,
             stacker=out.stacker,  # padding mask / token layout, for generators that ask
+            **({} if restoring is None else {"restoring": restoring}),
         )
     if cfg.objective is not None:
         out.objective = build_component(cfg.objective, **box)

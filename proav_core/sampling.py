@@ -380,7 +380,7 @@ def _load_flow(cfg: ExperimentConfig, checkpoint: str | Path, option: str = "--c
     plane_shapes = {k: tuple(v) for k, v in latents["plane_shapes"].items()}
     normalizer = LatentNormalizer.from_dict(latents["normalization"]) if latents.get("normalization") else None
     box = latents["latent_bound"] if normalizer is None else normalizer.bound(latents["latent_bound"])
-    parts = build_generation(cfg, plane_shapes, box, list(latents["classes"]))
+    parts = build_generation(cfg, plane_shapes, box, list(latents["classes"]), restoring=raw)
     flow = flow_model(parts, raw.get("tasks"), given_summary=raw.get("given_summary") or "none")  # before: joint only
     load_weights(flow, checkpoint, component_names(cfg), "model.", raw=raw)
     return flow, parts, raw

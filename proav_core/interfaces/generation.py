@@ -81,6 +81,10 @@ class Generator(Protocol):
     narrow_loss_mask(mask) -> mask turns the stacker's loss mask (*latent_shape) into the one
     training uses (av_dit's backbone step: the video planes only). A generator may also set
     requires_grad False on parameters it keeps frozen; training optimises only the others.
+    Optional: checkpoint_context() -> dict, kept in generator checkpoints as
+    "generator_context"; when sampling, the factory is offered `restoring` (that raw checkpoint,
+    loaded right after building): a factory that reads weights from other files in training
+    (av_dit's backbone, javisdit's prior) skips them and rebuilds from its saved context.
     """
 
     def forward(self, x: Tensor, t: Tensor, cond: Tensor) -> Tensor: ...

@@ -235,6 +235,8 @@ def train_generator(
     optimizer = adam(trainable, opt, fabric.device, decoupled=True)
     scheduler = warmup_schedule(optimizer, opt.warmup_steps, opt.decay, loop.steps)
     names = component_names(cfg)
+    context = getattr(model.generator, "checkpoint_context", None)  # optional hook: what rebuilding it needs
+    generator_context = context() if callable(context) else {}
     write_resolved_config(fabric, directory, cfg)
     fabric.print("generator parameters: {:,} trainable of {:,}; with the conditioner: {:,} of {:,}".format(
         *parameter_counts(model.generator), *parameter_counts(model)))
@@ -260,7 +262,7 @@ def train_generator(
                            "classes": latents.manifest.classes,
                            "autoencoder_checkpoint": latents.manifest.autoencoder_checkpoint},
                "tasks": cfg.train.generator.tasks, "given_summary": cfg.train.generator.given_summary,
-               "class_probe": class_probes}
+               "class_probe": class_probes, "generator_context": generator_context}
         if ema is not None:
             out["ema"] = ema
         return out
@@ -271,7 +273,8 @@ def train_generator(
         check_resumed_latents(ckpt, normalizer, latents.directory)
         if sharded:
             check_resumable_sharded(ckpt)
-        restore = {k: v for k, v in state(0).items() if k not in ("tasks", "class_probe")}  # checked / refitted
+        restore = {k: v for k, v in state(0).items()
+                   if k not in ("tasks", "class_probe", "generator_context")}  # checked / refitted / rebuilt
         start = int(load_checkpoint(fabric, ckpt, restore, names)["step"])
         if note := resumed_guide_note(directory / GUIDE_CHECKPOINT, loop.guide_step, start):
             fabric.print(note)

@@ -12,6 +12,7 @@ width and the latent geometry, which `load_trained_prior` checks against the gen
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -123,18 +124,30 @@ def load_trained_prior(path: str | None, name: str, key: str, cond_dim: int, sta
     stage = raw.get("prior_stage")
     if not isinstance(stage, dict):
         raise ConfigError(f"{key}: {path} is not a prior checkpoint (`proav train prior` writes one)", path=key)
-    if stage["name"] != name:
-        raise ConfigError(f"{key}: {path} holds prior '{stage['name']}', the generator asks for '{name}'", path=key)
-    if int(stage["cond_dim"]) != int(cond_dim) or tuple(stage["latent_shape"]) != tuple(stacker.latent_shape):
-        raise ConfigError(
-            f"{key}: {path} was trained for condition width {stage['cond_dim']} and latent "
-            f"{tuple(stage['latent_shape'])}; this generator has {cond_dim} and {tuple(stacker.latent_shape)}. "
-            "Train the prior with the same conditioner, stacker and autoencoder", path=key)
-    prior = build_component({"name": name, **stage["params"]}, "prior", cond_dim=cond_dim, stacker=stacker)
+    prior = build_prior_stage(stage, name, f"{key}: {path}", key, cond_dim, stacker)
     weights = {k.removeprefix("prior."): v for k, v in raw["model"].items() if k.startswith("prior.")}
     prior.load_state_dict(weights)
     # the condition tokens the prior was trained on: a generator may start its conditioner from them
     prior.stage_conditioner = {k.removeprefix("conditioner."): v for k, v in raw["model"].items()
                                if k.startswith("conditioner.")}
     prior.stage_source = str(path)
+    return prior
+
+
+def build_prior_stage(stage: Mapping[str, Any], name: str, source: str, key: str, cond_dim: int,
+                      stacker: Any) -> nn.Module:
+    """The prior a stage record describes ({"name", "params", "cond_dim", "latent_shape"}, as
+    `proav train prior` writes it and a generator checkpoint keeps it), untrained: its weights
+    come from that checkpoint. ConfigError (naming `key`; `source` says where the record is) when
+    it was trained for another prior, condition width or latent layout. The record rides along
+    as `prior.stage`."""
+    if stage["name"] != name:
+        raise ConfigError(f"{source} holds prior '{stage['name']}', the generator asks for '{name}'", path=key)
+    if int(stage["cond_dim"]) != int(cond_dim) or tuple(stage["latent_shape"]) != tuple(stacker.latent_shape):
+        raise ConfigError(
+            f"{source} was trained for condition width {stage['cond_dim']} and latent "
+            f"{tuple(stage['latent_shape'])}; this generator has {cond_dim} and {tuple(stacker.latent_shape)}. "
+            "Train the prior with the same conditioner, stacker and autoencoder", path=key)
+    prior = build_component({"name": name, **stage["params"]}, "prior", cond_dim=cond_dim, stacker=stacker)
+    prior.stage = dict(stage)
     return prior

@@ -113,6 +113,12 @@ def test_sampling_from_the_adapter_step_with_its_resolved_config(two_steps, tmp_
     assert 'train = "adapters"' in resolved.read_text()
     assert cli("sample", resolved, "--ckpt", two_steps["adapters"], "--num", "1", "--steps", "2", "--out", out) == 0
     assert len(list(out.glob("*.mp4"))) == len(list(out.glob("*.wav"))) == 2  # one per class
+    # every weight comes from the checkpoint sampled: step 1's file is not needed (moved, deleted)
+    moved = tmp_path / "elsewhere"
+    assert cli("sample", resolved, "--ckpt", two_steps["adapters"], "--num", "1", "--steps", "2", "--out", moved,
+               "--set", f"model.generator.backbone_checkpoint={tmp_path / 'gone.ckpt'}") == 0
+    wavs = sorted(out.glob("*.wav"))
+    assert all(w.read_bytes() == (moved / w.name).read_bytes() for w in wavs)
 
 
 def test_a_missing_backbone_checkpoint_is_named_and_nothing_is_written(trained, tmp_path, capsys):

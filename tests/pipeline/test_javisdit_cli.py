@@ -115,6 +115,14 @@ batch_size = 4
     assert cli("sample", config, "--ckpt", run / "generator" / "last.ckpt", "--prompt", "square-wood-1", "--num", "1",
                "--steps", "2", "--out", out) == 0
     assert (out / "sample_000_square_wood_1.mp4").stat().st_size > 0
+    # the generator checkpoint keeps the prior's stage record: sampling needs no prior file
+    context = peek_checkpoint(run / "generator" / "last.ckpt")["generator_context"]
+    assert context["prior_stage"] == raw["prior_stage"]
+    moved = tmp_path / "moved"
+    assert cli("sample", config, "--ckpt", run / "generator" / "last.ckpt", "--prompt", "square-wood-1", "--num", "1",
+               "--steps", "2", "--out", moved, "--set", f"model.generator.prior_checkpoint={tmp_path / 'gone.ckpt'}") == 0
+    wav = "sample_000_square_wood_1.wav"
+    assert (moved / wav).read_bytes() == (out / wav).read_bytes()
 
 
 def test_multi_task_training_with_the_task_embedding(trained, tmp_path):

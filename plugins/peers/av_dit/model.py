@@ -21,7 +21,8 @@ checkpoint of the same size, or a bare state dict): the backbone is frozen (requ
 False), only the inserted parts train, and, as they start as the identity, the model starts as
 the loaded backbone. The class conditioner saved beside the backbone is loaded and frozen
 with it (prepare_conditioner, the other optional hook). `train = "all"` trains everything at
-once (one-run comparisons).
+once (one-run comparisons). Sampling from step 2's checkpoint does not read step 1's: the
+factory's `restoring` context says every weight comes from the checkpoint being loaded.
 
 Choices where the paper (as available here: abstract and figure titles) or the triplane
 latent leaves things open:
@@ -42,6 +43,7 @@ latent leaves things open:
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -219,8 +221,10 @@ def load_backbone(model: AVDiT, path: str) -> None:
 def make_av_dit(preset: str, depth: int | None, hidden: int | None, heads: int | None, mlp_ratio: float | None,
                 patch: int, checkpoint_blocks: int, adapter: str, adapter_ratio: float, train: str,
                 backbone_checkpoint: str | None, latent_shape: tuple[int, ...], cond_dim: int,
-                stacker: Any = None) -> AVDiT:
-    """Registry factory: needs the `tokens` stacker with both modalities' planes."""
+                stacker: Any = None, restoring: Mapping[str, Any] | None = None) -> AVDiT:
+    """Registry factory: needs the `tokens` stacker with both modalities' planes. With `restoring`
+    (context: the generator checkpoint about to be loaded, when sampling) the backbone checkpoint
+    is not read: every weight comes from the one being restored."""
     if len(latent_shape) != 2 or not hasattr(stacker, "segments"):
         raise ConfigError(
             f"generator 'av_dit' needs the 'tokens' stacker (latent (C, N) and its plane layout, offered as "
@@ -239,7 +243,7 @@ def make_av_dit(preset: str, depth: int | None, hidden: int | None, heads: int |
                           "train = 'backbone' run)", path="model.generator.backbone_checkpoint")
     size = L.resolve_size(preset, depth=depth, hidden=hidden, heads=heads, mlp_ratio=mlp_ratio)
     model = AVDiT(latent_shape, cond_dim, stacker.segments, size, patch, adapter, adapter_ratio, train)
-    if backbone_checkpoint is not None:
+    if backbone_checkpoint is not None and restoring is None:
         load_backbone(model, backbone_checkpoint)
     return model
 

@@ -37,12 +37,15 @@ spectrogram latents, not on planes):
   a trainable zero-initialised residual adapter (Dc -> Dc) maps the generator's condition
   tokens before the frozen prior. Generator training starts its conditioner from the prior
   stage's (`prepare_conditioner`), so the adapter starts from the tokens the prior was trained
-  on; both keep training. Their weights are saved in the generator's checkpoint too, but
-  building the generator (also for `proav sample`) reads the prior checkpoint again.
+  on; both keep training. Their weights are saved in the generator's checkpoint, and so is the
+  prior's stage record (`checkpoint_context`): sampling builds the prior from that record and
+  loads every weight from the generator's checkpoint, so it needs no prior checkpoint file
+  (one from before the record is still read from prior_checkpoint).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Literal
 
 import torch
@@ -183,6 +186,11 @@ class JavisDiT(nn.Module):
                 start += count
         return torch.cat([part for _, part in sorted(parts, key=lambda item: item[0])], dim=2)
 
+    def checkpoint_context(self) -> dict[str, Any]:
+        """What generator checkpoints keep to rebuild this model without other files (the optional
+        hook; the factory reads it back from its `restoring` context): the prior's stage record."""
+        return {} if self.prior is None else {"prior_stage": self.prior.stage}
+
     def prepare_conditioner(self, conditioner: nn.Module) -> None:
         """Generator training's optional hook: with a prior, start the conditioner from the one the
         prior stage trained beside it (the tokens the frozen prior has read); it keeps training.
@@ -248,8 +256,10 @@ class JavisDiT(nn.Module):
 
 def make_javisdit(preset: str, depth: int | None, hidden: int | None, heads: int | None, mlp_ratio: float | None,
                   patch: int, prior: str, prior_checkpoint: str | None, latent_shape: tuple[int, ...], cond_dim: int,
-                  stacker: Any = None) -> JavisDiT:
-    """Registry factory: needs the `tokens` stacker (factory context) with video and audio planes."""
+                  stacker: Any = None, restoring: Mapping[str, Any] | None = None) -> JavisDiT:
+    """Registry factory: needs the `tokens` stacker (factory context) with video and audio planes.
+    `restoring` (context: the generator checkpoint about to be loaded, when sampling) holds the
+    prior's stage record, so the prior is built from it and the prior checkpoint is not read."""
     if len(latent_shape) != 2 or not hasattr(stacker, "segments"):
         raise ConfigError(
             f"generator 'javisdit' needs the 'tokens' stacker (latent (C, N) and its plane layout, offered "
@@ -264,9 +274,14 @@ def make_javisdit(preset: str, depth: int | None, hidden: int | None, heads: int
     size = L.resolve_size(preset, depth=depth, hidden=hidden, heads=heads, mlp_ratio=mlp_ratio)
     estimator = None
     if prior != "none":
-        from proav_core.training.prior_loop import load_trained_prior
+        from proav_core.training.prior_loop import build_prior_stage, load_trained_prior
 
-        estimator = load_trained_prior(prior_checkpoint, prior, "model.generator.prior_checkpoint", cond_dim, stacker)
+        key = "model.generator.prior_checkpoint"
+        stage = ((restoring or {}).get("generator_context") or {}).get("prior_stage")
+        if stage is not None:  # its weights come with the generator checkpoint's
+            estimator = build_prior_stage(stage, prior, "the generator checkpoint's prior", key, cond_dim, stacker)
+        else:
+            estimator = load_trained_prior(prior_checkpoint, prior, key, cond_dim, stacker)
     return JavisDiT(latent_shape, cond_dim, stacker.segments, size, patch, estimator)
 
 
