@@ -81,6 +81,8 @@ def command(config, overrides, ckpt, ae_ckpt, task, audio_file, video_file, resi
     from proav_core.tasks import get_task
 
     spec = get_task(task, "--task")
+    if resize != "crop" and "video" not in spec.given:
+        raise UsageError(f"--resize fits a given --video: it goes with --task v2a, not {spec.name}")
     if guide_scale is not None and guide_ckpt is None:
         raise UsageError("--guide-scale needs --guide-ckpt FILE, the weaker model to steer away from (e.g. the run's "
                          "generator/guide.ckpt)")
@@ -115,8 +117,6 @@ def command(config, overrides, ckpt, ae_ckpt, task, audio_file, video_file, resi
     else:
         if audio_file or video_file:
             raise UsageError("--audio goes with --task a2v and --video with --task v2a; --task joint takes neither")
-        if resize != "crop":
-            raise UsageError("--resize fits a given --video: it goes with --task v2a")
         chosen = [p for p in (prompts or pipe.default_prompts()) for _ in range(num)]
         generated = pipe.sample(chosen, cfg_scale=cfg_scale, seed=seed, **guided)
     check_writable(out)

@@ -102,9 +102,10 @@ def test_resize_fits_a_given_video_of_another_aspect(trained, media, tmp_path, c
     video, _ = read_clip(sorted(out.glob("*.mp4"))[0], cfg.clip)  # 24 x 20 fitted as 16 x 13, bars left and right
     assert video[..., :1].mean() < -0.9 and video[..., 14:].mean() < -0.9 and video[..., 2:13].mean() > -0.5
     capsys.readouterr()
-    assert cli(*task_args(trained, tmp_path / "joint", "--resize", "pad")) != 0
-    assert "--resize fits a given --video: it goes with --task v2a" in capsys.readouterr().err
-    assert not (tmp_path / "joint").exists()
+    for task in (("--task", "joint"), ("--task", "a2v", "--audio", media["song"])):
+        assert cli(*task_args(trained, tmp_path / "other", *task, "--resize", "pad")) != 0
+        assert f"--resize fits a given --video: it goes with --task v2a, not {task[1]}" in capsys.readouterr().err
+        assert not (tmp_path / "other").exists()
 
 
 def test_given_planes_come_out_of_sampling_unchanged(trained):
