@@ -73,6 +73,10 @@ def main(argv: list[str] | None = None) -> int:
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps(report, indent=2))
     report["ordering"] = paper_order_holds({r: v["final"]["video_psnr"] for r, v in report["rows"].items()})
+    if base.dataset is not None and base.dataset.name == "syncshapes" and base.audio_repr is not None:
+        from proav_plugins.data.syncshapes_texture import texture_floor
+
+        report["mel_content_floor"] = texture_floor(base)[0]["all"]["floor_psnr"]
     out.write_text(json.dumps(report, indent=2))
 
     table = Table(title=f"MDSA ablations on syncshapes, {args.minutes_per_row:g} min per row ({base.name} size)")
@@ -86,6 +90,9 @@ def main(argv: list[str] | None = None) -> int:
     console.print(f"paper's order {'holds' if order['holds'] else 'does not hold'}: "
                   f"{order['agreeing_pairs']}/{order['pairs']} pairs agree; measured best to worst: "
                   f"{', '.join(order['measured_order'])}", highlight=False)
+    if "mel_content_floor" in report:
+        console.print(f"mel content-only floor of these clips: {report['mel_content_floor']} dB (the ambience's noise "
+                      "texture; above it an autoencoder stores noise: benchmarks/bench_mel_texture.py)", highlight=False)
     console.print(f"JSON: {out}", highlight=False)
     return 0
 

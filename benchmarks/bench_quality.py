@@ -1,7 +1,9 @@
 """Quality benchmark: train a config within a time budget on this machine, then measure what it
 makes (proav_core.benchmarking.quality): held-out reconstruction PSNR and its curve against
 training time, shape_sync and AV-Align of samples / real clips / shuffled pairs, the
-targets, FVD and KVD with the offline I3D. Prints tables and writes JSON.
+targets, FVD and KVD with the offline I3D; for syncshapes, the mel PSNR's content-only floor and
+the autoencoder's mel error split into captured noise and content error
+(proav_plugins.data.syncshapes_texture). Prints tables and writes JSON.
 
     .venv/bin/python benchmarks/bench_quality.py configs/demo.toml --minutes 7
     .venv/bin/python benchmarks/bench_quality.py configs/quality_base.toml --minutes 60 --ae-share 0.75
@@ -30,6 +32,20 @@ from proav_core.cli.demo_cmd import scores_table  # noqa: E402
 from proav_core.config import load_config  # noqa: E402
 from proav_core.interfaces.metrics import MetricResult  # noqa: E402
 from proav_core.training.hardware import Hardware  # noqa: E402
+
+
+def mel_texture(cfg, run: Path) -> dict:
+    """The mel PSNR's content-only floor on this config's clips and the trained autoencoder's
+    split of its mel error (proav_plugins.data.syncshapes_texture), printed and returned."""
+    from proav_plugins.data.syncshapes_texture import autoencoder_split, texture_floor
+
+    floor, _ = texture_floor(cfg)
+    split = autoencoder_split(cfg, run)["all"]
+    console.print(f"mel: {split['recon_vs_own_draw']} dB on 64 re-rendered test clips; content-only floor "
+                  f"{floor['all']['floor_psnr']} dB (the ambience's noise texture); the autoencoder holds "
+                  f"{split['noise_captured']:.0%} of that noise, content error {split['content_error']:.0%} of it",
+                  highlight=False)
+    return {"content_floor": floor, "autoencoder": split}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -72,6 +88,8 @@ def main(argv: list[str] | None = None) -> int:
         console.print(f"{name.upper()}: {r['value']} ({r['num_real']} real, {r['num_fake']} generated clips)",
                       highlight=False)
     console.print(f"seconds per stage: {demo['seconds']}; total {report['total_seconds']} s", highlight=False)
+    if cfg.dataset is not None and cfg.dataset.name == "syncshapes" and cfg.audio_repr is not None:
+        report["mel_texture"] = mel_texture(cfg, Path(demo["run"]))
     out = Path(args.out or ROOT / "benchmarks" / "measured" / f"quality-{cfg.name}.json")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=2))

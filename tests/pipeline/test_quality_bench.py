@@ -133,6 +133,13 @@ def test_quality_benchmark_script_trains_scores_and_writes_json(tmp_path, capsys
     printed = capsys.readouterr().out
     assert "held-out reconstruction PSNR against training time" in printed
     assert f"real clips {report['demo']['sync_above_chance']['real clips']} (against shuffled real pairs)" in printed
+    texture = report["mel_texture"]  # syncshapes: the mel's content-only floor and the autoencoder's split of its error
+    floor = texture["content_floor"]["all"]
+    assert floor["floor_psnr"] == pytest.approx(floor["draws_psnr"] + 3.01, abs=0.011)
+    assert set(texture["autoencoder"]) == {"recon_vs_own_draw", "recon_vs_other_draw", "floor_psnr", "noise_captured",
+                                           "content_error"}
+    assert texture["autoencoder"]["floor_psnr"] == floor["floor_psnr"]  # the same clips and draws
+    assert f"content-only floor {floor['floor_psnr']} dB" in printed
 
 
 def test_ablation_script_runs_rows_on_shared_clips_and_resumes(tmp_path, capsys):
@@ -151,6 +158,7 @@ def test_ablation_script_runs_rows_on_shared_clips_and_resumes(tmp_path, capsys)
     assert all(r["steps"] == 20 and r["stage2_from"] == 14 for r in report["rows"].values())
     folder = tmp_path / "runs" / "tiny-ablations"
     assert sorted(p.name for p in folder.iterdir()) == ["data", "prepared", "tiny-full", "tiny-no_kl"]
-    assert "paper's order" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "paper's order" in printed and f"mel content-only floor of these clips: {report['mel_content_floor']} dB" in printed
     assert bench.main(args) == 0  # a rerun keeps both rows
     assert "full: kept from" in capsys.readouterr().out and json.loads(out.read_text())["rows"] == report["rows"]

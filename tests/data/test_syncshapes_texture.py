@@ -1,11 +1,10 @@
-"""benchmarks/bench_mel_texture.py: the content-only floor of syncshapes mel images and the split
-of an autoencoder's error into captured noise and content error."""
+"""proav_plugins.data.syncshapes_texture (benchmarks/bench_mel_texture.py): the content-only floor
+of syncshapes mel images and the split of an autoencoder's error into captured noise and content
+error."""
 
 from __future__ import annotations
 
 import math
-import sys
-from pathlib import Path
 
 import pytest
 import torch
@@ -14,9 +13,7 @@ import proav_core
 from proav_core.data.timing import clip_sample_bounds
 from proav_core.metrics.psnr import psnr
 from proav_plugins.data.syncshapes_sound import class_voice, soundtrack
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
-from bench_mel_texture import HALF_MSE_DB, texture_floor, variance_shares  # noqa: E402
+from proav_plugins.data.syncshapes_texture import HALF_MSE_DB, texture_floor, variance_shares
 
 CLIP = {"frames": 4, "fps": 4.0, "height": 16, "width": 16, "sample_rate": 8000}
 
