@@ -75,10 +75,9 @@ def main(argv: list[str] | None = None) -> int:
 
     from proav_core.demo import demo_configs, generator_stage
     from proav_core.sampling import SamplingPipeline
+    from proav_core.training.checkpoint import peek_checkpoint
     from proav_core.training.common import CHECKPOINT, GUIDE_CHECKPOINT, run_dir
     from proav_core.training.hardware import Hardware
-
-    from proav_core.training.checkpoint import peek_checkpoint
 
     steps = [f"train.generator.steps={args.steps}"] if args.steps else []
     base = load_config(args.config, overrides=args.overrides)

@@ -139,9 +139,11 @@ def build_flow_model(cfg: ExperimentConfig, latents: LatentDataset) -> tuple[Flo
     return flow_model(parts, loop.tasks, loop.plane_loss_weights, loop.given_summary), parts.stacker
 
 
-def check_resumed_tasks(ckpt: Path, tasks: dict[str, float], given_summary: str = "none") -> None:
+def check_resumed_run(ckpt: Path, tasks: dict[str, float], given_summary: str, normalizer: LatentNormalizer,
+                      latents_dir: Path) -> None:
     """A resumed run keeps the task mix and the given-side summary it started with (the task
-    embedding and the summary's layers depend on them)."""
+    embedding and the summary's layers depend on them), and the latents it started on (a cache
+    re-encoded by another autoencoder, or from other clips, changes what the saved weights mean)."""
     if not ckpt.is_file():
         return  # load_checkpoint names the missing file
     raw = peek_checkpoint(ckpt)
@@ -153,22 +155,22 @@ def check_resumed_tasks(ckpt: Path, tasks: dict[str, float], given_summary: str 
     if saved_summary != given_summary:
         raise UsageError(f"{ckpt} was trained with train.generator.given_summary = {saved_summary!r}, the config now "
                          f"says {given_summary!r}; resume with the same or pass --overwrite to start a new run")
-
-
-def trained_on(ckpt: Path, normalizer: LatentNormalizer) -> bool:
-    """Whether the generator checkpoint was trained on the latents these statistics describe
-    (checkpoints from before normalisation carry none and are taken as matching)."""
-    saved = (peek_checkpoint(ckpt).get("latents") or {}).get("normalization")
-    return saved is None or LatentNormalizer.from_dict(saved).same_as(normalizer)
-
-
-def check_resumed_latents(ckpt: Path, normalizer: LatentNormalizer, latents_dir: Path) -> None:
-    """A resumed run continues on the latents it started on: a cache re-encoded by another
-    autoencoder (or from other clips) would change what the saved weights mean."""
-    if ckpt.is_file() and not trained_on(ckpt, normalizer):
+    if not saved_on(raw, normalizer):
         raise UsageError(f"{ckpt} was trained on other latents than {latents_dir} holds (their per-channel "
                          "statistics differ: the autoencoder or the clips changed since); pass --overwrite to "
                          "start a new run on these latents")
+
+
+def saved_on(raw: dict[str, Any], normalizer: LatentNormalizer) -> bool:
+    """Whether a generator checkpoint's contents were trained on the latents these statistics
+    describe (checkpoints from before normalisation carry none and are taken as matching)."""
+    saved = (raw.get("latents") or {}).get("normalization")
+    return saved is None or LatentNormalizer.from_dict(saved).same_as(normalizer)
+
+
+def trained_on(ckpt: Path, normalizer: LatentNormalizer) -> bool:
+    """saved_on for a checkpoint file."""
+    return saved_on(peek_checkpoint(ckpt), normalizer)
 
 
 def check_resumable_sharded(ckpt: Path) -> None:
@@ -269,8 +271,7 @@ def train_generator(
 
     start = 0
     if ckpt is not None:
-        check_resumed_tasks(ckpt, loop.tasks, loop.given_summary)
-        check_resumed_latents(ckpt, normalizer, latents.directory)
+        check_resumed_run(ckpt, loop.tasks, loop.given_summary, normalizer, latents.directory)
         if sharded:
             check_resumable_sharded(ckpt)
         restore = {k: v for k, v in state(0).items()
