@@ -132,7 +132,8 @@ def run_demo(cfg: ExperimentConfig, hardware: Hardware, *, clips: int = 128, sam
     from proav_core.data import read_clip
     from proav_core.data.prepare import prepare
     from proav_core.data.synth import syncshapes_params
-    from proav_core.sampling import SamplingPipeline, class_prompt, write_samples
+    from proav_core.generated import class_prompt, write_samples
+    from proav_core.sampling import SamplingPipeline
     from proav_core.training.autoencoder_loop import held_out_psnr, train_autoencoder
     from proav_core.training.encode import encode_dataset, load_autoencoder
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 import dataclasses
 import inspect
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +27,7 @@ from proav_core.compiling import compile_model, fixed_batches
 from proav_core.config import ExperimentConfig
 from proav_core.errors import ConfigError, UsageError, did_you_mean
 from proav_core.flow_matching import autoguided
+from proav_core.generated import Generated, class_prompt
 from proav_core.interfaces.generation import StepCallback
 from proav_core.training.checkpoint import component_names, load_weights, peek_checkpoint, require_kind
 from proav_core.training.class_probe import ClassProbe, probes_from_dict
@@ -40,24 +40,6 @@ from proav_core.training.generator_loop import FlowModel, flow_model
 from proav_core.training.latent_norm import LatentNormalizer
 
 
-@dataclass
-class Generated:
-    """Decoded samples. waveform is None without an audio stream or audio representation.
-
-    task: what was generated; mode: "joint", "trained" (a task the generator was trained for)
-    or "zero-shot" (given planes held on the flow path); note: why that mode, for the user;
-    names: a file stem per sample (None: from the prompts)."""
-
-    prompts: list[str]
-    video: Tensor | None
-    audio: Tensor | None
-    waveform: Tensor | None
-    task: str = "joint"
-    mode: str = "joint"
-    note: str = ""
-    names: list[str] | None = None
-
-
 Media = Tensor | str | Path
 HOLD_MODES = ("auto", "trained", "zero_shot")
 # What the autoguidance guide is conditioned on: "null", its null condition (steers away from
@@ -67,19 +49,6 @@ GUIDE_CONDITIONS = ("null", "prompt")
 # The prompt of an a2v / v2a sample given none: "probe", the class the checkpoint's class probe
 # reads from the given planes (training/class_probe.py), or "none", the null condition.
 GIVEN_LABELS = ("probe", "none")
-
-
-CLASS_PROMPT_PREFIX = "a video of "
-
-
-def class_prompt(class_name: str) -> str:
-    """The prompt of one class: "a video of <class>" (what the class-label conditioner reads)."""
-    return f"{CLASS_PROMPT_PREFIX}{class_name}"
-
-
-def prompt_class(prompt: str) -> str:
-    """The class a prompt names: "a video of circle" -> "circle"; a bare class name stays as it is."""
-    return prompt.removeprefix(CLASS_PROMPT_PREFIX).strip()
 
 
 class SamplingPipeline:
@@ -393,31 +362,3 @@ def accepts_given(sampler: Any) -> bool:
         return "given" in inspect.signature(sampler).parameters
     except (TypeError, ValueError):
         return False
-
-
-def _slug(prompt: str) -> str:
-    words = prompt_class(prompt).lower()
-    return "".join(c if c.isalnum() else "_" for c in words)[:40].strip("_") or "sample"
-
-
-def write_samples(folder: str | Path, generated: Generated, cfg: ExperimentConfig) -> list[Path]:
-    """Per sample: sample_<i>_<class>.mp4 (video + AAC audio), .wav, _frames.png, _mel.png;
-    plus the resolved config.toml. Returns the files written."""
-    from proav_core.config import config_to_toml
-    from proav_core.data.writers import save_frame_strip, write_clip_outputs
-
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    files: list[Path] = []
-    clip = cfg.clip
-    for i, prompt in enumerate(generated.prompts):
-        stem = f"sample_{i:03d}_{_slug(generated.names[i] if generated.names else prompt)}"
-        video = None if generated.video is None else generated.video[i]
-        audio = None if generated.audio is None else generated.audio[i]
-        if video is not None and generated.waveform is not None:
-            files += write_clip_outputs(folder, stem, video, generated.waveform[i], clip.fps, clip.sample_rate,
-                                        audio=audio).values()
-        elif video is not None:
-            files.append(save_frame_strip(folder / f"{stem}_frames.png", video))
-    (folder / "config.toml").write_text(config_to_toml(cfg))
-    return [*files, folder / "config.toml"]

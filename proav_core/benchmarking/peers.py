@@ -39,7 +39,8 @@ from proav_core.data.synth import syncshapes_params
 from proav_core.demo import demo_configs, finished
 from proav_core.demo_scores import Clip, above_chance, metric, shuffled
 from proav_core.errors import UsageError
-from proav_core.sampling import SamplingPipeline, class_prompt, prompt_class, write_samples
+from proav_core.generated import class_prompt, prompt_class, write_samples
+from proav_core.sampling import SamplingPipeline
 from proav_core.training.checkpoint import peek_checkpoint
 from proav_core.training.common import CHECKPOINT, GUIDE_CHECKPOINT, run_dir
 from proav_core.training.generator_loop import train_generator

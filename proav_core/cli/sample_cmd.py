@@ -77,7 +77,8 @@ def command(config, overrides, ckpt, ae_ckpt, task, audio_file, video_file, resi
     """Write, per sample: an mp4 with its audio track, a wav, a PNG frame strip, a PNG mel image;
     and the resolved config. With --task a2v/v2a the mp4 carries the given side and the generated one."""
     from proav_core.compiling import compiled_summary, require_compile
-    from proav_core.sampling import SamplingPipeline, write_samples
+    from proav_core.generated import write_samples
+    from proav_core.sampling import SamplingPipeline
     from proav_core.tasks import get_task
 
     spec = get_task(task, "--task")

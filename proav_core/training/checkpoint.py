@@ -93,13 +93,26 @@ def _differences(saved: dict[str, str], current: dict[str, str]) -> list[str]:
     return out
 
 
+def _load_mapped(path: Path) -> Any:
+    """torch.load (weights only, CPU) with the tensors memory-mapped: a peek at a checkpoint's
+    plain values (kind, components, latents) reads only those, not gigabytes of weights, and
+    weights are paged in as they are copied into a model. Files in torch's legacy (pre-zip)
+    format cannot be mapped and are read whole."""
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+    except RuntimeError as err:
+        if "mmap" not in str(err):
+            raise
+    return torch.load(path, map_location="cpu", weights_only=True)
+
+
 def _read_raw(path: Path) -> dict[str, Any]:
     if path.stat().st_size == 0:
         raise CheckpointError(f"cannot read checkpoint {path}: empty file (0 bytes), not a proav checkpoint")
     try:
         with warnings.catch_warnings():  # torch's pickle-protocol warning: the error below says it all
             warnings.simplefilter("ignore")
-            raw = torch.load(path, map_location="cpu", weights_only=True)
+            raw = _load_mapped(path)
     except Exception as err:
         raise CheckpointError(
             f"cannot read checkpoint {path}: the file is corrupt or not a proav checkpoint "

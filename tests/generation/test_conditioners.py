@@ -35,7 +35,7 @@ def test_prompt_matching_ignores_case_underscores_and_spacing():
 
 
 def test_class_prompt_is_read_as_its_class_and_prompt_class_inverts_it():
-    from proav_core.sampling import class_prompt, prompt_class
+    from proav_core.generated import class_prompt, prompt_class
 
     cond = label_conditioner(dim=8)
     prompts = [class_prompt(c) for c in CLASSES]
