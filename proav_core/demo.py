@@ -41,7 +41,7 @@ from proav_core.training.common import CHECKPOINT, GUIDE_CHECKPOINT, run_dir
 from proav_core.training.hardware import Hardware
 
 TEST_FRACTION = 0.15
-GUIDE_CONDITION = "null"  # the autoguidance guide runs under its null condition (README "Quality", "Autoguidance")
+GUIDE_CONDITION = "null"  # the autoguidance guide runs under its null condition (docs/quality.md, "Autoguidance")
 # Samples per class the demo scores: 96 in all. With 32, the sync F1 of one generator moved by
 # up to 0.11 between sampling seeds (0.75 / 0.86 / 0.76); 16 moved the one-object share by +-0.1.
 SAMPLES_PER_CLASS = 24

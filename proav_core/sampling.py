@@ -44,7 +44,7 @@ Media = Tensor | str | Path
 HOLD_MODES = ("auto", "trained", "zero_shot")
 # What the autoguidance guide is conditioned on: "null", its null condition (steers away from
 # the weaker model's unconditional prediction: autoguidance and class guidance at once), or
-# "prompt", the sample's own prompt (Karras et al. 2024). README "Quality", "Autoguidance".
+# "prompt", the sample's own prompt (Karras et al. 2024). docs/quality.md, "Autoguidance".
 GUIDE_CONDITIONS = ("null", "prompt")
 # The prompt of an a2v / v2a sample given none: "probe", the class the checkpoint's class probe
 # reads from the given planes (training/class_probe.py), or "none", the null condition.

@@ -12,7 +12,7 @@ Both: t ~ U[0, 1) (`time_sampling = "uniform"`) or t = sigmoid(n), n ~ N(m, s^2)
 velocity is hardest to predict; m = `logit_mean`, s = `logit_std`, 0 and 1 by default; t = 0
 is the noise end here, so m < 0 trains more on the noisy part of the path, where the clip's
 layout and timing are decided, m > 0 more on the details near the data; on the demo both
-shifts of 0.5 lowered the samples' sync, README "Quality"); loss = mean of the squared
+shifts of 0.5 lowered the samples' sync, docs/quality.md); loss = mean of the squared
 velocity error over the positions, weighted by the mask (one for the whole batch, (*latent),
 or per item, (B, *latent); 1 on real values, or a plane's weight from `[train.generator]
 plane_loss_weights`); the data's padding (mask = 0) is zeroed before use, so it never

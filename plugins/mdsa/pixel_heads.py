@@ -11,8 +11,8 @@ work frame by frame, time is the transformer's business.
     conv (head)          1x1 conv, then per factor of 2: residual blocks, nearest-neighbour
                          upsampling and a 3x3 conv; residual blocks and a 3x3 conv at full size
 
-The convolutional pair is what lets a CPU-size MDSA reconstruct (measured in the README's
-quality table): edges, sub-patch positions and textures are drawn by overlapping kernels
+The convolutional pair is what lets a CPU-size MDSA reconstruct (measured in docs/quality.md,
+"Autoencoder"): edges, sub-patch positions and textures are drawn by overlapping kernels
 instead of one independent linear map per patch. Widths double per halving of the
 resolution, from `channels` at full size, capped at `max_channels`.
 """

@@ -9,7 +9,7 @@ modules, see the balance move). `l2_weight` adds a squared-error term beside the
 paper, 0 by default): the L1 gradient is the same for every pixel whatever its error, so the
 many background pixels outvote a small object's few; the squared error pulls hardest on the
 largest errors (measured on the demo's clips: 23.5 -> 26.2 dB held-out at 1100 steps, the
-objects' colours right; README, "Quality").
+objects' colours right; docs/quality.md).
 
 Stage 1 (step < disc_start): reconstruction (+ perceptual) only. Stage 2 (step >= disc_start):
 KL, adversarial (hinge) and feature-matching terms switch on, and the discriminators train on

@@ -6,7 +6,7 @@ itself, and in STDiT's stacked latent a property of the whole given side (the ob
 which decides the timbre) reaches the generated planes only through temporal attention at
 the same position. Measured on the demo's latents, v2a's timbre then matched the video's
 class in 0.60-0.93 of held-out clips depending on the run, where prompted joint samples match
-their prompt in all; with the probe's prompt (and CFG 2), in all (README, "The class probe").
+their prompt in all; with the probe's prompt (and CFG 2), in all (docs/tasks.md, "The class probe").
 
 `ClassProbe` is a ridge-regression classifier (one-hot targets, closed form) over one
 modality's plane statistics (task_mix.plane_stats: per plane and channel the maximum,
