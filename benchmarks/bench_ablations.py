@@ -25,6 +25,7 @@ from proav_core.benchmarking.quality import git_commit, run_reconstruction  # no
 from proav_core.cli.common import console  # noqa: E402
 from proav_core.config import config_from_dict, config_to_dict, load_config  # noqa: E402
 from proav_core.training.hardware import Hardware  # noqa: E402
+from proav_plugins.data.syncshapes_texture import applies_to, texture_floor  # noqa: E402
 
 
 def shared_data(base, clips: int):
@@ -73,9 +74,7 @@ def main(argv: list[str] | None = None) -> int:
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps(report, indent=2))
     report["ordering"] = paper_order_holds({r: v["final"]["video_psnr"] for r, v in report["rows"].items()})
-    if base.dataset is not None and base.dataset.name == "syncshapes" and base.audio_repr is not None:
-        from proav_plugins.data.syncshapes_texture import texture_floor
-
+    if applies_to(base):
         report["mel_content_floor"] = texture_floor(base)[0]["all"]["floor_psnr"]
     out.write_text(json.dumps(report, indent=2))
 

@@ -32,17 +32,17 @@ from proav_core.cli.demo_cmd import scores_table  # noqa: E402
 from proav_core.config import load_config  # noqa: E402
 from proav_core.interfaces.metrics import MetricResult  # noqa: E402
 from proav_core.training.hardware import Hardware  # noqa: E402
+from proav_plugins.data.syncshapes_texture import applies_to, autoencoder_split  # noqa: E402
 
 
 def mel_texture(cfg, run: Path) -> dict:
     """The mel PSNR's content-only floor on this config's clips and the trained autoencoder's
     split of its mel error (proav_plugins.data.syncshapes_texture), printed and returned."""
-    from proav_plugins.data.syncshapes_texture import autoencoder_split, texture_floor
-
-    floor, _ = texture_floor(cfg)
-    split = autoencoder_split(cfg, run)["all"]
-    console.print(f"mel: {split['recon_vs_own_draw']} dB on 64 re-rendered test clips; content-only floor "
-                  f"{floor['all']['floor_psnr']} dB (the ambience's noise texture); the autoencoder holds "
+    rows = autoencoder_split(cfg, run)  # the floor comes from the same two draws per clip
+    floor = {name: {k: row[k] for k in ("clips", "draws_psnr", "floor_psnr")} for name, row in rows.items()}
+    split = {k: v for k, v in rows["all"].items() if k not in ("clips", "draws_psnr")}
+    console.print(f"mel: {split['recon_vs_own_draw']} dB on {rows['all']['clips']} re-rendered test clips; content-only "
+                  f"floor {split['floor_psnr']} dB (the ambience's noise texture); the autoencoder holds "
                   f"{split['noise_captured']:.0%} of that noise, content error {split['content_error']:.0%} of it",
                   highlight=False)
     return {"content_floor": floor, "autoencoder": split}
@@ -88,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
         console.print(f"{name.upper()}: {r['value']} ({r['num_real']} real, {r['num_fake']} generated clips)",
                       highlight=False)
     console.print(f"seconds per stage: {demo['seconds']}; total {report['total_seconds']} s", highlight=False)
-    if cfg.dataset is not None and cfg.dataset.name == "syncshapes" and cfg.audio_repr is not None:
+    if applies_to(cfg):
         report["mel_texture"] = mel_texture(cfg, Path(demo["run"]))
     out = Path(args.out or ROOT / "benchmarks" / "measured" / f"quality-{cfg.name}.json")
     out.parent.mkdir(parents=True, exist_ok=True)

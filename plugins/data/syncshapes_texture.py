@@ -50,11 +50,17 @@ def ambience_draws(data: Any, rep: Any, index: int, draws: int) -> tuple[torch.T
     return video, label, images
 
 
+def applies_to(cfg: Any) -> bool:
+    """Whether a config's clips are syncshapes with an audio representation (what is measured here)."""
+    return cfg.dataset is not None and cfg.dataset.name == "syncshapes" and cfg.audio_repr is not None
+
+
 def texture_floor(cfg: Any, clips: int = 64, draws: int = 2) -> tuple[dict, float]:
     """Per class {"clips", "draws_psnr", "floor_psnr"} and "all" over every clip; the dataset's
     ambient_level."""
-    if cfg.dataset is None or cfg.dataset.name != "syncshapes":
-        raise ValueError(f"{cfg.name}: [dataset] must be syncshapes (its soundtracks are rendered here)")
+    if not applies_to(cfg):
+        raise ValueError(f"{cfg.name}: [dataset] must be syncshapes, with an [audio_repr] (its soundtracks are "
+                         "rendered here)")
     rep = build_component(cfg.audio_repr, clip=cfg.clip)
     data = build_component(cfg.dataset, "dataset", clip=cfg.clip, audio_repr=rep, split="test")
     per_class: dict[str, list[float]] = {}
@@ -72,7 +78,8 @@ def texture_floor(cfg: Any, clips: int = 64, draws: int = 2) -> tuple[dict, floa
 
 def autoencoder_split(cfg: Any, run: Path, clips: int = 64) -> dict:
     """Per class (and "all"): the reconstruction's PSNR against its own draw and another draw,
-    the floor, and the shares of Var it captures (noise) and misses (content); see the module doc."""
+    the two draws' PSNR and the floor (texture_floor's figures for two draws, from the same
+    renders), and the shares of Var it captures (noise) and misses (content); see the module doc."""
     from proav_core import load_config
     from proav_core.training.encode import load_autoencoder  # here: the dataset plugin stays light
 
@@ -92,10 +99,12 @@ def autoencoder_split(cfg: Any, run: Path, clips: int = 64) -> dict:
 
     def row_shares(row: dict[str, list[float]]) -> dict[str, float]:
         own, other = statistics.mean(row["own"]), statistics.mean(row["other"])
-        floor = statistics.mean(row["draws"]) + HALF_MSE_DB
+        draws = statistics.mean(row["draws"])
+        floor = draws + HALF_MSE_DB
         noise, content = variance_shares(own, other, floor)
-        return {"recon_vs_own_draw": round(own, 2), "recon_vs_other_draw": round(other, 2),
-                "floor_psnr": round(floor, 2), "noise_captured": round(noise, 3), "content_error": round(content, 3)}
+        return {"clips": len(row["own"]), "recon_vs_own_draw": round(own, 2), "recon_vs_other_draw": round(other, 2),
+                "draws_psnr": round(draws, 2), "floor_psnr": round(floor, 2), "noise_captured": round(noise, 3),
+                "content_error": round(content, 3)}
 
     return {name: row_shares(row) for name, row in sorted(scores.items(), key=lambda kv: (kv[0] == "all", kv[0]))}
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import random
 import warnings
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -97,13 +98,8 @@ def _load_mapped(path: Path) -> Any:
     """torch.load (weights only, CPU) with the tensors memory-mapped: a peek at a checkpoint's
     plain values (kind, components, latents) reads only those, not gigabytes of weights, and
     weights are paged in as they are copied into a model. Files in torch's legacy (pre-zip)
-    format cannot be mapped and are read whole."""
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True, mmap=True)
-    except RuntimeError as err:
-        if "mmap" not in str(err):
-            raise
-    return torch.load(path, map_location="cpu", weights_only=True)
+    format (not a zip archive) cannot be mapped and are read whole."""
+    return torch.load(path, map_location="cpu", weights_only=True, mmap=zipfile.is_zipfile(path))
 
 
 def _read_raw(path: Path) -> dict[str, Any]:

@@ -13,7 +13,7 @@ import proav_core
 from proav_core.data.timing import clip_sample_bounds
 from proav_core.metrics.psnr import psnr
 from proav_plugins.data.syncshapes_sound import class_voice, soundtrack
-from proav_plugins.data.syncshapes_texture import HALF_MSE_DB, texture_floor, variance_shares
+from proav_plugins.data.syncshapes_texture import HALF_MSE_DB, applies_to, texture_floor, variance_shares
 
 CLIP = {"frames": 4, "fps": 4.0, "height": 16, "width": 16, "sample_rate": 8000}
 
@@ -62,3 +62,12 @@ def test_variance_shares_recover_a_known_split():
     floor = float(psnr(mean + noise_b, mean + noise_a)[0]) + HALF_MSE_DB
     noise, error = variance_shares(own, other, floor)
     assert noise == pytest.approx(0.20, abs=0.01) and error == pytest.approx(0.10, abs=0.01)
+
+
+def test_only_syncshapes_with_an_audio_repr_is_measured():
+    assert applies_to(tiny(0.02))
+    silent = proav_core.config_from_dict({"name": "no_audio", "clip": CLIP, "dataset": {"name": "syncshapes"}})
+    assert not applies_to(silent)
+    with pytest.raises(ValueError, match=r"no_audio: \[dataset\] must be syncshapes, with an \[audio_repr\]"):
+        texture_floor(silent)
+
