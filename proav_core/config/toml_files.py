@@ -16,9 +16,11 @@ from proav_core.errors import ConfigError
 def read_config_tree(path: str | Path, _chain: tuple[Path, ...] = ()) -> dict[str, Any]:
     """Parse a TOML config and everything it `extends` (paths relative to the file).
 
-    The child is merged over its parent table by table. A component table whose `name`
-    differs from the parent's replaces the parent's table whole, so one component's
-    parameters never leak into another's.
+    `extends` names one file or a list of them: `["mdsa_tiny.toml", "recipes/x.toml"]` merges
+    the second over the first, and the child over both (a recipe, a partial config, can so be
+    shared by configs of different bases). The child is merged over its parents table by table.
+    A component table whose `name` differs from the parent's replaces the parent's table whole,
+    so one component's parameters never leak into another's.
     """
     path = Path(path)
     shown = str(path)
@@ -35,13 +37,18 @@ def read_config_tree(path: str | Path, _chain: tuple[Path, ...] = ()) -> dict[st
         raise ConfigError(f"{shown}: not valid TOML: {err}") from None
     except OSError as err:
         raise ConfigError(f"{shown}: cannot read: {err}") from None
-    parent_ref = data.pop("extends", None)
-    if parent_ref is None:
+    refs = data.pop("extends", None)
+    if refs is None:
         return data
-    if not isinstance(parent_ref, str):
-        raise ConfigError(f"{shown}: `extends` must be a path string, got {parent_ref!r}", "extends")
-    parent = read_config_tree(path.parent / parent_ref, (*_chain, resolved))
-    return merge(parent, data)
+    if isinstance(refs, str):
+        refs = [refs]
+    if not isinstance(refs, list) or not refs or not all(isinstance(r, str) for r in refs):
+        raise ConfigError(f"{shown}: `extends` must be a path string or a non-empty list of them, got {refs!r}",
+                          "extends")
+    base: dict[str, Any] = {}
+    for ref in refs:  # later files win
+        base = merge(base, read_config_tree(path.parent / ref, (*_chain, resolved)))
+    return merge(base, data)
 
 
 def merge(base: Mapping[str, Any], update: Mapping[str, Any]) -> dict[str, Any]:

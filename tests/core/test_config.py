@@ -50,6 +50,41 @@ def test_extends_with_another_component_drops_the_parents_parameters(tmp_path, t
     assert cfg.model.autoencoder.params.temporal.to_dict() == {"name": "other_attn"}
 
 
+def test_extends_a_list_merges_in_order_and_the_child_wins(tmp_path, toy_config_file):
+    recipes = tmp_path / "recipes"
+    recipes.mkdir()
+    write(recipes / "seed.toml", "seed = 5\n[model.generator]\ndepth = 9\n")  # a partial config
+    write(recipes / "deeper.toml", "[model.generator]\ndepth = 11\n")
+    leaf = write(tmp_path / "leaf.toml", 'extends = ["toy.toml", "recipes/seed.toml", "recipes/deeper.toml"]\n'
+                                         'name = "leaf"\n')
+    cfg = proav_core.load_config(leaf)
+    assert (cfg.name, cfg.seed, cfg.model.generator.params.depth) == ("leaf", 5, 11)  # later files win
+    assert cfg.model.autoencoder.params.temporal.params.heads == 2  # from the first
+    child = write(tmp_path / "child.toml", 'extends = ["toy.toml", "recipes/deeper.toml"]\n[model.generator]\n'
+                                           'depth = 4\n')
+    assert proav_core.load_config(child).model.generator.params.depth == 4  # the file's own tables win over all
+
+
+def test_extends_list_entries_follow_the_component_rule(tmp_path, toy_config_file):
+    proav_core.register_component("attention", "other_attn", dict)
+    write(tmp_path / "other.toml", '[model.autoencoder]\ntemporal = "other_attn"\n')
+    leaf = write(tmp_path / "leaf.toml", 'extends = ["toy.toml", "other.toml"]\n')
+    assert proav_core.load_config(leaf).model.autoencoder.params.temporal.to_dict() == {"name": "other_attn"}
+
+
+@pytest.mark.parametrize("value", ["[]", "3", '["toy.toml", 3]'])
+def test_extends_of_the_wrong_type_is_refused(tmp_path, toy_config_file, value):
+    bad = write(tmp_path / "bad.toml", f"extends = {value}\n")
+    with pytest.raises(ConfigError, match=r"`extends` must be a path string or a non-empty list of them"):
+        proav_core.load_config(bad)
+
+
+def test_missing_file_in_an_extends_list_names_it(tmp_path, toy_config_file):
+    child = write(tmp_path / "child.toml", 'extends = ["toy.toml", "recipes/nowhere.toml"]\n')
+    with pytest.raises(ConfigError, match=r"config file not found: .*recipes/nowhere\.toml \(extended by .*child\.toml\)"):
+        proav_core.load_config(child)
+
+
 def test_missing_extends_file_names_the_path(tmp_path, toy_plugin):
     child = write(tmp_path / "child.toml", 'extends = "nowhere/base.toml"\n')
     with pytest.raises(ConfigError) as info:

@@ -138,7 +138,10 @@ def test_quality_benchmark_script_trains_scores_and_writes_json(tmp_path, capsys
     assert floor["floor_psnr"] == pytest.approx(floor["draws_psnr"] + 3.01, abs=0.011)
     assert set(texture["autoencoder"]) == {"recon_vs_own_draw", "recon_vs_other_draw", "floor_psnr", "noise_captured",
                                            "content_error"}
-    assert texture["autoencoder"]["floor_psnr"] == floor["floor_psnr"]  # the same clips and draws
+    from proav_plugins.data.syncshapes_texture import texture_floor  # the floor on its own path, same clips and draws
+
+    alone, _ = texture_floor(load_config(tiny_config(tmp_path)), clips=floor["clips"], draws=2)
+    assert alone["all"] == floor
     assert f"content-only floor {floor['floor_psnr']} dB" in printed
 
 
