@@ -26,6 +26,7 @@ def test_wheel_contents(wheel):
     names = zipfile.ZipFile(wheel).namelist()
     assert "proav_core/registry.toml" in names
     assert "proav_core/configs/demo.toml" in names
+    assert "proav_core/configs/recipes/demo_generator.toml" in names  # demo.toml extends it
     assert "proav_plugins/__init__.py" in names
     assert not any(n.startswith("plugins/") for n in names)
 
@@ -44,6 +45,19 @@ def test_installed_wheel_reads_its_own_registry_file(wheel, tmp_path):
     assert registry_path.startswith(str(target))
     expected = proav_core.plugin_manager.read_registry_file().builtin
     assert builtin == str(expected)
+
+
+def test_installed_wheel_loads_the_demo_default_with_its_recipe(wheel, tmp_path):
+    """`proav demo`'s embedded default, read from the installed package, finds the recipe it
+    extends there (configs/recipes/), not in a checkout."""
+    target = tmp_path / "site"
+    pip("install", "--no-deps", "--target", str(target), str(wheel))
+    code = ("from proav_core.cli.demo_cmd import default_config_path as d; from proav_core import load_config;"
+            "c = load_config(d()); print(d()); print(c.sampler.name, c.train.generator.optim.lr)")
+    result = subprocess.run([sys.executable, "-c", code], env=isolated_env(target), cwd=tmp_path,
+                            capture_output=True, text=True, check=True)
+    path, recipe = result.stdout.splitlines()[-2:]
+    assert path.startswith(str(target)) and recipe == "reflected_flow_renoised 0.006"
 
 
 # `proav registry list` listing the installed example: tests/core/test_plugin_guide.py
