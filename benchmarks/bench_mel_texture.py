@@ -21,7 +21,7 @@ sys.path.insert(0, str(ROOT))
 
 from proav_core import load_config  # noqa: E402
 from proav_core.benchmarking.quality import git_commit  # noqa: E402
-from proav_plugins.data.syncshapes_texture import autoencoder_split, texture_floor  # noqa: E402
+from proav_plugins.data.syncshapes_texture import autoencoder_split, floor_rows, texture_floor  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -36,7 +36,11 @@ def main(argv: list[str] | None = None) -> None:
     if args.draws < 2:
         raise SystemExit("--draws: at least 2 (the floor comes from comparing draws)")
     cfg = load_config(args.config)
-    per_class, level = texture_floor(cfg, args.clips, args.draws)
+    split = None if args.run is None else autoencoder_split(cfg, args.run, args.clips)
+    if split is not None and args.draws == 2:  # the split rendered these two draws per clip already
+        per_class, level = floor_rows(split), cfg.dataset.params.ambient_level
+    else:
+        per_class, level = texture_floor(cfg, args.clips, args.draws)
     print(f"{cfg.name}: mel images {cfg.clip.frames} x {cfg.clip.height} x {cfg.clip.width}, ambient_level {level}")
     print(f"{'class':<18} {'clips':>5} {'two draws (dB)':>15} {'content-only floor (dB)':>24}")
     for name, row in per_class.items():
@@ -45,8 +49,7 @@ def main(argv: list[str] | None = None) -> None:
               "what": "PSNR of two mel_frames images of the same clip content over independent ambience-noise draws, "
                       "and the content-only floor (+10 log10 2 dB): the PSNR of the best prediction from the content",
               "per_class": per_class}
-    if args.run is not None:
-        split = autoencoder_split(cfg, args.run, args.clips)
+    if split is not None:
         print(f"autoencoder {args.run}: mel PSNR against its own draw / another draw; shares of the noise variance")
         print(f"{'class':<18} {'own':>6} {'other':>6} {'floor':>6} {'noise captured':>15} {'content error':>14}")
         for name, row in split.items():

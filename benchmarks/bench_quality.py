@@ -32,14 +32,14 @@ from proav_core.cli.demo_cmd import scores_table  # noqa: E402
 from proav_core.config import load_config  # noqa: E402
 from proav_core.interfaces.metrics import MetricResult  # noqa: E402
 from proav_core.training.hardware import Hardware  # noqa: E402
-from proav_plugins.data.syncshapes_texture import applies_to, autoencoder_split  # noqa: E402
+from proav_plugins.data.syncshapes_texture import applies_to, autoencoder_split, floor_rows  # noqa: E402
 
 
 def mel_texture(cfg, run: Path) -> dict:
     """The mel PSNR's content-only floor on this config's clips and the trained autoencoder's
     split of its mel error (proav_plugins.data.syncshapes_texture), printed and returned."""
-    rows = autoencoder_split(cfg, run)  # the floor comes from the same two draws per clip
-    floor = {name: {k: row[k] for k in ("clips", "draws_psnr", "floor_psnr")} for name, row in rows.items()}
+    rows = autoencoder_split(cfg, run)
+    floor = floor_rows(rows)  # from the same two draws per clip
     split = {k: v for k, v in rows["all"].items() if k not in ("clips", "draws_psnr")}
     console.print(f"mel: {split['recon_vs_own_draw']} dB on {rows['all']['clips']} re-rendered test clips; content-only "
                   f"floor {split['floor_psnr']} dB (the ambience's noise texture); the autoencoder holds "

@@ -109,6 +109,12 @@ def autoencoder_split(cfg: Any, run: Path, clips: int = 64) -> dict:
     return {name: row_shares(row) for name, row in sorted(scores.items(), key=lambda kv: (kv[0] == "all", kv[0]))}
 
 
+def floor_rows(split: dict) -> dict:
+    """texture_floor's rows (per class and "all": clips, draws_psnr, floor_psnr) out of an
+    autoencoder_split, which renders the same two draws per clip: no second rendering."""
+    return {name: {k: row[k] for k in ("clips", "draws_psnr", "floor_psnr")} for name, row in split.items()}
+
+
 def variance_shares(own_db: float, other_db: float, floor_db: float) -> tuple[float, float]:
     """(noise captured |n|^2, content error |c|^2) as fractions of the noise variance, from the
     reconstruction's PSNR against its own draw and another draw and the content-only floor."""

@@ -70,4 +70,3 @@ def test_only_syncshapes_with_an_audio_repr_is_measured():
     assert not applies_to(silent)
     with pytest.raises(ValueError, match=r"no_audio: \[dataset\] must be syncshapes, with an \[audio_repr\]"):
         texture_floor(silent)
-
