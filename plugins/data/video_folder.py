@@ -33,7 +33,7 @@ from pydantic import Field
 from proav_core import ComponentParams, ConfigError, DataError, build
 from proav_core.data.bad_input import BadInput, Skipped
 from proav_core.data.decode import ResizeMode, decode_clips
-from proav_core.data.media_files import MEDIA_EXTENSIONS, is_audio_file, list_media_files, other_files
+from proav_core.data.media_files import MEDIA_EXTENSIONS, is_audio_file, list_files
 from proav_core.data.probe import probe_media
 from proav_core.errors import ProavWarning
 from proav_core.interfaces.data import ClipSample, ClipSpec
@@ -71,8 +71,8 @@ class VideoFolder(torch.utils.data.Dataset):
         self.audio_repr = audio_repr if audio_repr is not None else build("audio_repr", "mel_frames", clip=clip)
         self.root = Path(params.root).expanduser()
         self.skipped: list[Skipped] = []
-        files = list_media_files(self.root)
-        for path in other_files(self.root):
+        files, others = list_files(self.root)
+        for path in others:
             if is_audio_file(path):  # judged by its streams, like any file: an audio file has no video
                 try:
                     probe_media(path)

@@ -47,6 +47,29 @@ def _component_tree(cfg) -> Tree:
     return tree
 
 
+# The sections a config may leave out, and the commands that stop without them.
+_OPTIONAL_SECTIONS = {
+    "dataset": "data prepare, train autoencoder, encode",
+    "model.autoencoder": "train autoencoder, encode, sample",
+    "model.stacker": "train generator, sample",
+    "model.generator": "train generator, sample",
+    "objective": "train generator, sample",
+    "sampler": "sample",
+}
+
+
+def unset_sections(cfg) -> list[str]:
+    """The optional sections `cfg` leaves out, each with the commands that need it."""
+    missing = []
+    for dotted, needed_by in _OPTIONAL_SECTIONS.items():
+        obj = cfg
+        for part in dotted.split("."):
+            obj = getattr(obj, part)
+        if obj is None:
+            missing.append(f"{dotted} (needed by {needed_by})")
+    return missing
+
+
 @command.command("check")
 @config_argument
 def check_cmd(config: str, overrides: tuple[str, ...]) -> None:
@@ -54,3 +77,6 @@ def check_cmd(config: str, overrides: tuple[str, ...]) -> None:
     cfg = load_cli_config(config, overrides)
     console.print(_component_tree(cfg))
     console.print(f"[green]ok[/]: {config} is valid")
+    missing = unset_sections(cfg)
+    if missing:  # e.g. a recipe fragment: valid, but not every command can run it
+        console.print("not set here: " + "; ".join(missing), markup=False, highlight=False)

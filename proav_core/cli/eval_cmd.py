@@ -77,11 +77,11 @@ def folder_batches(
 def _media_files(folder: str, limit: int | None, skipped: list[dict[str, str]]) -> list[Path]:
     """The folder's videos (at most `limit`); its audio-only files go to `skipped`, named, as
     `data prepare` reports them, rather than being passed over without a word."""
-    from proav_core.data.media_files import is_audio_file, list_media_files, other_files
+    from proav_core.data.media_files import is_audio_file, list_files
 
-    files = list_media_files(folder)  # sorted by relative path
+    files, others = list_files(folder)  # each sorted by relative path
     skipped += [{"source": str(p), "reason": "no video stream", "detail": "an audio file; eval reads sounding videos"}
-                for p in other_files(folder) if is_audio_file(p)]
+                for p in others if is_audio_file(p)]
     if not files:
         raise UsageError(f"{folder} holds no media files (mp4, mkv, webm, avi, mov, ...)")
     return files[:limit] if limit else files

@@ -23,8 +23,9 @@ def is_audio_file(path: str | Path) -> bool:
     return Path(path).suffix.lower() in AUDIO_EXTENSIONS
 
 
-def list_media_files(root: str | Path, recursive: bool = True) -> list[Path]:
-    """Media files under `root` (a folder), sorted by their path relative to root.
+def list_files(root: str | Path, recursive: bool = True) -> tuple[list[Path], list[Path]]:
+    """(media files, other files) under `root` (a folder) in one walk, each sorted by its path
+    relative to root.
 
     Hidden files and folders (names starting with '.') are left out. Raises BadInput when
     root does not exist or is not a folder.
@@ -34,23 +35,23 @@ def list_media_files(root: str | Path, recursive: bool = True) -> list[Path]:
         raise BadInput(root, "unreadable path", "the folder does not exist")
     if not root.is_dir():
         raise BadInput(root, "unreadable path", "not a folder; give the folder that holds the videos")
-    pattern = root.rglob("*") if recursive else root.glob("*")
-    found = []
-    for path in pattern:
-        rel = path.relative_to(root)
-        if any(part.startswith(".") for part in rel.parts):
+    media, others = [], []
+    for path in root.rglob("*") if recursive else root.glob("*"):
+        if any(part.startswith(".") for part in path.relative_to(root).parts) or path.is_dir():
             continue
-        if is_media_file(path) and not path.is_dir():
-            found.append(path)
-    return sorted(found, key=lambda p: p.relative_to(root).as_posix())
+        if is_media_file(path):
+            media.append(path)  # a broken link too: reading it reports it
+        elif path.is_file():
+            others.append(path)
+    key = lambda p: p.relative_to(root).as_posix()  # noqa: E731
+    return sorted(media, key=key), sorted(others, key=key)
+
+
+def list_media_files(root: str | Path, recursive: bool = True) -> list[Path]:
+    """Media files under `root` (a folder), sorted by their path relative to root (list_files)."""
+    return list_files(root, recursive)[0]
 
 
 def other_files(root: str | Path) -> list[Path]:
     """Files under root that are not media files (for reporting unsupported containers)."""
-    root = Path(root)
-    out = []
-    for path in root.rglob("*"):
-        rel = path.relative_to(root)
-        if path.is_file() and not is_media_file(path) and not any(p.startswith(".") for p in rel.parts):
-            out.append(path)
-    return sorted(out, key=lambda p: p.relative_to(root).as_posix())
+    return list_files(root)[1]

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import tomllib
+from pathlib import Path
 
 import pytest
 
 from proav_core import __version__
 from proav_core.cli import main
+
+CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 
 
 def run(capsys, *argv):
@@ -66,6 +69,20 @@ def test_config_show_prints_resolved_toml(capsys, toy_config_file):
 def test_config_check_ok(capsys, toy_config_file):
     code, out, _ = run(capsys, "config", "check", str(toy_config_file))
     assert code == 0 and "is valid" in out and "toy_gen" in out
+
+
+def test_config_check_names_the_sections_a_fragment_leaves_out(capsys):
+    """A recipe fragment is valid, but the check says which commands it cannot run."""
+    from proav_core.cli.config_cmd import unset_sections
+    from proav_core.config import load_config
+
+    code, out, _ = run(capsys, "config", "check", str(CONFIGS / "recipes" / "demo_generator.toml"))
+    assert code == 0 and "is valid" in out
+    assert "not set here: dataset (needed by data prepare" in out
+    assert "model.autoencoder (needed by train autoencoder, encode, sample)" in out
+    assert unset_sections(load_config(CONFIGS / "demo.toml")) == []
+    assert [s.split(" ")[0] for s in unset_sections(load_config(CONFIGS / "mdsa_tiny.toml"))] == [
+        "model.stacker", "model.generator", "objective", "sampler"]
 
 
 def test_config_check_bad_value_exits_2(capsys, toy_config_file):

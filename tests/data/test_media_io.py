@@ -164,3 +164,18 @@ def test_list_media_files_is_recursive_sorted_and_skips_hidden(tmp_path):
         (tmp_path / rel).write_bytes(b"")
     found = [p.relative_to(tmp_path).as_posix() for p in list_media_files(tmp_path)]
     assert found == ["a/deep/z.mkv", "a/y.webm", "b/x.MP4"]
+
+
+def test_list_files_splits_media_from_the_rest_in_one_walk(tmp_path):
+    from proav_core.data.media_files import list_files, other_files
+
+    for rel in ("b/x.MP4", "a/s.wav", "a/notes.txt", "z.m4a", ".hidden/h.wav", "a/.h.flac"):
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_bytes(b"")
+    (tmp_path / "gone.mp4").symlink_to(tmp_path / "missing.mp4")  # listed: reading it reports it
+    (tmp_path / "folder.mp4").mkdir()  # a folder with a video's name is not a file
+    media, others = list_files(tmp_path)
+    assert [p.relative_to(tmp_path).as_posix() for p in media] == ["b/x.MP4", "gone.mp4"]
+    assert [p.relative_to(tmp_path).as_posix() for p in others] == ["a/notes.txt", "a/s.wav", "z.m4a"]
+    assert other_files(tmp_path) == others and list_media_files(tmp_path) == media
+    assert [p.name for p in list_files(tmp_path, recursive=False)[1]] == ["z.m4a"]

@@ -87,6 +87,11 @@ steps = 2
     return path
 
 
+def run_folder(config: Path) -> Path:
+    """Where a config written by tiny_config runs."""
+    return config.parent / "runs" / "tiny"
+
+
 def cli(*args: str) -> int:
     return main([str(a) for a in args])
 

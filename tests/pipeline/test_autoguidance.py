@@ -13,8 +13,7 @@ from proav_core.flow_matching import autoguided, cfg_velocity
 from proav_core.sampling import SamplingPipeline
 from proav_core.tasks import TASK_IDS
 
-from .conftest import cli
-from .test_encode_and_sample import run_folder
+from .conftest import cli, run_folder
 
 
 @pytest.fixture(scope="module")

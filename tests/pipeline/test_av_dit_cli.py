@@ -13,7 +13,7 @@ import torch
 from proav_plugins.peers.av_dit.model import INSERTED
 
 from .conftest import cli
-from .test_encode_and_sample import run_folder as tiny_run_folder
+from .conftest import run_folder as tiny_run_folder
 
 
 def run_folder(config: Path) -> Path:

@@ -17,11 +17,7 @@ import proav_core
 from proav_core.training.checkpoint import checkpoint_kind, peek_checkpoint
 from proav_core.training.latent_cache import LatentDataset, LatentManifest
 
-from .conftest import cli, tiny_config
-
-
-def run_folder(config: Path) -> Path:
-    return config.parent / "runs" / "tiny"
+from .conftest import cli, run_folder, tiny_config
 
 
 def stream_seconds(path: Path) -> dict[str, float]:

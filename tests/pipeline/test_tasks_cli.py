@@ -17,8 +17,7 @@ from proav_core.data.condition_inputs import resize_frames
 from proav_core.sampling import SamplingPipeline
 from proav_core.tasks import TASKS, given_mask
 
-from .conftest import cli, tiny_config
-from .test_encode_and_sample import run_folder
+from .conftest import cli, run_folder, tiny_config
 
 SR, FPS, FRAMES = 8000, 4.0, 4  # the tiny config's clip: 1 s
 

@@ -13,8 +13,7 @@ import proav_core
 from proav_core.data import read_clip
 from proav_core.sampling import SamplingPipeline
 
-from .conftest import cli, tiny_config
-from .test_encode_and_sample import run_folder
+from .conftest import cli, run_folder, tiny_config
 from .test_tasks_cli import media  # noqa: F401  (the module fixture of wav and mp4 inputs)
 
 UNIFORM = """
