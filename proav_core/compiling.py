@@ -79,6 +79,11 @@ def _probe(device_type: str) -> str | None:
     return None
 
 
+def compile_unavailable(device: torch.device | str) -> str | None:
+    """None when torch.compile runs on `device`'s type here, else why not (probed once)."""
+    return _probe(torch.device(device).type)
+
+
 def require_compile(device: torch.device | str, option: str = "--compile") -> None:
     """Raise CompileUnavailableError, naming `option`, when torch.compile cannot run on `device`
     (checked once per device type and process by compiling a one-line function)."""

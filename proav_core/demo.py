@@ -26,7 +26,7 @@ import shutil
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -59,12 +59,13 @@ class DemoResult:
     tasks: dict[str, Any] = field(default_factory=dict)  # a2v / v2a example -> what shape_sync saw
     contact_sheet: Path | None = None
     guidance: dict[str, Any] = field(default_factory=dict)  # how the samples were guided
+    compile: dict[str, str | None] = field(default_factory=dict)  # stage -> torch.compile scope (None: eager)
 
     def to_json(self) -> dict[str, Any]:
         return {"run": str(self.run), "seconds": self.seconds, "reconstruction": self.reconstruction,
                 "scores": {s: {m: r.to_dict() for m, r in by.items()} for s, by in self.scores.items()},
                 "targets": self.targets, "sync_above_chance": self.sync_above_chance,
-                "guidance": self.guidance, "samples": [str(p) for p in self.samples], "tasks": self.tasks,
+                "guidance": self.guidance, "compile": self.compile, "samples": [str(p) for p in self.samples], "tasks": self.tasks,
                 "contact_sheet": None if self.contact_sheet is None else str(self.contact_sheet)}
 
 
@@ -121,6 +122,28 @@ def synthesise_clips(folder: Path, clips: int, clip: Any, params: dict[str, Any]
     synthesize(folder, clips, clip, params)
 
 
+def generator_compile(requested: bool | None, hardware: Hardware, say: Callable[[str], None] = print) -> str | None:
+    """The compile scope of the demo's generator training: "network" unless `requested` is False
+    (None: where torch.compile runs here, else eager with a note; True: required). The whole
+    network, as measured on the demo's batch of 32 (docs/demo-runs.md, "Compiled generator");
+    the autoencoder stays eager (compiled, its step was slower)."""
+    from proav_core.compiling import compile_unavailable, require_compile
+    from proav_core.training.hardware import device_type
+
+    if requested is False:
+        return None
+    device = device_type(hardware.accelerator)
+    if requested:
+        require_compile(device)
+    elif reason := compile_unavailable(device):
+        from rich.markup import escape
+
+        say(f"[yellow]note: torch.compile cannot run on {device} here ({escape(reason)}); the generator trains eagerly "
+            "(a C++ compiler, gcc or clang, lets it compile: about 1.3x faster)[/]")
+        return None
+    return "network"
+
+
 def run_demo(cfg: ExperimentConfig, hardware: Hardware, *, clips: int = 128, samples_per_class: int = SAMPLES_PER_CLASS,
              cfg_scale: float = 2.0, guide_scale: float = 2.0, fresh: bool = False,
              say: Callable[[str], None] = print) -> DemoResult:
@@ -128,7 +151,8 @@ def run_demo(cfg: ExperimentConfig, hardware: Hardware, *, clips: int = 128, sam
 
     The samples are guided by autoguidance (`guide_scale`, the generator's guide.ckpt under its
     null condition) when the config keeps a guide ([train.generator] guide_fraction), else by
-    classifier-free guidance (`cfg_scale`)."""
+    classifier-free guidance (`cfg_scale`). `hardware.compile_scope` applies to the generator's
+    training alone (generator_compile)."""
     from proav_core.data import read_clip
     from proav_core.data.prepare import prepare
     from proav_core.data.synth import syncshapes_params
@@ -156,13 +180,16 @@ def run_demo(cfg: ExperimentConfig, hardware: Hardware, *, clips: int = 128, sam
         synthesise_clips(run / "data", clips, cfg.clip, synth_params)
     with stage("prepare", f"decode, mel_frames, shard into {run / 'prepared'}"):
         prepare(files_cfg, run / "prepared")
+    eager = replace(hardware, compile_scope=None)
     with stage("train autoencoder", f"{cfg.train.autoencoder.steps} steps"):
         if not finished(run / "autoencoder" / CHECKPOINT, cfg.train.autoencoder.steps):
-            train_autoencoder(cfg, hardware, resume=(run / "autoencoder" / CHECKPOINT).is_file())
+            train_autoencoder(cfg, eager, resume=(run / "autoencoder" / CHECKPOINT).is_file())
     with stage("encode", f"latents into {run / 'latents'}"):
-        encode_dataset(cfg, hardware)
-    with stage("train generator", f"{cfg.train.generator.steps} steps"):
+        encode_dataset(cfg, eager)
+    compiled = f", compiled ({hardware.compile_scope})" if hardware.compile_scope else ""
+    with stage("train generator", f"{cfg.train.generator.steps} steps{compiled}"):
         generator_stage(cfg, hardware, run / "latents", say)
+    result.compile = {"generator": hardware.compile_scope}
     guide, guide_step = run / "generator" / GUIDE_CHECKPOINT, cfg.train.generator.guide_step
     if guide_step is not None and not guide.is_file():
         say(f"[yellow]no {guide} (the generator was trained without guide_fraction): classifier-free guidance instead[/]")

@@ -26,12 +26,18 @@ def default_config_path() -> str:
 @click.option("--guide-scale", default=2.0, show_default=True, type=float,
               help="autoguidance scale, when the config keeps a guide ([train.generator] guide_fraction)")
 @click.option("--fresh", is_flag=True, help="delete the run folder first instead of resuming it")
+@click.option("--compile/--no-compile", "compile_generator", default=None,
+              help="torch.compile the generator's training step as one network (default: where torch.compile "
+                   "runs here, else eagerly with a note; --compile insists); the autoencoder trains eagerly")
 @hardware_options
-def command(config, overrides, clips, samples_per_class, cfg_scale, guide_scale, fresh, **hardware) -> None:
+def command(config, overrides, clips, samples_per_class, cfg_scale, guide_scale, fresh, compile_generator,
+            **hardware) -> None:
     """Synthesise syncshapes, train the autoencoder, encode, train the generator, sample, score the
     samples, real clips and shuffled real pairs (shape_sync and AV-Align), draw a contact sheet."""
     from proav_core.config import load_config
-    from proav_core.demo import run_demo
+    from dataclasses import replace
+
+    from proav_core.demo import generator_compile, run_demo
     from proav_core.training.hardware import Hardware
 
     path = config or default_config_path()
@@ -39,6 +45,7 @@ def command(config, overrides, clips, samples_per_class, cfg_scale, guide_scale,
     console.print(f"[bold]proav demo[/]: {path} -> {cfg.output_dir}/{cfg.name}")
     hw = Hardware(hardware["accelerator"], str(hardware["devices"]), hardware["strategy"],
                   hardware["precision"], hardware["num_nodes"])
+    hw = replace(hw, compile_scope=generator_compile(compile_generator, hw, say=console.print))
     result = run_demo(cfg, hw, clips=clips, samples_per_class=samples_per_class, cfg_scale=cfg_scale,
                       guide_scale=guide_scale, fresh=fresh, say=console.print)
 

@@ -23,9 +23,17 @@ class Hardware:
     compile_scope: str | None = None  # --compile: "blocks", "network" or "cudagraphs" (proav_core.compiling); None: eager
 
 
+def device_type(accelerator: str) -> str:
+    """The torch device type an --accelerator value trains on: cuda for cuda / gpu (and auto with
+    a CUDA device), mps for mps, else cpu."""
+    if accelerator in ("cuda", "gpu") or (accelerator == "auto" and torch.cuda.is_available()):
+        return "cuda"
+    return "mps" if accelerator == "mps" else "cpu"
+
+
 def default_precision(accelerator: str) -> str:
     """bf16-mixed on a CUDA device that supports it; 32-true elsewhere (CPU, older GPUs)."""
-    wants_cuda = accelerator in ("cuda", "gpu") or (accelerator == "auto" and torch.cuda.is_available())
+    wants_cuda = device_type(accelerator) == "cuda"
     if wants_cuda and torch.cuda.is_available() and torch.cuda.is_bf16_supported():
         return "bf16-mixed"
     return "32-true"
