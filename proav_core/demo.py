@@ -210,8 +210,6 @@ def run_demo(cfg: ExperimentConfig, hardware: Hardware, *, clips: int = 128, sam
             result.guidance["guide_step"] = pipe.load_guide(guide)
         names = [c for c in pipe.classes for _ in range(samples_per_class)]
         generated = pipe.sample([class_prompt(c) for c in names], seed=cfg.seed, **guided)
-        for old in (run / "samples").glob("sample_*"):
-            old.unlink()
         written = write_samples(run / "samples", generated, cfg)
         result.samples = [p for p in written if p.suffix == ".mp4"]
     with stage("score", "held-out reconstruction; AV-Align and shape_sync of samples (read back from mp4), "

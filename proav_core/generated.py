@@ -54,11 +54,15 @@ def _slug(prompt: str) -> str:
 
 def write_samples(folder: str | Path, generated: Generated, cfg: ExperimentConfig) -> list[Path]:
     """Per sample: sample_<i>_<class>.mp4 (video + AAC audio), .wav, _frames.png, _mel.png;
-    plus the resolved config.toml. Returns the files written."""
+    plus the resolved config.toml. Samples an earlier call left in `folder` are removed first,
+    so the folder holds this call's alone. Returns the files written."""
     from proav_core.data.writers import save_frame_strip, write_clip_outputs
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
+    for old in folder.glob("sample_*"):
+        if old.is_file():
+            old.unlink()
     files: list[Path] = []
     clip = cfg.clip
     for i, prompt in enumerate(generated.prompts):

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -25,13 +26,14 @@ from torch import Tensor
 from proav_core.build import build_component, build_generation
 from proav_core.compiling import compile_model, fixed_batches
 from proav_core.config import ExperimentConfig
-from proav_core.errors import ConfigError, UsageError, did_you_mean
+from proav_core.errors import ConfigError, ProavWarning, UsageError, did_you_mean
 from proav_core.flow_matching import autoguided
 from proav_core.generated import Generated, class_prompt
 from proav_core.interfaces.generation import StepCallback
 from proav_core.training.checkpoint import component_names, load_weights, peek_checkpoint, require_kind
 from proav_core.training.class_probe import ClassProbe, probes_from_dict
 from proav_core.training.encode import load_autoencoder
+from proav_core.training.latent_cache import autoencoder_changed
 from proav_core.data.bad_input import BadInput
 from proav_core.data.condition_inputs import given_tensor_clips, read_audio_clips, read_video_clips
 from proav_core.interfaces.autoencoder import Planes
@@ -87,8 +89,13 @@ class SamplingPipeline:
         latents = raw["latents"]
         normalizer = (LatentNormalizer.from_dict(latents["normalization"]) if latents.get("normalization")
                       else None)  # generator checkpoints from before normalisation
-        autoencoder = load_autoencoder(cfg, autoencoder_checkpoint or latents["autoencoder_checkpoint"],
-                                       option="--ae-ckpt" if autoencoder_checkpoint else None)
+        ae_path = autoencoder_checkpoint or latents["autoencoder_checkpoint"]
+        autoencoder = load_autoencoder(cfg, ae_path, option="--ae-ckpt" if autoencoder_checkpoint else None)
+        if autoencoder_changed(ae_path, latents.get("autoencoder_sha256", "")):
+            warnings.warn(f"{ae_path} is not the autoencoder checkpoint the generator's latents were encoded with "
+                          f"({latents['autoencoder_checkpoint']} as it was then): its decoder may not read what the "
+                          "generator makes (grey or garbled samples); give that checkpoint with --ae-ckpt, or encode "
+                          "again and retrain the generator", ProavWarning, stacklevel=2)
         audio_repr = None if cfg.audio_repr is None else build_component(cfg.audio_repr, clip=cfg.clip)
         pipe = cls(cfg, flow, parts.stacker, parts.sampler, autoencoder, audio_repr, device, normalizer, latents)
         pipe.class_probes = probes_from_dict(raw.get("class_probe"))  # absent before class probes

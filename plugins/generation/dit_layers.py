@@ -48,11 +48,11 @@ def resolve_size(preset: str, **overrides) -> Size:
     size = dataclasses.replace(PRESETS[preset], **{k: v for k, v in overrides.items() if v is not None})
     size = dataclasses.replace(size, patch=tuple(size.patch))
     if size.hidden % size.heads:
-        raise ConfigError(f"generator width {size.hidden} is not divisible by {size.heads} heads",
-                          path="model.generator.heads")
+        raise ConfigError(f"model.generator: width hidden={size.hidden} is not divisible by heads={size.heads}; "
+                          "change hidden or heads", path="model.generator.heads")
     if size.hidden % 4:
-        raise ConfigError(f"generator width {size.hidden} must be a multiple of 4 (2-D sin-cos positions)",
-                          path="model.generator.hidden")
+        raise ConfigError(f"model.generator: width hidden={size.hidden} must be a multiple of 4 (2-D sin-cos "
+                          "positions)", path="model.generator.hidden")
     return size
 
 

@@ -9,6 +9,7 @@ waveform (B, S); all in [-1, 1], so the data range is 2.
 
 from __future__ import annotations
 
+import warnings
 from collections import deque
 from typing import Any, Literal
 
@@ -16,6 +17,7 @@ import torch
 from pydantic import Field
 
 from proav_core import ClipSpec, ComponentParams
+from proav_core.errors import ProavWarning
 from proav_core.interfaces import MetricResult, Role
 from proav_core.metrics.psnr import psnr
 
@@ -63,5 +65,10 @@ class PSNR:
         finite = [v for v in self.values if v != float("inf")]
         details = {"pairs": pairs, "identical_pairs": pairs - len(finite),
                    "unpaired": self.counts["real"] + self.counts["fake"] - 2 * pairs}
+        if details["unpaired"]:
+            warnings.warn(f"{self.name}: {self.counts['real']} real against {self.counts['fake']} generated clips, "
+                          f"{details['unpaired']} left without a pair; PSNR pairs the k-th real clip with the k-th "
+                          "generated one (by sorted file name in `proav eval`), so give it reconstructions named "
+                          "like their originals, as many as they are", ProavWarning, stacklevel=2)
         value = sum(finite) / len(finite) if finite else float("inf")
         return MetricResult(self.name, value, details=details, **common)

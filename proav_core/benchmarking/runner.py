@@ -23,10 +23,10 @@ from proav_core.benchmarking.workloads import AutoencoderBench, GeneratorBench, 
 from proav_core.build import Assembly, build_component
 from proav_core.compiling import compile_model, compiled_summary, require_compile
 from proav_core.config import ExperimentConfig, config_from_dict, config_to_dict
-from proav_core.errors import ProavError, UsageError, did_you_mean
+from proav_core.errors import ProavError, UsageError
 from proav_core.training.hardware import default_precision
+from proav_core.training.hardware import make_fabric as guarded_fabric
 
-ACCELERATORS = ("auto", "cpu", "cuda", "gpu", "mps")
 PARTS = ("autoencoder", "generator", "sample")
 ANALYTIC_NOTE = ("analytic = the generator's describe() forward FLOPs per sample x generator samples evaluated "
                  "(x 3 for a training step: backward ~ 2 x forward); matmuls and attention only, "
@@ -55,14 +55,7 @@ class BenchSettings:
 def make_fabric(settings: BenchSettings) -> Fabric:
     """A single-device Fabric; unknown or unavailable accelerators and precisions are UsageErrors."""
     acc = settings.accelerator
-    if acc not in ACCELERATORS:
-        raise UsageError(f"--accelerator {acc!r} is not known{did_you_mean(acc, ACCELERATORS)}; "
-                         f"use one of {', '.join(ACCELERATORS)}")
-    precision = settings.precision or default_precision(acc)
-    try:
-        return Fabric(accelerator=acc, devices=1, precision=precision)
-    except Exception as err:  # noqa: BLE001 - lightning raises several types for the same user mistake
-        raise UsageError(f"cannot benchmark with --accelerator {acc} --precision {precision}: {err}") from None
+    return guarded_fabric("benchmark", accelerator=acc, devices=1, precision=settings.precision or default_precision(acc))
 
 
 def with_sampler_steps(cfg: ExperimentConfig, steps: int) -> tuple[ExperimentConfig, str | None]:

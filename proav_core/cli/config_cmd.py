@@ -70,13 +70,41 @@ def unset_sections(cfg) -> list[str]:
     return missing
 
 
+def build_on_meta(cfg) -> None:
+    """Build the config's model sections on the meta device (no memory, no weights read but those
+    a component's own factory reads), with as many classes as its dataset says."""
+    import torch
+
+    from proav_core.build import build_from_config
+
+    classes = [f"class{i}" for i in range(int(getattr(getattr(cfg.dataset, "params", None), "num_classes", 0) or 0))]
+    slim = cfg.model_copy(update={"metrics": [], "audio_repr": None, "dataset": None})
+    with torch.device("meta"):
+        build_from_config(slim, classes=classes)
+
+
 @command.command("check")
 @config_argument
 def check_cmd(config: str, overrides: tuple[str, ...]) -> None:
-    """Validate every section and component; exit 2 on the first error."""
+    """Validate every section and component, and build the model on the meta device; exit 2 on the
+    first error."""
+    from proav_core.errors import ConfigError, MissingWeightsError, ProavError
+
     cfg = load_cli_config(config, overrides)
+    weights_note = None
+    try:
+        if cfg.model.autoencoder is not None:  # without it nothing sizes the rest (the check names it missing)
+            build_on_meta(cfg)  # sizes that only building reveals: patches that do not divide the latent, ...
+    except MissingWeightsError as err:  # a file another stage writes (e.g. AV-DiT's backbone run): not the config's fault
+        weights_note = f"note: the model was not built, it reads weights that are not there yet: {err}"
+    except ProavError:
+        raise
+    except Exception as err:  # noqa: BLE001 - a component's own check, in whatever type it raised
+        raise ConfigError(f"{config}: the model cannot be built from it: {type(err).__name__}: {err}") from None
     console.print(_component_tree(cfg))
     console.print(f"[green]ok[/]: {config} is valid")
+    if weights_note:
+        console.print(weights_note, markup=False, highlight=False)
     missing = unset_sections(cfg)
     if missing:  # e.g. a recipe fragment: valid, but not every command can run it
         console.print("not set here: " + "; ".join(missing), markup=False, highlight=False)

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from proav_core.cli.common import console, err_console, load_cli_config
+from proav_core.errors import UsageError
 
 
 @click.group("data")
@@ -25,13 +26,24 @@ def command() -> None:
               help="clips' worth of frames in each file (one continuous scene)")
 @click.option("--split", default="train", show_default=True, type=click.Choice(["train", "test"]),
               help="which syncshapes split the scenes come from")
-def synth_cmd(out, num, config, overrides, clips_per_file, split) -> None:
+@click.option("--overwrite", is_flag=True, help="replace the files an earlier synth wrote into --out")
+def synth_cmd(out, num, config, overrides, clips_per_file, split, overwrite) -> None:
     """Write syncshapes clips as mp4 files in class subfolders, plus events.json (event frames)."""
     from proav_core.cli.demo_cmd import default_config_path
-    from proav_core.data.synth import synthesize, syncshapes_params
+    from proav_core.data.media_files import list_media_files
+    from proav_core.data.synth import remove_synthesized, synthesize, syncshapes_params
+    from proav_core.output_folders import check_output_folder
 
     cfg = load_cli_config(config or default_config_path(), overrides)
     params = syncshapes_params(cfg)
+    check_output_folder(out, "--out", "pass another --out")
+    removed = remove_synthesized(out, dry_run=not overwrite)
+    if not removed and Path(out).is_dir() and list_media_files(out):
+        raise UsageError(f"{out} holds videos that no earlier synth wrote (no events.json); pass another --out")
+    if removed and not overwrite:
+        raise UsageError(f"{out} already holds {len(removed) - 1} synthesised file(s) and their events.json; pass "
+                         "--overwrite to replace them, or another --out (adding to them would leave events.json "
+                         "describing only the new files)")
     path = synthesize(out, num, cfg.clip, params, clips_per_file=clips_per_file, split=split)
     console.print(f"wrote {num} file(s) under {out}; event frames in {path}")
 

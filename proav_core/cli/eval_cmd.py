@@ -76,12 +76,14 @@ def folder_batches(
 
 def _media_files(folder: str, limit: int | None, skipped: list[dict[str, str]]) -> list[Path]:
     """The folder's videos (at most `limit`); its audio-only files go to `skipped`, named, as
-    `data prepare` reports them, rather than being passed over without a word."""
+    `data prepare` reports them, rather than being passed over without a word (not the wav a
+    video of the same name has beside it: a sample's own soundtrack)."""
     from proav_core.data.media_files import is_audio_file, list_files
 
     files, others = list_files(folder)  # each sorted by relative path
+    videos = {p.with_suffix("") for p in files}  # `proav sample` writes sample_<i>.wav beside sample_<i>.mp4
     skipped += [{"source": str(p), "reason": "no video stream", "detail": "an audio file; eval reads sounding videos"}
-                for p in others if is_audio_file(p)]
+                for p in others if is_audio_file(p) and p.with_suffix("") not in videos]
     if not files:
         raise UsageError(f"{folder} holds no media files (mp4, mkv, webm, avi, mov, ...)")
     return files[:limit] if limit else files
@@ -119,6 +121,7 @@ def command(config, overrides, real_dir, fake_dir, metric_names, out, batch_size
     """Metrics between a folder of real and a folder of generated sounding videos."""
     from proav_core.build import build_component
     from proav_core.metrics.evaluate import EvalReport, build_metrics, evaluate, select_sections
+    from proav_core.output_folders import check_output_folder
     from proav_core.progress import progress_bar
 
     cfg = load_cli_config(config, overrides)
@@ -138,6 +141,8 @@ def command(config, overrides, real_dir, fake_dir, metric_names, out, batch_size
                     run.metric, run.error = None, "needs the audio representation: add an [audio_repr] section"
         else:
             audio_repr = build_component(cfg.audio_repr, clip=cfg.clip)
+    path = Path(out) if out else Path(cfg.output_dir) / cfg.name / "eval.json"
+    check_output_folder(path.parent, "--out" if out else "output_dir", "pass another --out")  # before any clip is read
     dev = _device(device)
     skipped: list[dict[str, str]] = []
     fake_files = _media_files(fake_dir, limit, skipped)
@@ -151,7 +156,6 @@ def command(config, overrides, real_dir, fake_dir, metric_names, out, batch_size
                "pairing": "psnr pairs real and generated files in sorted-name order"}
     report = EvalReport(results, cfg.clip, sources, skipped)
     print_table(report)
-    path = Path(out) if out else Path(cfg.output_dir) / cfg.name / "eval.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(report.to_dict(), indent=2, default=str) + "\n")
     if skipped:

@@ -14,10 +14,9 @@ from proav_core.errors import UsageError
 def check_no_earlier_samples(out: Path, overwrite: bool) -> None:
     """Refuse an --out that holds samples already (unless --overwrite), or that cannot be made
     (the nearest existing folder above it is not writable); nothing is created."""
-    existing = next((p for p in (out, *out.parents) if p.exists()), Path("."))
-    if not existing.is_dir() or not os.access(existing, os.W_OK):
-        raise UsageError(f"output directory {out} is not writable ({existing} is not a writable folder); "
-                         "pass another --out")
+    from proav_core.output_folders import check_output_folder
+
+    check_output_folder(out, "--out", "pass another --out")
     earlier = sorted(out.glob("sample_*.mp4")) if out.is_dir() else []
     if earlier and not overwrite:
         raise UsageError(f"{out} already holds samples ({earlier[0].name}, ...); pass --overwrite or another --out")
@@ -53,8 +52,9 @@ def check_writable(out: Path) -> None:
 @click.option("--given-label", default="probe", show_default=True, type=click.Choice(("probe", "none")),  # GIVEN_LABELS
               help="a2v/v2a without --prompt: probe (prompt each sample with the class the checkpoint's class probe "
               "reads from the given side) or none (no prompt)")
-@click.option("--num", default=4, show_default=True, type=click.IntRange(min=1),
-              help="samples per prompt (per class without --prompt); joint only")
+@click.option("--num", default=None, type=click.IntRange(min=1),
+              help="samples per prompt (per class without --prompt), default 4; joint only (a2v / v2a make one "
+                   "per clip of the given file)")
 @click.option("--steps", default=None, type=click.IntRange(min=1), help="sampler steps (default: the config's)")
 @click.option("--cfg", "cfg_scale", default=1.0, show_default=True, type=float, help="classifier-free guidance scale")
 @click.option("--guide-ckpt", default=None, help="autoguidance in place of --cfg: a weaker generator checkpoint of "
@@ -80,8 +80,11 @@ def command(config, overrides, ckpt, ae_ckpt, task, audio_file, video_file, resi
     from proav_core.generated import write_samples
     from proav_core.sampling import SamplingPipeline
     from proav_core.tasks import get_task
+    from proav_core.training.hardware import check_accelerator
 
     spec = get_task(task, "--task")
+    if num is not None and spec.given:
+        raise UsageError(f"--num goes with --task joint; --task {spec.name} makes one sample per clip of the given file")
     if resize != "crop" and "video" not in spec.given:
         raise UsageError(f"--resize fits a given --video: it goes with --task v2a, not {spec.name}")
     if guide_scale is not None and guide_ckpt is None:
@@ -98,7 +101,7 @@ def command(config, overrides, ckpt, ae_ckpt, task, audio_file, video_file, resi
     cfg = load_cli_config(config, overrides)
     out = Path(out_dir)
     check_no_earlier_samples(out, overwrite)
-    device = "cuda" if accelerator in ("cuda", "gpu") or (accelerator == "auto" and _cuda()) else "cpu"
+    device = check_accelerator(accelerator)
     if compile_scope:
         require_compile(device)  # before the checkpoints are read
     pipe = SamplingPipeline.from_checkpoint(cfg, ckpt, ae_ckpt, device=device)
@@ -118,14 +121,10 @@ def command(config, overrides, ckpt, ae_ckpt, task, audio_file, video_file, resi
     else:
         if audio_file or video_file:
             raise UsageError("--audio goes with --task a2v and --video with --task v2a; --task joint takes neither")
-        chosen = [p for p in (prompts or pipe.default_prompts()) for _ in range(num)]
+        chosen = [p for p in (prompts or pipe.default_prompts()) for _ in range(num or 4)]
         generated = pipe.sample(chosen, cfg_scale=cfg_scale, seed=seed, **guided)
     check_writable(out)
     files = write_samples(out, generated, cfg)
-    console.print(f"{len(generated.prompts)} samples in {out} ({len(files)} files), config: {out / 'config.toml'}")
-
-
-def _cuda() -> bool:
-    import torch
-
-    return torch.cuda.is_available()
+    count = len(generated.prompts)
+    console.print(f"{count} sample{'s' if count != 1 else ''} in {out} ({len(files)} files), config: "
+                  f"{out / 'config.toml'}")

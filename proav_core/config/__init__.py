@@ -45,8 +45,26 @@ def load_config(
     path: str | Path, overrides: Iterable[str] = (), registry: Registry | None = None
 ) -> ExperimentConfig:
     """Read a TOML config (following `extends`), apply `--set` overrides, validate, resolve."""
+    overrides = list(overrides)
     tree = apply_overrides(read_config_tree(path), overrides)
-    return config_from_dict(tree, registry=registry, source=str(path))
+    try:
+        return config_from_dict(tree, registry=registry, source=str(path))
+    except ConfigError as err:
+        culprit = _override_at(err.path, overrides)
+        if culprit is None:
+            raise
+        raise type(err)(f"--set {culprit} (on {path}): {str(err).removeprefix(f'{path}: ')}", path=err.path) from None
+
+
+def _override_at(key_path: str | None, overrides: list[str]) -> str | None:
+    """The last --set override whose key is `key_path` or holds it (the one an error there came from)."""
+    if not key_path:
+        return None
+    for override in reversed(overrides):
+        key = override.split("=", 1)[0].strip()
+        if key_path == key or key_path.startswith(key + ".") or key.startswith(key_path + "."):
+            return override
+    return None
 
 
 def config_to_dict(cfg: ExperimentConfig) -> dict[str, Any]:

@@ -250,7 +250,10 @@ def prepare(
             ds = build_component(cfg.dataset, clip=cfg.clip, audio_repr=audio_repr, split=split)
             results[split] = prepare_split(ds, out / split, fingerprint, split, strict, overwrite,
                                            sources_per_shard, show_progress, console)
-    except BadInput:  # strict mode (or on_bad_file = "error"): leave nothing this run made
+        if all(r.clips == 0 for r in results.values()):
+            raise UsageError(f"no clips prepared into {out}: every split is empty ({'; '.join(_empty_reasons(results))})"
+                             f"{_clip_hint(cfg, results)}; nothing was kept")
+    except (BadInput, UsageError):  # strict mode (or on_bad_file = "error"), or nothing usable: leave nothing this run made
         for folder in new_splits:
             shutil.rmtree(folder, ignore_errors=True)
         for folder in new_parents:
@@ -260,3 +263,16 @@ def prepare(
                 break  # not made, or holds something else: keep it and its parents
         raise
     return results
+
+
+def _empty_reasons(results: dict[str, SplitResult]) -> list[str]:
+    return [w.removeprefix("the ") for r in results.values() for w in r.warnings if " has 0 clips" in w]
+
+
+def _clip_hint(cfg: ExperimentConfig, results: dict[str, SplitResult]) -> str:
+    """When files were too short for the config's clip: the clip's length and what to set."""
+    if not any(s.reason == "shorter than one clip" for r in results.values() for s in r.skipped):
+        return ""
+    seconds = cfg.clip.frames / cfg.clip.fps
+    return (f". The config's clip is {cfg.clip.frames} frames at {cfg.clip.fps:g} fps ({seconds:g} s): set [clip] "
+            "to fit the files, e.g. --set clip.frames=8 --set clip.fps=8.0 for the 1-second clips of `proav data synth`")

@@ -34,6 +34,24 @@ def syncshapes_params(cfg: ExperimentConfig) -> dict[str, Any]:
     return to_plain(cfg.dataset.params)
 
 
+def remove_synthesized(out: str | Path, dry_run: bool = False) -> list[Path]:
+    """The files an earlier `synthesize` wrote into `out` (those its events.json lists, and the
+    events.json itself), deleted unless `dry_run`; [] when `out` holds no events.json. A folder
+    with mp4 files but no events.json is not touched."""
+    events = Path(out) / EVENTS_FILE
+    if not events.is_file():
+        return []
+    try:
+        listed = list(json.loads(events.read_text()).get("files", {}))
+    except (OSError, ValueError, AttributeError):
+        listed = []
+    found = [p for p in (Path(out) / rel for rel in listed) if p.is_file()] + [events]
+    if not dry_run:
+        for path in found:
+            path.unlink()
+    return found
+
+
 def synthesize(
     out: str | Path, num: int, clip: ClipSpec, params: dict[str, Any] | None = None, clips_per_file: int = 1,
     split: str = "train", show_progress: bool = True,

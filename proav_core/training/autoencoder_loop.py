@@ -148,7 +148,6 @@ def train_autoencoder(
     sched_g = warmup_schedule(opt_g, opt.warmup_steps, opt.decay, loop.steps)
     sched_d = warmup_schedule(opt_d, opt.warmup_steps, opt.decay, loop.steps) if opt_d else None
     names = component_names(cfg)
-    write_resolved_config(fabric, directory, cfg)
     autoencoder, opt_g = fabric.setup(autoencoder, opt_g)
     if opt_d is not None:
         step_fn.discriminators, opt_d = fabric.setup(step_fn.discriminators, opt_d)
@@ -170,6 +169,7 @@ def train_autoencoder(
     start = 0
     if ckpt is not None:
         start = int(load_checkpoint(fabric, ckpt, state(0), names)["step"])
+    write_resolved_config(fabric, directory, cfg)  # after a resumed checkpoint loaded: a refused run changes nothing
     sampler = StepBatchSampler(len(dataset), loop.batch_size, cfg.seed, fabric.global_rank, fabric.world_size, start)
     batches = iter(DataLoader(dataset, batch_sampler=sampler, num_workers=loop.num_workers))
 

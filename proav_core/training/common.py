@@ -13,7 +13,8 @@ import torch
 from lightning_fabric import Fabric
 
 from proav_core.config import ExperimentConfig, config_to_toml
-from proav_core.errors import ProavError, UsageError
+from proav_core.errors import CheckpointError, ProavError, UsageError
+from proav_core.output_folders import check_output_folder
 from proav_core.progress import progress_bar
 from proav_core.training.checkpoint import save_checkpoint, seed_step
 from proav_core.training.run_log import MetricsLog, plot_curves
@@ -46,10 +47,18 @@ def run_dir(cfg: ExperimentConfig) -> Path:
 
 
 def prepare_stage_dir(directory: Path, resume: bool, overwrite: bool) -> Path | None:
-    """Check the stage folder against --resume/--overwrite; returns the checkpoint to resume."""
+    """Check the stage folder against --resume/--overwrite before anything is written; returns
+    the checkpoint to resume."""
     ckpt = directory / CHECKPOINT
+    check_output_folder(directory, "output_dir", "set output_dir (or name) to lead to a folder")
+    if resume and overwrite:
+        raise UsageError("--resume and --overwrite exclude each other: --resume continues the run in "
+                         f"{directory}, --overwrite starts a new one in its place; pass one")
     if resume:
-        return ckpt  # load_checkpoint reports a missing file
+        if not ckpt.is_file():
+            raise CheckpointError(f"checkpoint not found: {ckpt} (nothing to resume: run without --resume "
+                                  "to start this stage)")
+        return ckpt
     if ckpt.exists() and not overwrite:
         raise UsageError(
             f"{directory} already holds a checkpoint ({ckpt.name}); pass --resume to continue that "
@@ -121,6 +130,9 @@ def run_steps(
     zero = fabric.is_global_zero
     log = MetricsLog(directory, resume_step=start, enabled=zero)
     trained = float(log.rows[-1].get("train_s") or 0.0) if log.rows else 0.0
+    if start >= steps:
+        fabric.print(f"{description}: the checkpoint is at step {start} of {steps} already, nothing to train (raise "
+                     "the config's steps to train further)")
     with progress_bar(steps, description, disable=not zero) as advance:
         advance(start)
         for step in range(start, steps):

@@ -17,11 +17,13 @@ from torch.utils.data import DataLoader, Subset
 
 from proav_core.build import build_component
 from proav_core.config import ExperimentConfig
+from proav_core.data.manifest import file_sha256
 from proav_core.errors import ConfigError
+from proav_core.output_folders import check_output_folder
 from proav_core.progress import progress_bar
 from proav_core.training.checkpoint import component_names, load_weights
 from proav_core.training.common import CHECKPOINT, run_dir
-from proav_core.training.hardware import Hardware, default_precision
+from proav_core.training.hardware import Hardware, default_precision, make_fabric
 from proav_core.training.latent_cache import MANIFEST, LatentManifest, read_shard, write_shard
 from proav_core.training.latent_norm import LatentNormalizer
 
@@ -30,8 +32,8 @@ PROGRESS = "encode-progress.json"
 
 def single_device_fabric(hardware: Hardware) -> Fabric:
     """One process on one device (inference: encoding, sampling)."""
-    return Fabric(accelerator=hardware.accelerator, devices=1,
-                  precision=hardware.precision or default_precision(hardware.accelerator))
+    return make_fabric("run on one device", accelerator=hardware.accelerator, devices=1,
+                       precision=hardware.precision or default_precision(hardware.accelerator))
 
 
 def load_autoencoder(cfg: ExperimentConfig, checkpoint: str | Path | None = None,
@@ -61,6 +63,8 @@ def encode_dataset(
     """Encode the training split into <run>/latents; returns the folder."""
     checkpoint = Path(checkpoint or run_dir(cfg) / "autoencoder" / CHECKPOINT).resolve()
     out = Path(out_dir or run_dir(cfg) / "latents")
+    check_output_folder(out, "--out" if out_dir else "output_dir",
+                        "pass another --out" if out_dir else "set output_dir (or name) to lead to a folder")
     fabric = single_device_fabric(hardware)
     autoencoder = fabric.setup_module(load_autoencoder(cfg, checkpoint))
     if cfg.dataset is None:
@@ -105,6 +109,7 @@ def encode_dataset(
         shards=shards,
         num_items=len(dataset),
         autoencoder_checkpoint=str(checkpoint),
+        autoencoder_sha256=file_sha256(checkpoint),
         components=component_names(cfg),
         normalization=normalizer.to_dict(),
     ).save(out)

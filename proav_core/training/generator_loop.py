@@ -39,7 +39,7 @@ from proav_core.training.common import (
 )
 from proav_core.training.ema import EMA
 from proav_core.training.hardware import Hardware, launch_fabric
-from proav_core.training.latent_cache import LatentDataset
+from proav_core.training.latent_cache import LatentDataset, autoencoder_changed
 from proav_core.training.latent_norm import LatentNormalizer
 from proav_core.training.schedule import warmup_schedule
 from proav_core.training.sharding import is_sharded, update_ema
@@ -227,6 +227,10 @@ def train_generator(
         require_compile(fabric.device)  # before anything is written
     loop = cfg.train.generator
     latents = LatentDataset(latents_dir or run_dir(cfg) / "latents")
+    encoded_by = latents.manifest.autoencoder_checkpoint
+    if autoencoder_changed(encoded_by, latents.manifest.autoencoder_sha256):
+        raise UsageError(f"the latents in {latents.directory} were encoded by {encoded_by}, which has changed since "
+                         "(trained again or overwritten): run `proav encode CONFIG` again, then train the generator")
     seed_step(cfg.seed, -1, 0)  # initial weights depend on the config's seed alone
     model, stacker = build_flow_model(cfg, latents)
     normalizer = latents.normalizer()
@@ -239,7 +243,6 @@ def train_generator(
     names = component_names(cfg)
     context = getattr(model.generator, "checkpoint_context", None)  # optional hook: what rebuilding it needs
     generator_context = context() if callable(context) else {}
-    write_resolved_config(fabric, directory, cfg)
     fabric.print("generator parameters: {:,} trainable of {:,}; with the conditioner: {:,} of {:,}".format(
         *parameter_counts(model.generator), *parameter_counts(model)))
     sharded = is_sharded(fabric)
@@ -262,7 +265,8 @@ def train_generator(
                            "latent_bound": latents.manifest.latent_bound,
                            "normalization": normalizer.to_dict(),
                            "classes": latents.manifest.classes,
-                           "autoencoder_checkpoint": latents.manifest.autoencoder_checkpoint},
+                           "autoencoder_checkpoint": latents.manifest.autoencoder_checkpoint,
+                           "autoencoder_sha256": latents.manifest.autoencoder_sha256},
                "tasks": cfg.train.generator.tasks, "given_summary": cfg.train.generator.given_summary,
                "class_probe": class_probes, "generator_context": generator_context}
         if ema is not None:
@@ -279,6 +283,7 @@ def train_generator(
         start = int(load_checkpoint(fabric, ckpt, restore, names)["step"])
         if note := resumed_guide_note(directory / GUIDE_CHECKPOINT, loop.guide_step, start):
             fabric.print(note)
+    write_resolved_config(fabric, directory, cfg)  # after a resumed checkpoint loaded: a refused run changes nothing
     sampler = StepBatchSampler(len(latents), loop.batch_size, cfg.seed, fabric.global_rank, fabric.world_size, start)
     batches = iter(DataLoader(latents, batch_sampler=sampler, num_workers=loop.num_workers, collate_fn=collate_planes))
 

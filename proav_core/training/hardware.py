@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from lightning_fabric import Fabric
@@ -56,6 +57,43 @@ def _strategy(name: str) -> str | Strategy:
     return fsdp_strategy(name) if name in FSDP_STRATEGIES else name
 
 
+ACCELERATORS = ("auto", "cpu", "cuda", "gpu", "mps")
+
+
+def check_accelerator(accelerator: str) -> str:
+    """The device type of an --accelerator value that names a known kind of device present
+    here; a UsageError naming the option otherwise."""
+    from proav_core.errors import UsageError, did_you_mean
+
+    if accelerator not in ACCELERATORS:
+        raise UsageError(f"--accelerator {accelerator!r} is not known{did_you_mean(accelerator, ACCELERATORS)}; "
+                         f"use one of {', '.join(ACCELERATORS)}")
+    kind = device_type(accelerator)
+    if kind == "cuda" and not torch.cuda.is_available():
+        raise UsageError(f"--accelerator {accelerator}: no CUDA device is available here; use --accelerator cpu "
+                         "(or auto)")
+    if kind == "mps" and not torch.backends.mps.is_available():
+        raise UsageError(f"--accelerator {accelerator}: no MPS device is available here; use --accelerator cpu "
+                         "(or auto)")
+    return kind
+
+
+def make_fabric(what: str, **settings: Any) -> Fabric:
+    """Fabric(**settings), with the user's mistakes (an unknown or absent accelerator, a
+    strategy, precision or device count Lightning refuses) as one-line UsageErrors naming the
+    options; `what` says what could not start, e.g. "train", "encode"."""
+    from proav_core.errors import UsageError
+
+    check_accelerator(settings.get("accelerator", "auto"))
+    try:
+        return Fabric(**settings)
+    except Exception as err:  # noqa: BLE001 - Lightning raises several types for the same user mistake
+        shown = " ".join(f"--{k.replace('_', '-')} {v}" for k, v in settings.items()
+                         if isinstance(v, (str, int, list)))
+        text = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise UsageError(f"cannot {what} with {shown}: {text}") from None
+
+
 def launch_fabric(hardware: Hardware) -> Fabric:
     """A launched Fabric. Under `fabric run` its LT_* settings win and launch() is not called
     (the processes already exist); otherwise the command-line settings are used. FSDP, from
@@ -69,7 +107,8 @@ def launch_fabric(hardware: Hardware) -> Fabric:
             return Fabric(strategy=strategy)
         finally:
             os.environ["LT_STRATEGY"] = name
-    fabric = Fabric(
+    fabric = make_fabric(
+        "train",
         accelerator=hardware.accelerator,
         devices=_devices(hardware.devices),
         strategy=_strategy(hardware.strategy),

@@ -31,6 +31,7 @@ class LatentManifest:
     autoencoder_checkpoint: str = ""
     components: dict[str, str] = field(default_factory=dict)
     normalization: dict[str, Any] | None = None  # LatentNormalizer.to_dict(); None: caches from before
+    autoencoder_sha256: str = ""  # of the checkpoint file the cache was encoded with; "": caches from before
 
     def save(self, directory: Path) -> None:
         tmp = directory / (MANIFEST + ".tmp")
@@ -99,3 +100,12 @@ class LatentDataset(Dataset):
 
     def __getitem__(self, index: int) -> dict[str, Any]:
         return {"planes": {k: v[index] for k, v in self.planes.items()}, "label": self.labels[index]}
+
+
+def autoencoder_changed(checkpoint: str | Path, sha256: str) -> bool:
+    """Whether the autoencoder checkpoint file at `checkpoint` is no longer the one whose sha256
+    a latent cache recorded (False when nothing was recorded or the file is gone: no telling)."""
+    from proav_core.data.manifest import file_sha256
+
+    path = Path(checkpoint)
+    return bool(sha256) and path.is_file() and file_sha256(path) != sha256

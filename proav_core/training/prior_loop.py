@@ -22,7 +22,7 @@ from torch.utils.data import DataLoader
 
 from proav_core.build import build_component
 from proav_core.config import ExperimentConfig, config_to_dict
-from proav_core.errors import CheckpointError, ConfigError
+from proav_core.errors import CheckpointError, ConfigError, MissingWeightsError
 from proav_core.training.batches import StepBatchSampler
 from proav_core.training.checkpoint import (
     component_names,
@@ -74,7 +74,6 @@ def train_prior(cfg: ExperimentConfig, hardware: Hardware = Hardware(), *, resum
     optimizer = adam(model.parameters(), opt, fabric.device, decoupled=True)
     scheduler = warmup_schedule(optimizer, opt.warmup_steps, opt.decay, loop.steps)
     names = component_names(cfg)
-    write_resolved_config(fabric, directory, cfg)
     model, optimizer = fabric.setup(model, optimizer)
     stage = {"name": str(cfg.model.prior.name), "params": cfg.model.prior.params.model_dump(),
              "cond_dim": int(conditioner.dim), "latent_shape": list(stacker.latent_shape),
@@ -87,6 +86,7 @@ def train_prior(cfg: ExperimentConfig, hardware: Hardware = Hardware(), *, resum
     start = 0
     if ckpt is not None:
         start = int(load_checkpoint(fabric, ckpt, state(0), names)["step"])
+    write_resolved_config(fabric, directory, cfg)  # after a resumed checkpoint loaded: a refused run changes nothing
     sampler = StepBatchSampler(len(latents), loop.batch_size, cfg.seed, fabric.global_rank, fabric.world_size, start)
     batches = iter(DataLoader(latents, batch_sampler=sampler, num_workers=loop.num_workers, collate_fn=collate_planes))
 
@@ -109,13 +109,13 @@ def load_trained_prior(path: str | None, name: str, key: str, cond_dim: int, sta
     whose config names the checkpoint at `key`; the prior stage's conditioner weights ride along
     as `prior.stage_conditioner` (a state dict, not a submodule). ConfigError (naming `key`) when the path is
     unset or missing, the file is another kind of checkpoint, or it was trained for another
-    prior, condition width or latent layout."""
+    prior, condition width or latent layout; MissingWeightsError when the file is not there."""
     if not path:
         raise ConfigError(f"{key} is not set: a prior '{name}' must be trained first (`proav train prior CONFIG` "
                           "writes <output_dir>/<name>/prior/last.ckpt); set the key to that file", path=key)
     if not Path(path).is_file():
-        raise ConfigError(f"{key}: prior checkpoint {path} not found; train it with `proav train prior CONFIG` "
-                          "or point the key to an existing last.ckpt", path=key)
+        raise MissingWeightsError(f"{key}: prior checkpoint {path} not found; train it with `proav train prior "
+                                  "CONFIG` or point the key to an existing last.ckpt")
     try:
         raw = peek_checkpoint(path)
         require_kind(raw, path, "prior")

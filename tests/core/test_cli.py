@@ -85,6 +85,16 @@ def test_config_check_names_the_sections_a_fragment_leaves_out(capsys):
         "model.stacker", "model.generator", "objective", "sampler"]
 
 
+@pytest.mark.parametrize(("setting", "expected"), [
+    ("model.generator.patch=[1, 3, 3]", "stdit patch (1, 3, 3) does not divide"),
+    ("model.generator.hidden=30", "model.generator: width hidden=30 is not divisible by heads=4"),
+])
+def test_config_check_builds_the_model(capsys, setting, expected):
+    """What only building reveals (sizes that do not fit together) fails the check too."""
+    code, out, err = run(capsys, "config", "check", str(CONFIGS / "demo.toml"), "--set", setting)
+    assert code == 2 and expected in err and "is valid" not in out
+
+
 def test_config_check_bad_value_exits_2(capsys, toy_config_file):
     code, _, err = run(capsys, "config", "check", str(toy_config_file), "--set", "model.autoencoder.temporal.heads=-1")
     assert code == 2 and "model.autoencoder.temporal.heads" in err and "(got -1)" in err

@@ -14,7 +14,7 @@ import proav_core
 from proav_core.cli import main
 from proav_core.data.prepare import prepare
 from proav_core.data import BadInput
-from proav_core.errors import ProavWarning
+from proav_core.errors import ProavWarning, UsageError
 
 from .helpers import FOLDER_CLIP, folder_config, write_av
 
@@ -110,14 +110,34 @@ def test_a_split_that_gets_no_file_warns_why(synth_root, tmp_path):
         "test split; change dataset.test_fraction or add files"]
 
 
-def test_a_split_broken_only_when_decoded_warns_too(synth_root, tmp_path):
+def test_nothing_usable_is_refused_and_leaves_nothing(synth_root, tmp_path):
+    """Every split empty (here: the one file is too short when decoded): an error naming why and
+    the clip length, not a cache of 0 clips that a corrected rerun would then have to --overwrite."""
     root = tmp_path / "data"
     _cut_file(root / "a" / "cut.mkv")
     cfg = proav_core.load_config(_config(tmp_path, root))
-    with pytest.warns(ProavWarning):
-        results = prepare(cfg, tmp_path / "c", splits=("all",), show_progress=False)
-    assert results["all"].warnings == [f"the all split has 0 clips: all 1 of its source file(s) were skipped: "
-                                       f"{root / 'a' / 'cut.mkv'} (shorter than one clip)"]
+    out = tmp_path / "new" / "c"
+    with pytest.raises(UsageError) as caught, pytest.warns(ProavWarning):
+        prepare(cfg, out, splits=("all",), show_progress=False)
+    seconds = cfg.clip.frames / cfg.clip.fps
+    assert str(caught.value) == (
+        f"no clips prepared into {out}: every split is empty (all split has 0 clips: all 1 of its source file(s) "
+        f"were skipped: {root / 'a' / 'cut.mkv'} (shorter than one clip)). The config's clip is {cfg.clip.frames} "
+        f"frames at {cfg.clip.fps:g} fps ({seconds:g} s): set [clip] to fit the files, e.g. --set clip.frames=8 "
+        "--set clip.fps=8.0 for the 1-second clips of `proav data synth`; nothing was kept")
+    assert not (tmp_path / "new").exists()
+
+
+def test_synth_files_under_a_longer_clip_exit_2_and_a_fitting_clip_prepares(tmp_path, capsys):
+    """The README's pair: `data synth` (1-second clips) then `data prepare` of a folder config."""
+    root, out = tmp_path / "synth", tmp_path / "c"
+    assert main(["data", "synth", "--out", str(root), "--num", "4"]) == 0
+    longer = ["--set", "clip.frames=16", "--set", "clip.fps=10.0"]
+    assert _prepare(_config(tmp_path, root), out, *longer) == 2
+    assert "no clips prepared" in capsys.readouterr().err and not out.exists()
+    fitting = ["--set", "clip.frames=8", "--set", "clip.fps=8.0"]
+    assert _prepare(_config(tmp_path, root), out, *fitting) == 0
+    assert json.loads((out / "train" / "manifest.json").read_text())["complete"]
 
 
 # ----------------------------------------------------------------------------- --strict

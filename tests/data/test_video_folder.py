@@ -95,3 +95,23 @@ def test_synth_cli_writes_files(tmp_path):
     code = main(["data", "synth", "--out", str(tmp_path / "t"), "--num", "1", "--set", "dataset.name=\"video_folder\"",
                  "--set", "dataset.root=\"x\""])
     assert code == 2
+
+
+def test_synth_into_a_folder_it_wrote_needs_overwrite(tmp_path, capsys):
+    """Adding files would leave events.json describing only the new ones: refused, or replaced whole."""
+    small = ["--set", "clip.height=16", "--set", "clip.width=16", "--set", "dataset.num_classes=1"]
+    out = tmp_path / "s"
+    assert main(["data", "synth", "--out", str(out), "--num", "3", *small]) == 0
+    before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    assert main(["data", "synth", "--out", str(out), "--num", "1", *small]) == 2
+    assert f"{out} already holds 3 synthesised file(s) and their events.json; pass --overwrite" in capsys.readouterr().err
+    assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
+    assert main(["data", "synth", "--out", str(out), "--num", "1", *small, "--overwrite"]) == 0
+    assert len(list(out.rglob("*.mp4"))) == 1
+    assert list(json.loads((out / "events.json").read_text())["files"]) == ["circle-drum-0/train_00000.mp4"]
+    videos = tmp_path / "mine"
+    (videos / "a").mkdir(parents=True)
+    (videos / "a" / "v.mp4").write_bytes(b"a user's video")
+    assert main(["data", "synth", "--out", str(videos), "--num", "1", *small, "--overwrite"]) == 2
+    assert "holds videos that no earlier synth wrote" in capsys.readouterr().err
+    assert (videos / "a" / "v.mp4").read_bytes() == b"a user's video"

@@ -12,7 +12,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 import proav_core
 from proav_core.cli import main
-from proav_core.errors import ConfigError
+from proav_core.errors import ConfigError, MissingWeightsError
 from proav_core.interfaces import Generator
 from proav_core.training.generator_loop import FlowModel, flow_model
 from proav_plugins.peers.av_dit.model import INSERTED
@@ -266,7 +266,7 @@ def test_errors_name_the_key_and_the_fix(tmp_path):
                        match="train = 'adapters' freezes the backbone.*model.generator.backbone_checkpoint"):
         build(train="adapters")
     missing = tmp_path / "nowhere.ckpt"
-    with pytest.raises(ConfigError, match=f"model.generator.backbone_checkpoint: {missing} does not exist"):
+    with pytest.raises(MissingWeightsError, match=f"model.generator.backbone_checkpoint: {missing} does not exist"):
         build(train="adapters", backbone_checkpoint=str(missing))
     (tmp_path / "junk.ckpt").write_bytes(bytes(range(256)) * 4)  # random-looking bytes
     with pytest.raises(ConfigError, match="backbone_checkpoint: cannot read checkpoint .*junk.ckpt: the file is "

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 import proav_core
-from proav_core.errors import ConfigError
+from proav_core.errors import ConfigError, MissingWeightsError
 from proav_core.training.generator_loop import flow_model
 
 from .helpers import TINY, random_planes, randomise_zero_inits
@@ -120,7 +120,7 @@ def test_bad_prior_checkpoints_are_named(tmp_path):
 
     with pytest.raises(ConfigError, match=r"model.generator.prior_checkpoint is not set.*proav train prior"):
         build_with(None)
-    with pytest.raises(ConfigError, match=f"prior checkpoint {tmp_path / 'none.ckpt'} not found"):
+    with pytest.raises(MissingWeightsError, match=f"prior checkpoint {tmp_path / 'none.ckpt'} not found"):
         build_with(str(tmp_path / "none.ckpt"))
     torch.save({"latents": {}, "model": {}}, tmp_path / "generator.ckpt")
     with pytest.raises(ConfigError, match="prior_checkpoint: .* is a generator checkpoint, not the prior checkpoint"):

@@ -187,7 +187,7 @@ def test_errors_name_the_fix():
         proav_core.build("generator", "stdit", preset="tiny", latent_shape=tokens.latent_shape, cond_dim=8)
     with pytest.raises(ConfigError, match="model.generator.patch"):
         proav_core.build("generator", "stdit", preset="tiny", patch=(1, 3, 3), latent_shape=TINY_LATENT, cond_dim=8)
-    with pytest.raises(ConfigError, match="not divisible by 3 heads"):
+    with pytest.raises(ConfigError, match=r"model.generator: width hidden=64 is not divisible by heads=3; change hidden or heads"):
         proav_core.build("generator", "stdit", preset="tiny", heads=3, latent_shape=TINY_LATENT, cond_dim=8)
 
 

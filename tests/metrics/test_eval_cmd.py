@@ -133,3 +133,18 @@ def test_audio_files_in_a_folder_are_listed_as_skipped_not_passed_over(folders, 
     (entry,) = report["skipped"]
     assert entry["source"] == str(fake / "voice.wav") and entry["reason"] == "no video stream"
     assert "voice.wav" in capsys.readouterr().out
+    # the wav a video of the same name has beside it (as `proav sample` writes them) is its own soundtrack
+    soundfile.write(fake / "clip0.wav", wave.numpy(), RATE)
+    assert main(["eval", str(folders / "eval.toml"), "--fake", str(fake), "--out", str(out)]) == 0
+    assert [e["source"] for e in json.loads(out.read_text())["skipped"]] == [str(fake / "voice.wav")]
+
+
+def test_an_out_that_cannot_be_written_is_refused_before_reading(folders, tmp_path, capsys):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("keep me")
+    assert run_eval(folders, "--metrics", "av_align", "--out", str(blocker / "r.json")) == 2
+    err = capsys.readouterr().err
+    assert f"--out: {blocker} cannot be made, {blocker} is a file, not a folder" in err and "reading clips" not in err
+    assert run_eval(folders, "--metrics", "av_align", "--out", str(tmp_path)) == 2
+    assert "Invalid value for '--out'" in capsys.readouterr().err  # a folder: click says so
+    assert blocker.read_text() == "keep me"

@@ -42,3 +42,15 @@ def test_unpaired_and_mismatched():
     assert result.value is None and "paired" in result.reason
     with pytest.raises(ValueError, match="pair 0 has shapes"):
         metric.update({"waveform": torch.zeros(1, 50)}, "fake")
+
+
+def test_clips_left_without_a_pair_are_warned_about():
+    from proav_core.errors import ProavWarning
+
+    metric = proav_core.build("metric", "psnr", signal="waveform")
+    metric.update({"waveform": torch.zeros(5, 100)}, "real")
+    metric.update({"waveform": torch.full((2, 100), 0.1)}, "fake")
+    with pytest.warns(ProavWarning, match="psnr_waveform: 5 real against 2 generated clips, 3 left without a pair"):
+        result = metric.compute()
+    assert result.details["pairs"] == 2 and result.details["unpaired"] == 3
+    assert result.value == pytest.approx(10 * math.log10(4 / 0.01))  # range 2, MSE 0.01

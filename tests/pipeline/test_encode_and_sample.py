@@ -193,7 +193,7 @@ def test_unwritable_output_directory(trained, tmp_path, capsys):
     blocker = tmp_path / "a_file"
     blocker.write_text("keep me")
     assert cli(*sample_args(trained, blocker / "out")) != 0
-    assert f"output directory {blocker / 'out'} is not writable" in capsys.readouterr().err
+    assert f"--out: {blocker / 'out'} cannot be made, {blocker} is a file, not a folder" in capsys.readouterr().err
     assert blocker.read_text() == "keep me"
 
 
@@ -203,3 +203,34 @@ def test_existing_samples_are_never_overwritten(trained, samples, capsys):
     err = capsys.readouterr().err
     assert "already holds samples" in err and "pass --overwrite or another --out" in err
     assert {p.name: p.read_bytes() for p in samples.iterdir()} == before
+
+
+def test_overwrite_leaves_only_the_new_samples(trained, tmp_path, capsys):
+    out = tmp_path / "out"
+    assert cli(*sample_args(trained, out, "--prompt", "circle-drum-0", "--num", "2")) == 0
+    assert cli(*sample_args(trained, out, "--prompt", "square-wood-1", "--overwrite")) == 0
+    assert sorted(p.name for p in out.glob("sample_*.mp4")) == ["sample_000_square_wood_1.mp4"]
+    assert "1 sample in" in capsys.readouterr().out
+
+
+def test_another_autoencoder_checkpoint_is_warned_about(trained, tmp_path, capsys):
+    """--ae-ckpt of other weights than the latents were encoded with: said, not silently grey."""
+    ae = run_folder(trained) / "autoencoder" / "last.ckpt"
+    copy = tmp_path / "copy.ckpt"
+    copy.write_bytes(ae.read_bytes())  # the same weights elsewhere: fine
+    assert cli(*sample_args(trained, tmp_path / "a", "--ae-ckpt", copy)) == 0
+    assert "is not the autoencoder checkpoint" not in capsys.readouterr().err
+    other = tmp_path / "other.ckpt"
+    state = torch.load(ae, weights_only=True)
+    state["step"] = state["step"] + 1  # another file (e.g. trained further)
+    torch.save(state, other)
+    assert cli(*sample_args(trained, tmp_path / "b", "--ae-ckpt", other)) == 0
+    err = " ".join(capsys.readouterr().err.split())
+    assert f"warning: {other} is not the autoencoder checkpoint the generator's latents were encoded with ({ae}" in err
+
+
+def test_cuda_without_a_device_is_one_line(trained, tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)  # as on a machine without a GPU
+    assert cli(*sample_args(trained, tmp_path / "out", "--accelerator", "cuda")) == 2
+    assert "--accelerator cuda: no CUDA device is available here; use --accelerator cpu" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()

@@ -315,6 +315,8 @@ def test_a_generator_checkpoint_from_before_tasks_resumes_as_joint(trained, tmp_
     (("--task", "joint", "--audio", "song"), "--task joint takes neither"),
     (("--task", "a2x", "--audio", "song"), "--task: unknown task 'a2x'; known tasks: joint, a2v, v2a; closest: a2v"),
     (("--task", "a2v", "--audio", "song", "--hold", "sometimes"), "--hold: unknown mode 'sometimes'"),
+    (("--task", "a2v", "--audio", "song", "--num", "3"), "--num goes with --task joint; --task a2v makes one sample "
+                                                         "per clip of the given file"),
 ])
 def test_bad_input_is_one_line_naming_the_file_or_option_and_writes_nothing(trained, media, tmp_path, capsys,
                                                                             case, expected):

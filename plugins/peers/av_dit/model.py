@@ -52,7 +52,7 @@ from pydantic import Field
 from torch import Tensor, nn
 
 import proav_core
-from proav_core.errors import CheckpointError, ConfigError
+from proav_core.errors import CheckpointError, ConfigError, MissingWeightsError
 from proav_plugins.generation import dit_layers as L
 from proav_plugins.generation.dit_blocks import DiTBlock
 from proav_plugins.generation.token_dit import TokenDiT, TokenDiTParams
@@ -182,8 +182,8 @@ def read_checkpoint(path: str) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
     key = "model.generator.backbone_checkpoint"
     file = Path(path).expanduser()
     if not file.is_file():
-        raise ConfigError(f"{key}: {file} does not exist; give the path of a trained generator checkpoint (e.g. "
-                          "runs/<name>/generator/last.ckpt of the train = 'backbone' run)", path=key)
+        raise MissingWeightsError(f"{key}: {file} does not exist; give the path of a trained generator checkpoint "
+                                  "(e.g. runs/<name>/generator/last.ckpt of the train = 'backbone' run)")
     try:
         raw = peek_checkpoint(file)  # a clear reason for an unreadable file, without torch's unsafe advice
         require_kind(raw, file, "generator", key)
