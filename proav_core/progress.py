@@ -7,6 +7,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from rich.console import Console
+from rich.table import Column
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -18,6 +19,9 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 from rich.text import Text
+
+
+WIDE = 110  # terminal columns from which the bar also shows it/s and the elapsed time
 
 
 class RateColumn(ProgressColumn):
@@ -39,17 +43,22 @@ def progress_bar(
     total: int | None, description: str, console: Console | None = None, disable: bool = False
 ) -> Iterator[Callable[..., None]]:
     """Yields `advance(n=1, **status)`; status values (loss=0.12) are shown beside the bar."""
+    console = console or Console(stderr=True)
+
+    def whole() -> Column:  # never wrapped nor cut: on a narrow terminal the bar and the status shrink
+        return Column(no_wrap=True)
+
     columns = [
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[status]}"),
-        RateColumn(),
-        TimeElapsedColumn(),
-        TextColumn("eta"),
-        TimeRemainingColumn(),
+        TextColumn("[bold]{task.description}", table_column=whole()),
+        BarColumn(bar_width=None, table_column=Column(ratio=1, min_width=4, max_width=40)),
+        MofNCompleteColumn(table_column=whole()),
+        TextColumn("{task.fields[status]}", table_column=Column(no_wrap=True, overflow="ellipsis", ratio=1)),
     ]
-    with Progress(*columns, console=console or Console(stderr=True), disable=disable) as bar:
+    if console.width >= WIDE:  # rate and elapsed time where they fit (an 80-column terminal: the ETA alone)
+        columns += [RateColumn(table_column=whole()), TimeElapsedColumn(table_column=whole()),
+                    TextColumn("eta", table_column=whole())]
+    columns.append(TimeRemainingColumn(table_column=whole()))
+    with Progress(*columns, console=console, disable=disable) as bar:
         task = bar.add_task(description, total=total, status="")
 
         def advance(n: int = 1, **status: Any) -> None:
