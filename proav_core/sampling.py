@@ -353,6 +353,12 @@ def _load_flow(cfg: ExperimentConfig, checkpoint: str | Path, option: str = "--c
         raise UsageError(f"{checkpoint} is not a generator checkpoint (no latent geometry in it)")
     if cfg.sampler is None or cfg.objective is None:
         raise ConfigError("sampling needs [sampler] and [objective] sections", path="sampler")
+    trained_clip = (raw.get("config") or {}).get("clip")
+    if trained_clip and trained_clip != cfg.clip.model_dump():
+        differ = ", ".join(f"{k} {trained_clip.get(k)} there, {v} here" for k, v in cfg.clip.model_dump().items()
+                           if trained_clip.get(k) != v)
+        raise ConfigError(f"{checkpoint} was trained on clips of another [clip] ({differ}); sample with the config it "
+                          "was trained with (its run's generator/config.toml) or set [clip] to match", path="clip")
     plane_shapes = {k: tuple(v) for k, v in latents["plane_shapes"].items()}
     normalizer = LatentNormalizer.from_dict(latents["normalization"]) if latents.get("normalization") else None
     box = latents["latent_bound"] if normalizer is None else normalizer.bound(latents["latent_bound"])

@@ -234,3 +234,11 @@ def test_cuda_without_a_device_is_one_line(trained, tmp_path, capsys, monkeypatc
     assert cli(*sample_args(trained, tmp_path / "out", "--accelerator", "cuda")) == 2
     assert "--accelerator cuda: no CUDA device is available here; use --accelerator cpu" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+def test_a_config_of_another_clip_is_refused(trained, tmp_path, capsys):
+    """fps changes what a latent frame means: samples would be written at the wrong rate."""
+    assert cli(*sample_args(trained, tmp_path / "out", "--set", "clip.fps=5.0")) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert "was trained on clips of another [clip] (fps 4.0 there, 5.0 here)" in err
+    assert not (tmp_path / "out").exists()
