@@ -27,6 +27,7 @@ Block discovery is generic, so FSDP's auto-wrap policy uses the same classes (`b
 from __future__ import annotations
 
 import functools
+import logging
 from collections.abc import Iterator
 from typing import Any
 
@@ -69,6 +70,8 @@ def block_classes(model: nn.Module) -> set[type[nn.Module]]:
 @functools.lru_cache(maxsize=None)
 def _probe(device_type: str) -> str | None:
     """None when torch.compile builds and runs a small function on this device type, else why not."""
+    if device_type == "cpu":  # inductor's C++ build says "No CUDA runtime is found" on every CPU-only machine
+        logging.getLogger("torch.utils.cpp_extension").setLevel(logging.ERROR)
     try:
         fn = torch.compile(lambda x: torch.sin(x) * 2 + 1, dynamic=False, fullgraph=True)
         fn(torch.ones(4, device=device_type))

@@ -13,7 +13,7 @@ Stages (each resumes where an interrupted run stopped):
      soundtrack: the samples' chance level); the quality targets they are held to
   8. conditional tasks: one held-out clip's soundtrack animated (a2v), another's video scored
      (v2a), zero-shot unless the generator was trained for them, prompted with the class the
-     checkpoint's probe reads from the given side (CFG 2)            <run>/samples/sample_a2v_*
+     checkpoint's probe reads from the given side (CFG 2)            <run>/tasks/a2v_*, v2a_*
   9. a contact sheet: per class, real clips above generated ones, then the a2v and v2a
      examples                                                          <run>/contact_sheet.png
 Everything measured goes to <run>/demo_summary.json.
@@ -36,6 +36,7 @@ from proav_core.build import build_component
 from proav_core.config import ExperimentConfig, config_from_dict, config_to_dict
 from proav_core.demo_scores import (Clip, metric, score_set, shuffled, sync_above_chance, targets, task_examples,
                                     write_contact_sheet)
+from proav_core.errors import UsageError
 from proav_core.interfaces.metrics import MetricResult
 from proav_core.training.common import CHECKPOINT, GUIDE_CHECKPOINT, run_dir
 from proav_core.training.hardware import Hardware
@@ -108,7 +109,6 @@ def synthesise_clips(folder: Path, clips: int, clip: Any, params: dict[str, Any]
     """Write `clips` syncshapes clips into `folder` unless it already holds exactly those: a
     folder written for another [clip] is an error (resuming would train on the wrong clips)."""
     from proav_core.data.synth import EVENTS_FILE, synthesize
-    from proav_core.errors import UsageError
 
     events = folder / EVENTS_FILE
     if events.is_file():
@@ -179,7 +179,11 @@ def run_demo(cfg: ExperimentConfig, hardware: Hardware, *, clips: int = 128, sam
     with stage("synthesise", f"{clips} syncshapes clips as mp4 files in {run / 'data'}"):
         synthesise_clips(run / "data", clips, cfg.clip, synth_params)
     with stage("prepare", f"decode, mel_frames, shard into {run / 'prepared'}"):
-        prepare(files_cfg, run / "prepared")
+        held_out = prepare(files_cfg, run / "prepared")["test"].clips
+    if held_out < 2:  # before any training: one clip cannot be shuffled against another
+        raise UsageError(f"--clips {clips} leaves {held_out} held-out clip(s) ({TEST_FRACTION:.0%} of the files); "
+                         "shuffled real pairs and the a2v / v2a examples need at least 2: give more --clips "
+                         "(the default is 128)")
     eager = replace(hardware, compile_scope=None)
     with stage("train autoencoder", f"{cfg.train.autoencoder.steps} steps"):
         if not finished(run / "autoencoder" / CHECKPOINT, cfg.train.autoencoder.steps):
@@ -230,7 +234,7 @@ def run_demo(cfg: ExperimentConfig, hardware: Hardware, *, clips: int = 128, sam
         result.sync_above_chance = sync_above_chance(result.scores)
     with stage("a2v and v2a", "one held-out clip's soundtrack animated, another's video scored"):
         judge = metric(cfg, "shape_sync", **shape_sync_params).judge
-        result.tasks, task_rows = task_examples(pipe, real, judge, run / "samples")
+        result.tasks, task_rows = task_examples(pipe, real, judge, run / "tasks")
     with stage("contact sheet", f"real above generated clips per class: {run / 'contact_sheet.png'}"):
         result.contact_sheet = write_contact_sheet(run / "contact_sheet.png", cfg, real, fake, shape_sync_params,
                                                    extra=task_rows)

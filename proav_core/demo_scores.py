@@ -132,7 +132,8 @@ def task_examples(pipe: Any, real: list[Clip], judge: Any, folder: Path,
     """One a2v and one v2a example on held-out clips (the demo's): the first clip's soundtrack
     animated, the video of the first clip of another class scored, each prompted with the class
     the checkpoint's probe reads from the given side, under classifier-free guidance `cfg_scale`.
-    Writes sample_a2v_*/sample_v2a_* files into `folder`; returns ({task: what shape_sync saw},
+    Writes a2v_<class>.* / v2a_<class>.* files into `folder` (apart from the joint samples, so
+    that `proav eval` of those counts them alone); returns ({task: what shape_sync saw},
     contact-sheet groups [(title, [SheetRow])])."""
     from proav_core.data.writers import write_clip_outputs
 
@@ -142,7 +143,7 @@ def task_examples(pipe: Any, real: list[Clip], judge: Any, folder: Path,
         side = {"audio": source.waveform} if task == "a2v" else {"video": source.video}
         out = pipe.sample(task=task, seed=0, cfg_scale=cfg_scale, **side)
         made = Clip(out.video[0], out.waveform[0], source.class_name, out.audio[0])
-        stem = f"sample_{task}_{source.class_name}"
+        stem = f"{task}_{source.class_name}"
         write_clip_outputs(folder, stem, made.video, made.waveform, pipe.cfg.clip.fps, pipe.cfg.clip.sample_rate,
                            audio=made.audio)
         seen = judge(made.video, made.waveform)

@@ -138,6 +138,8 @@ def describe_errors(
                     msg += f"; known keys: {', '.join(sorted(known_keys)) or '(none)'}"
         elif e["type"] == "missing":
             msg = f"{path}: required key is missing"
+        elif isinstance(e.get("input"), dict):  # a whole section failed its own check: its message says why
+            msg = f"{path}: {e['msg']}"
         else:
             msg = f"{path}: {e['msg']} (got {e.get('input')!r})"
         lines.append(msg)

@@ -268,8 +268,6 @@ def compare(demo_cfg: ExperimentConfig, demo_path: str | Path, generators: Seque
         if guide_scale != 1.0:
             load_own_guide(pipe, run / "generator" / GUIDE_CHECKPOINT, label)
         generated, timing = sample_and_time(pipe, samples_per_class, cfg_scale, cfg.seed, guide_scale)
-        for old in (run / "samples").glob("sample_*"):
-            old.unlink()
         mp4s = [p for p in write_samples(run / "samples", generated, cfg) if p.suffix == ".mp4"]
         fake = [Clip(*read_clip(p, cfg.clip), prompt_class(name), audio)
                 for p, name, audio in zip(mp4s, generated.prompts, generated.audio)]

@@ -20,7 +20,8 @@ def config_argument(func: Callable[..., Any]) -> Callable[..., Any]:
         "overrides",
         multiple=True,
         metavar="KEY=VALUE",
-        help="override a config value, e.g. --set model.generator.depth=4 (TOML syntax for values)",
+        help="override a config value, e.g. --set model.generator.depth=4 (TOML syntax for values; "
+             "KEY=default puts a key back to its default, unsetting an optional one)",
     )(func)
     return click.argument("config", type=click.Path(dir_okay=False))(func)
 
@@ -62,6 +63,11 @@ def compile_options(func: Callable[..., Any]) -> Callable[..., Any]:
 
     @functools.wraps(func)
     def wrapper(*args: Any, compile_model: bool, compile_scope: str, **kwargs: Any) -> Any:
+        if compile_scope != "blocks" and not compile_model:  # a scope alone would be ignored without a word
+            from proav_core.errors import UsageError
+
+            raise UsageError(f"--compile-scope {compile_scope} goes with --compile: add --compile, or leave "
+                             "--compile-scope out to run eagerly")
         return func(*args, compile_scope=compile_scope if compile_model else None, **kwargs)
 
     return wrapper

@@ -92,7 +92,8 @@ def command(config, overrides, clips, samples_per_class, cfg_scale, guide_scale,
                       highlight=False)
     run = result.run
     console.print(
-        f"samples (mp4 with audio, wav, frame strip, mel image): {run / 'samples'}\n"
+        f"samples (mp4 with audio, wav, frame strip, mel image): {run / 'samples'}; a2v and v2a examples: "
+        f"{run / 'tasks'}\n"
         f"contact sheet (real above generated, per class; then a2v and v2a): {result.contact_sheet}\n"
         f"checkpoints: {run / 'autoencoder' / 'last.ckpt'}, {run / 'generator' / 'last.ckpt'}\n"
         f"loss curves: {run / 'autoencoder' / 'loss.png'}, {run / 'generator' / 'loss.png'}\n"

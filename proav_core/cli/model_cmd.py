@@ -131,7 +131,7 @@ def summary_cmd(config: str, overrides: tuple[str, ...], json_path: str | None) 
     cfg = load_cli_config(config, overrides)
     s = model_summary(cfg)
     if not s["components"]:
-        console.print(f"{config}: the config has no [model.*], [objective] or [sampler] sections")
+        console.print(f"{config}: the config has no [model.*], [objective] or [sampler] sections", markup=False)
         return
     total = sum(r["parameters"] for r in s["components"] if r["top"])
     table = Table(title=f"{cfg.name}: parameters ({total / 1e6:.2f} M in all)")

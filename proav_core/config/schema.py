@@ -103,7 +103,8 @@ class GeneratorLoopConfig(LoopConfig):
     @model_validator(mode="after")
     def _room_for_a_guide(self) -> GeneratorLoopConfig:
         if self.guide_fraction is not None and self.steps < 2:
-            raise ValueError(f"guide_fraction needs a step before the last one to keep, and steps is {self.steps}")
+            raise ValueError(f"guide_fraction needs a step before the last one to keep, and steps is {self.steps} "
+                             "(--set train.generator.guide_fraction=default keeps no guide)")
         if self.given_summary != "none" and set(self.tasks) == {"joint"}:
             raise ValueError(f"given_summary = {self.given_summary!r} summarises the given planes of a2v / v2a items; "
                              "add those tasks to train.generator.tasks, or leave given_summary at 'none'")

@@ -76,8 +76,12 @@ def parse_value(text: str) -> Any:
         return text
 
 
+UNSET = "default"  # `--set key=default`: the key takes its default again (e.g. an optional one: unset)
+
+
 def apply_overrides(tree: dict[str, Any], overrides: Iterable[str]) -> dict[str, Any]:
-    """Apply `a.b.c=value` overrides to a config tree (returns a new tree)."""
+    """Apply `a.b.c=value` overrides to a config tree (returns a new tree); `a.b.c=default`
+    removes the key, so it takes its default (None for an optional key: unset)."""
     tree = copy.deepcopy(tree)
     for item in overrides:
         key, sep, text = item.partition("=")
@@ -96,8 +100,11 @@ def apply_overrides(tree: dict[str, Any], overrides: Iterable[str]) -> dict[str,
                 where = ".".join(parts[: i + 1])
                 raise ConfigError(f"--set {key}: {where} is a value ({child!r}), not a table", key)
             node = child
-        value = parse_value(text.strip())
         last = parts[-1]
+        if text.strip() == UNSET:  # back to the default: the key leaves the tree (TOML has no null)
+            node.pop(last, None)
+            continue
+        value = parse_value(text.strip())
         is_component = len(parts) > 1  # the root's `name` is the run's name, not a component
         if is_component and last == "name" and isinstance(value, str) and node.get("name") not in (None, value):
             node.clear()  # another component: the previous one's parameters do not apply

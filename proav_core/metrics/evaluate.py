@@ -80,7 +80,10 @@ def _update(runs: Iterable[MetricRun], batch: dict[str, Any], role: str, failure
             continue
         missing = run.inputs - batch.keys()
         if missing:
-            failures[id(run)] = f"needs {', '.join(sorted(missing))} in the batches; none was provided"
+            held = ", ".join(sorted(k for k in batch if k != "path"))
+            failures[id(run)] = (f"needs {', '.join(sorted(missing))}, which these clips do not hold (they hold "
+                                 f"{held}: e.g. latent planes come from an autoencoder, not from files); "
+                                 "choose other metrics (`proav eval --metrics ...`)")
             continue
         try:
             run.metric.update({k: batch[k] for k in run.inputs}, role)

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -133,7 +134,11 @@ def run_steps(
     if start >= steps:
         fabric.print(f"{description}: the checkpoint is at step {start} of {steps} already, nothing to train (raise "
                      "the config's steps to train further)")
-    with progress_bar(steps, description, disable=not zero) as advance:
+    elif start:
+        fabric.print(f"{description}: resuming at step {start} of {steps} ({directory / CHECKPOINT})")
+    saved = start  # the step the stage's last.ckpt holds
+    with progress_bar(steps, description, disable=not zero) as advance, _say_where_interrupted(
+            fabric, description, directory, lambda: saved, checkpoint_every):
         advance(start)
         for step in range(start, steps):
             seed_step(seed, step, fabric.global_rank)
@@ -149,12 +154,30 @@ def run_steps(
             advance(1, **{k: v for k, v in figures.items() if k in curve_keys})
             if done % checkpoint_every == 0 or done == steps:
                 save_checkpoint(fabric, directory / CHECKPOINT, checkpoint_state(done))
+                saved = done
             if snapshots and done in snapshots:
                 kept = {k: v for k, v in checkpoint_state(done).items() if k not in RESUME_ONLY_KEYS}
                 save_checkpoint(fabric, snapshots[done], kept)
     if zero:
         plot_curves(directory / "loss.png", [{k: log.series(k) for k in panel} for panel in curve_panels], description)
     return log
+
+
+@contextmanager
+def _say_where_interrupted(fabric: Fabric, description: str, directory: Path, saved: Callable[[], int],
+                           checkpoint_every: int) -> Iterator[None]:
+    """On Ctrl-C: which step the stage's checkpoint holds and how to go on, then stop as before."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        step = saved()
+        if step:
+            fabric.print(f"{description}: interrupted; {directory / CHECKPOINT} holds step {step}: continue with "
+                         "--resume (the steps after it are trained again)")
+        else:
+            fabric.print(f"{description}: interrupted before the first checkpoint (every {checkpoint_every} steps, "
+                         "train.*.checkpoint_every): nothing to resume, start again")
+        raise
 
 
 def verify_replicas(fabric: Fabric, module: torch.nn.Module) -> str:

@@ -94,11 +94,25 @@ def make_fabric(what: str, **settings: Any) -> Fabric:
         raise UsageError(f"cannot {what} with {shown}: {text}") from None
 
 
+def share_cpu_threads(local_processes: int) -> int | None:
+    """Under `fabric run`, each of a machine's `local_processes` gets its share of the CPU's
+    threads (as Fabric's own launcher does for `--devices N`; without it every process took all
+    of them and 2 CPU processes ran 8x slower). OMP_NUM_THREADS, when set, wins. Returns the
+    threads set, None when left alone."""
+    if local_processes <= 1 or "OMP_NUM_THREADS" in os.environ:
+        return None
+    threads = max(1, (os.cpu_count() or 1) // local_processes)
+    torch.set_num_threads(threads)
+    os.environ["OMP_NUM_THREADS"] = str(threads)
+    return threads
+
+
 def launch_fabric(hardware: Hardware) -> Fabric:
     """A launched Fabric. Under `fabric run` its LT_* settings win and launch() is not called
     (the processes already exist); otherwise the command-line settings are used. FSDP, from
     either, shards block-wise and saves full-state checkpoints (training/sharding.py)."""
     if _is_using_cli():
+        share_cpu_threads(int(os.environ.get("LOCAL_WORLD_SIZE") or 1))
         name = os.environ.get("LT_STRATEGY", "auto")
         if isinstance(strategy := _strategy(name), str):
             return Fabric()

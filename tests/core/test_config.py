@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import tomllib
+from pathlib import Path
 
 import pytest
 
 import proav_core
-from proav_core.config import apply_overrides, config_to_dict, config_to_toml, parse_value, to_toml
+from proav_core.config import apply_overrides, config_to_dict, config_to_toml, load_config, parse_value, to_toml
 from proav_core.errors import ConfigError, ParameterError, UnknownComponentError
+
+CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 
 
 def write(path, text):
@@ -223,3 +226,14 @@ def test_resolved_toml_round_trips_with_all_defaults(toy_config_file):
 def test_to_toml_handles_arrays_of_tables_and_quoting():
     data = {"a": 1, "s": 'quo"te', "weird key": [1.5, float("inf")], "metrics": [{"name": "x", "opt": {"k": 1}}, {"name": "y"}]}
     assert tomllib.loads(to_toml(data)) == data
+
+
+def test_set_key_default_puts_it_back_to_its_default():
+    """`--set KEY=default` unsets an optional key (TOML has no null), e.g. the demo's guide at 1 step."""
+    demo = CONFIGS / "demo.toml"
+    with pytest.raises(ConfigError, match=r"steps is 1 \(--set train.generator.guide_fraction=default keeps no guide\)$"):
+        load_config(demo, overrides=["train.generator.steps=1"])
+    cfg = load_config(demo, overrides=["train.generator.steps=1", "train.generator.guide_fraction=default"])
+    assert cfg.train.generator.guide_fraction is None and cfg.train.generator.steps == 1
+    assert load_config(demo, overrides=["train.generator.ema_decay=default"]).train.generator.ema_decay == \
+        type(cfg.train.generator).model_fields["ema_decay"].default

@@ -80,3 +80,8 @@ def test_a_stream_decoder_from_the_config_survives_the_saved_config(tmp_path):
     for m in ("video", "audio"):  # the audio decoder's head is the component default, not the shared decoder's
         assert rows[f"autoencoder.decoders.{m}"]["parameters"] == sum(p.numel() for p in built.decoders[m].parameters())
     assert type(built.decoders["audio"].head).__name__ == "PatchLinearHead" != type(built.decoders["video"].head).__name__
+
+
+def test_a_config_without_a_model_names_the_sections_it_lacks(capsys):
+    assert main(["model", "summary", str(CONFIGS / "data_syncshapes.toml")]) == 0
+    assert "the config has no [model.*], [objective] or [sampler] sections" in capsys.readouterr().out

@@ -148,3 +148,15 @@ def test_an_out_that_cannot_be_written_is_refused_before_reading(folders, tmp_pa
     assert run_eval(folders, "--metrics", "av_align", "--out", str(tmp_path)) == 2
     assert "Invalid value for '--out'" in capsys.readouterr().err  # a folder: click says so
     assert blocker.read_text() == "keep me"
+
+
+def test_a_metric_whose_inputs_clips_lack_says_so(folders, tmp_path):
+    """plane_mi reads latent planes: from clip folders it is unavailable, saying what the clips hold."""
+    config = tmp_path / "planes.toml"
+    config.write_text(CONFIG.split("[[metrics]]")[0] + '[[metrics]]\nname = "plane_mi"\n')
+    out = tmp_path / "r.json"
+    assert main(["eval", str(config), "--fake", str(folders / "fake"), "--out", str(out)]) == 0
+    (figure,) = json.loads(out.read_text())["metrics"]
+    assert figure["value"] is None
+    assert figure["reason"].startswith("needs planes, which these clips do not hold (they hold video, waveform: e.g. "
+                                       "latent planes come from an autoencoder")

@@ -189,6 +189,18 @@ def test_compile_scope_choices_are_the_known_scopes():
     assert tuple(option.type.choices) == COMPILE_SCOPES
 
 
+@pytest.mark.parametrize("command", [("sample", "--ckpt", "x.ckpt", "--out", "o"), ("train", "generator"),
+                                     ("bench",)])
+def test_a_compile_scope_without_compile_is_refused(command, tmp_path, capsys):
+    from proav_core.cli import main
+
+    args = [*command[:2], str(CONFIGS / "demo.toml"), *command[2:]] if command[0] == "train" else \
+        [command[0], str(CONFIGS / "demo.toml"), *command[1:]]
+    assert main([*args, "--compile-scope", "network"]) == 2
+    assert "--compile-scope network goes with --compile: add --compile" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists() and not Path("o").exists()
+
+
 def losses(metrics: Path) -> list[float]:
     with metrics.open() as f:
         return [float(row["loss"]) for row in csv.DictReader(f)]

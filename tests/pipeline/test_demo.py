@@ -102,6 +102,13 @@ def test_generator_compile_defaults_to_the_network_where_compile_runs(monkeypatc
         generator_compile(True, cpu, said.append)  # asked for: refused
 
 
+def test_too_few_clips_to_shuffle_are_refused_before_training(tmp_path, capsys):
+    config = tiny_config(tmp_path)
+    assert cli("demo", "--config", config, "--clips", "8", "--accelerator", "cpu") == 2
+    assert "--clips 8 leaves 1 held-out clip(s) (15% of the files); shuffled real pairs" in capsys.readouterr().err
+    assert not (tmp_path / "runs" / "tiny" / "autoencoder").exists()
+
+
 def test_demo_needs_a_syncshapes_dataset_and_writes_nothing(tmp_path, capsys):
     config = tiny_config(tmp_path)
     assert cli("demo", "--config", config, "--set", "dataset=video_folder", "--set", "dataset.root=x") == 2

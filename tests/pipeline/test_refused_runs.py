@@ -86,3 +86,26 @@ def test_hardware_lightning_refuses_is_one_line(tmp_path, capsys, option, value,
 def test_resuming_a_finished_stage_says_so(run, capsys):
     assert cli("train", "generator", run, "--resume") == 0
     assert "train generator: the checkpoint is at step 2 of 2 already, nothing to train" in capsys.readouterr().out
+
+
+def test_an_interrupted_run_says_what_its_checkpoint_holds(run, monkeypatch, capsys):
+    """Ctrl-C during training: the step last.ckpt holds and --resume; a resume says where it starts."""
+    import proav_core.training.common as common
+
+    real_save, calls = common.save_checkpoint, []
+
+    def save_then_interrupt(fabric, path, state):
+        if state["step"] == 6:  # Ctrl-C in the steps after the second checkpoint
+            raise KeyboardInterrupt
+        real_save(fabric, path, state)
+        calls.append(state["step"])
+
+    monkeypatch.setattr(common, "save_checkpoint", save_then_interrupt)
+    overrides = ("--set", "train.generator.steps=8", "--set", "train.generator.checkpoint_every=2")
+    assert main(["train", "generator", str(run), "--overwrite", *overrides]) != 0  # the CLI says "aborted"
+    ckpt = run_folder(run) / "generator" / "last.ckpt"
+    assert calls == [2, 4]
+    assert f"train generator: interrupted; {ckpt} holds step 4: continue with --resume" in capsys.readouterr().out
+    monkeypatch.setattr(common, "save_checkpoint", real_save)
+    assert cli("train", "generator", run, "--resume", *overrides) == 0
+    assert f"train generator: resuming at step 4 of 8 ({ckpt})" in capsys.readouterr().out

@@ -37,3 +37,26 @@ def test_fabric_run_two_cpu_processes_keep_identical_weights(tmp_path):
     assert "weights identical on 2 ranks" in result.stdout
     ckpt = peek_checkpoint(tmp_path / "runs" / "toy" / "generator" / "last.ckpt")
     assert ckpt["step"] == 4 and ckpt["components"]["model.generator"] == "mlp_test"
+
+
+def test_fabric_run_processes_share_the_cpu_threads(monkeypatch):
+    """Each of `fabric run`'s processes on one machine takes its share of the threads, unless
+    OMP_NUM_THREADS says otherwise (every process taking them all ran 8x slower)."""
+    import os
+
+    import torch
+
+    from proav_core.training.hardware import share_cpu_threads
+
+    before = torch.get_num_threads()
+    monkeypatch.setenv("OMP_NUM_THREADS", "0")  # recorded, so the test's own setting is undone after it
+    monkeypatch.delenv("OMP_NUM_THREADS")
+    monkeypatch.setattr(os, "cpu_count", lambda: 8)
+    try:
+        assert share_cpu_threads(1) is None and torch.get_num_threads() == before
+        assert share_cpu_threads(2) == 4 and torch.get_num_threads() == 4 and os.environ["OMP_NUM_THREADS"] == "4"
+        assert share_cpu_threads(16) is None  # OMP_NUM_THREADS is set now: it wins
+        monkeypatch.delenv("OMP_NUM_THREADS")
+        assert share_cpu_threads(16) == 1
+    finally:
+        torch.set_num_threads(before)
