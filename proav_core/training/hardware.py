@@ -95,16 +95,16 @@ def make_fabric(what: str, **settings: Any) -> Fabric:
 
 
 def share_cpu_threads(local_processes: int) -> int | None:
-    """Under `fabric run`, each of a machine's `local_processes` gets its share of the CPU's
-    threads (as Fabric's own launcher does for `--devices N`; without it every process took all
-    of them and 2 CPU processes ran 8x slower). OMP_NUM_THREADS, when set, wins. Returns the
-    threads set, None when left alone."""
-    if local_processes <= 1 or "OMP_NUM_THREADS" in os.environ:
+    """Under `fabric run`, cap each of a machine's `local_processes` at its share of the CPU's
+    threads (the launcher leaves every process as many threads as the machine has cores, so 2
+    CPU processes ran 8x slower than `--devices 2`); a lower setting (OMP_NUM_THREADS=1) is
+    kept. Returns the threads set, None when left alone."""
+    share = max(1, (os.cpu_count() or 1) // max(1, local_processes))
+    if local_processes <= 1 or torch.get_num_threads() <= share:
         return None
-    threads = max(1, (os.cpu_count() or 1) // local_processes)
-    torch.set_num_threads(threads)
-    os.environ["OMP_NUM_THREADS"] = str(threads)
-    return threads
+    torch.set_num_threads(share)
+    os.environ["OMP_NUM_THREADS"] = str(share)
+    return share
 
 
 def launch_fabric(hardware: Hardware) -> Fabric:

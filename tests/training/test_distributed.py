@@ -40,8 +40,8 @@ def test_fabric_run_two_cpu_processes_keep_identical_weights(tmp_path):
 
 
 def test_fabric_run_processes_share_the_cpu_threads(monkeypatch):
-    """Each of `fabric run`'s processes on one machine takes its share of the threads, unless
-    OMP_NUM_THREADS says otherwise (every process taking them all ran 8x slower)."""
+    """Each of `fabric run`'s processes on one machine is capped at its share of the threads
+    (each taking them all ran 8x slower); a lower setting is kept."""
     import os
 
     import torch
@@ -49,14 +49,15 @@ def test_fabric_run_processes_share_the_cpu_threads(monkeypatch):
     from proav_core.training.hardware import share_cpu_threads
 
     before = torch.get_num_threads()
-    monkeypatch.setenv("OMP_NUM_THREADS", "0")  # recorded, so the test's own setting is undone after it
-    monkeypatch.delenv("OMP_NUM_THREADS")
+    monkeypatch.setenv("OMP_NUM_THREADS", str(before))  # recorded, so the test's own setting is undone after it
     monkeypatch.setattr(os, "cpu_count", lambda: 8)
     try:
-        assert share_cpu_threads(1) is None and torch.get_num_threads() == before
+        torch.set_num_threads(8)
+        assert share_cpu_threads(1) is None and torch.get_num_threads() == 8
         assert share_cpu_threads(2) == 4 and torch.get_num_threads() == 4 and os.environ["OMP_NUM_THREADS"] == "4"
-        assert share_cpu_threads(16) is None  # OMP_NUM_THREADS is set now: it wins
-        monkeypatch.delenv("OMP_NUM_THREADS")
+        torch.set_num_threads(1)  # e.g. OMP_NUM_THREADS=1 given by the user: kept
+        assert share_cpu_threads(2) is None and torch.get_num_threads() == 1
+        torch.set_num_threads(8)
         assert share_cpu_threads(16) == 1
     finally:
         torch.set_num_threads(before)
