@@ -139,7 +139,7 @@ def generator_compile(requested: bool | None, hardware: Hardware, say: Callable[
         from rich.markup import escape
 
         say(f"[yellow]note: torch.compile cannot run on {device} here ({escape(reason)}); the generator trains eagerly "
-            "(a C++ compiler, gcc or clang, lets it compile: about 1.3x faster)[/]")
+            "(a C++ compiler, gcc or clang, lets it compile: about 1.2x faster)[/]")
         return None
     return "network"
 

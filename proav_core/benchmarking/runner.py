@@ -131,6 +131,8 @@ def run_benchmarks(cfg: ExperimentConfig, settings: BenchSettings,
     unknown = [p for p in settings.skip if p not in PARTS]
     if unknown:
         raise UsageError(f"--skip {unknown[0]!r} is not a part; parts: {', '.join(PARTS)}")
+    if set(PARTS) <= set(settings.skip):
+        raise UsageError(f"--skip leaves nothing to measure (the parts are {', '.join(PARTS)}); skip fewer")
     threads = torch.get_num_threads()
     if settings.threads:
         torch.set_num_threads(settings.threads)

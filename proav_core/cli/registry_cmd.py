@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import types
 import typing
 
 import click
@@ -46,9 +47,20 @@ def _print_plugin_problems(problems) -> None:
 
 
 def _type_name(annotation: object) -> str:
-    if annotation is None:
+    """A parameter's type as a user reads it: int, tuple[int, int, int] | None, "a" | "b"
+    (constraints such as PositiveInt's show in the description and the error, not here)."""
+    if annotation is None or annotation is type(None):
         return "None"
-    if isinstance(annotation, type) and not typing.get_args(annotation):
+    origin, args = typing.get_origin(annotation), typing.get_args(annotation)
+    if origin is typing.Annotated:
+        return _type_name(args[0])
+    if origin is typing.Literal:
+        return " | ".join(repr(a) for a in args)
+    if origin is typing.Union or isinstance(annotation, types.UnionType):
+        return " | ".join(_type_name(a) for a in args)
+    if origin is not None and args:
+        return f"{getattr(origin, '__name__', str(origin))}[{', '.join(_type_name(a) for a in args)}]"
+    if isinstance(annotation, type):
         return annotation.__name__
     text = str(annotation).replace("typing.", "")
     return text.replace("proav_core.config.components.", "")
@@ -60,6 +72,7 @@ def _type_name(annotation: object) -> str:
 def show_cmd(kind: str, name: str) -> None:
     """Parameters of one component: type, default, description."""
     from pydantic_core import PydanticUndefined
+    from rich.markup import escape
 
     from proav_core.config.components import ComponentConfig, to_plain
     from proav_core.plugin_manager import get_registry
@@ -79,7 +92,8 @@ def show_cmd(kind: str, name: str) -> None:
             if isinstance(value, ComponentConfig):
                 value = value.name
             default = repr(to_plain(value))
-        table.add_row(field_name, _type_name(info.annotation), default, info.description or "")
+        table.add_row(*(escape(text) for text in (field_name, _type_name(info.annotation), default,
+                                                  info.description or "")))  # "tuple[int, int]" is not markup
     console.print(table)
     if not spec.params.model_fields:
         console.print("(no parameters)")

@@ -13,6 +13,14 @@ def _hardware(accelerator, devices, strategy, precision, num_nodes, compile_scop
     return Hardware(accelerator, str(devices), strategy, precision, num_nodes, compile_scope)
 
 
+def _say_once(text: str) -> None:
+    """Print from the first process only (every process of a --devices N run gets here)."""
+    from lightning_fabric.utilities.rank_zero import rank_zero_only
+
+    if getattr(rank_zero_only, "rank", 0) == 0:
+        console.print(text)
+
+
 def _latents_option(func):
     return click.option("--latents", "latents_dir", type=click.Path(file_okay=False), default=None,
                         help="read the latent cache from this folder instead of <run>/latents "
@@ -41,7 +49,7 @@ def generator_cmd(config, overrides, resume, overwrite, latents_dir, **hardware)
 
     cfg = load_cli_config(config, overrides)
     out = train_generator(cfg, _hardware(**hardware), resume=resume, overwrite=overwrite, latents_dir=latents_dir)
-    console.print(f"generator checkpoint: {out / 'last.ckpt'}")
+    _say_once(f"generator checkpoint: {out / 'last.ckpt'}")
 
 
 @command.command("autoencoder")
@@ -55,7 +63,7 @@ def autoencoder_cmd(config, overrides, resume, overwrite, **hardware) -> None:
 
     cfg = load_cli_config(config, overrides)
     out = train_autoencoder(cfg, _hardware(**hardware), resume=resume, overwrite=overwrite)
-    console.print(f"autoencoder checkpoint: {out / 'last.ckpt'}")
+    _say_once(f"autoencoder checkpoint: {out / 'last.ckpt'}")
 
 
 @command.command("prior")
@@ -69,4 +77,4 @@ def prior_cmd(config, overrides, resume, overwrite, latents_dir, **hardware) -> 
 
     cfg = load_cli_config(config, overrides)
     out = train_prior(cfg, _hardware(**hardware), resume=resume, overwrite=overwrite, latents_dir=latents_dir)
-    console.print(f"prior checkpoint: {out / 'last.ckpt'}")
+    _say_once(f"prior checkpoint: {out / 'last.ckpt'}")

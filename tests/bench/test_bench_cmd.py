@@ -111,6 +111,7 @@ def test_default_json_path_is_in_the_run_folder(tmp_path):
 @pytest.mark.parametrize(("args", "expected"), [
     (("--accelerator", "tpu"), "--accelerator 'tpu' is not known"),
     (("--precision", "7-bogus"), "--precision 7-bogus"),
+    (("--skip", "autoencoder", "--skip", "generator", "--skip", "sample"), "--skip leaves nothing to measure"),
 ])
 def test_bad_hardware_is_a_usage_error(tmp_path, capsys, args, expected):
     code = main(["bench", str(CONFIGS / "mdsa_tiny.toml"), *args, "--out", str(tmp_path / "x.json")])

@@ -53,6 +53,18 @@ def test_registry_show_lists_parameters(capsys, toy_plugin):
     assert "attention heads" in out and "int" in out
 
 
+def test_registry_show_writes_types_as_a_user_reads_them(capsys, monkeypatch):
+    from proav_core.cli.registry_cmd import _type_name
+
+    monkeypatch.setenv("COLUMNS", "200")
+    code, out, _ = run(capsys, "registry", "show", "generator", "stdit")
+    assert code == 0
+    row = next(line for line in out.splitlines() if line.startswith("│ patch "))
+    assert "│ tuple[int, int, int] | None " in row  # brackets kept, not eaten as markup
+    assert "│ 'skip' | 'compute' " in next(line for line in out.splitlines() if line.startswith("│ padding "))
+    assert _type_name(dict[str, float] | None) == "dict[str, float] | None"
+
+
 def test_registry_show_unknown_name_exits_2(capsys, toy_plugin):
     code, _, err = run(capsys, "registry", "show", "generator", "toy_gn")
     assert code == 2 and "closest: 'toy_gen'" in err

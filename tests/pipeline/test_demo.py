@@ -97,7 +97,7 @@ def test_generator_compile_defaults_to_the_network_where_compile_runs(monkeypatc
     monkeypatch.setattr(compiling, "_probe", lambda device_type: "InvalidCxxCompiler: no [gcc]")
     assert generator_compile(None, cpu, said.append) is None  # auto: eager, with a note
     assert said == ["[yellow]note: torch.compile cannot run on cpu here (InvalidCxxCompiler: no \\[gcc]); the generator "
-                    "trains eagerly (a C++ compiler, gcc or clang, lets it compile: about 1.3x faster)[/]"]
+                    "trains eagerly (a C++ compiler, gcc or clang, lets it compile: about 1.2x faster)[/]"]
     with pytest.raises(compiling.CompileUnavailableError, match="--compile: torch.compile cannot run on cpu here"):
         generator_compile(True, cpu, said.append)  # asked for: refused
 
