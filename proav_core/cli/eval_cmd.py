@@ -86,7 +86,15 @@ def _media_files(folder: str, limit: int | None, skipped: list[dict[str, str]]) 
                 for p in others if is_audio_file(p) and p.with_suffix("") not in videos]
     if not files:
         raise UsageError(f"{folder} holds no media files (mp4, mkv, webm, avi, mov, ...)")
-    return files[:limit] if limit else files
+    return spread(files, limit) if limit else files
+
+
+def spread(files: list[Path], limit: int) -> list[Path]:
+    """At most `limit` of the sorted `files`, evenly spaced over them (so over the class
+    subfolders too, where the first `limit` would all be of the first class)."""
+    if len(files) <= limit:
+        return files
+    return [files[(i * len(files)) // limit] for i in range(limit)]
 
 
 def _fmt(value: float | None) -> str:
@@ -115,7 +123,8 @@ def print_table(report: Any) -> None:
 @click.option("--out", type=click.Path(dir_okay=False), default=None,
               help="results JSON (default: <output_dir>/<name>/eval.json)")
 @click.option("--batch-size", type=click.IntRange(min=1), default=8, show_default=True)
-@click.option("--limit", type=click.IntRange(min=1), default=None, help="use at most N files per folder")
+@click.option("--limit", type=click.IntRange(min=1), default=None,
+              help="use at most N files per folder, evenly spaced over its sorted files (so over its class subfolders)")
 @click.option("--device", default="auto", show_default=True, help="cpu, cuda, cuda:1, ... (auto: cuda when available)")
 def command(config, overrides, real_dir, fake_dir, metric_names, out, batch_size, limit, device) -> None:
     """Metrics between a folder of real and a folder of generated sounding videos."""

@@ -160,3 +160,12 @@ def test_a_metric_whose_inputs_clips_lack_says_so(folders, tmp_path):
     assert figure["value"] is None
     assert figure["reason"].startswith("needs planes, which these clips do not hold (they hold video, waveform: e.g. "
                                        "latent planes come from an autoencoder")
+
+
+def test_limit_spreads_over_the_sorted_files():
+    from proav_core.cli.eval_cmd import spread
+
+    files = [Path(f"{c}/{i}.mp4") for c in "abcd" for i in range(6)]  # 4 class folders of 6
+    assert [p.parent.name for p in spread(files, 4)] == ["a", "b", "c", "d"]
+    assert spread(files, 8) == files[::3] and spread(files, 30) == files
+    assert spread(files, 1) == [files[0]]
