@@ -8,6 +8,7 @@ adversarial terms); the loop runs G then D each step, with clipping, warm-up and
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -148,6 +149,10 @@ def train_autoencoder(
     sched_g = warmup_schedule(opt_g, opt.warmup_steps, opt.decay, loop.steps)
     sched_d = warmup_schedule(opt_d, opt.warmup_steps, opt.decay, loop.steps) if opt_d else None
     names = component_names(cfg)
+    # DDP warns once that the 1x1 convolutions' weight gradients (the plane lifts, the pixel heads'
+    # first layer) have other strides than their buckets: they differ only along size-1 axes, the
+    # same memory layout, so the warning tells the user nothing
+    warnings.filterwarnings("ignore", message="Grad strides do not match bucket view strides", category=UserWarning)
     autoencoder, opt_g = fabric.setup(autoencoder, opt_g)
     if opt_d is not None:
         step_fn.discriminators, opt_d = fabric.setup(step_fn.discriminators, opt_d)
