@@ -8,6 +8,8 @@ a wav, a frame strip and a mel image, plus the resolved config).
 
 from __future__ import annotations
 
+import re
+
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -52,6 +54,9 @@ def _slug(prompt: str) -> str:
     return "".join(c if c.isalnum() else "_" for c in words)[:40].strip("_") or "sample"
 
 
+WRITTEN = re.compile(r"sample_\d{3,}_\w*(\.mp4|\.wav|_frames\.png|_mel\.png)")  # what write_samples names
+
+
 def write_samples(folder: str | Path, generated: Generated, cfg: ExperimentConfig) -> list[Path]:
     """Per sample: sample_<i>_<class>.mp4 (video + AAC audio), .wav, _frames.png, _mel.png;
     plus the resolved config.toml. Samples an earlier call left in `folder` are removed first,
@@ -61,7 +66,7 @@ def write_samples(folder: str | Path, generated: Generated, cfg: ExperimentConfi
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     for old in folder.glob("sample_*"):
-        if old.is_file():
+        if old.is_file() and WRITTEN.fullmatch(old.name):  # ours only: sample_<i>_<class>.mp4 / .wav / PNGs
             old.unlink()
     files: list[Path] = []
     clip = cfg.clip

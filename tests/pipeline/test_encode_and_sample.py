@@ -208,8 +208,10 @@ def test_existing_samples_are_never_overwritten(trained, samples, capsys):
 def test_overwrite_leaves_only_the_new_samples(trained, tmp_path, capsys):
     out = tmp_path / "out"
     assert cli(*sample_args(trained, out, "--prompt", "circle-drum-0", "--num", "2")) == 0
+    (out / "sample_notes.txt").write_text("mine")  # not a file sample writes: kept
     assert cli(*sample_args(trained, out, "--prompt", "square-wood-1", "--overwrite")) == 0
     assert sorted(p.name for p in out.glob("sample_*.mp4")) == ["sample_000_square_wood_1.mp4"]
+    assert not list(out.glob("sample_001_*")) and (out / "sample_notes.txt").read_text() == "mine"
     assert "1 sample in" in capsys.readouterr().out
 
 
