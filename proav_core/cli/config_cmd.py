@@ -75,12 +75,11 @@ def build_on_meta(cfg) -> None:
     a component's own factory reads), with as many classes as its dataset says."""
     import torch
 
-    from proav_core.build import build_from_config
+    from proav_core.cli.model_cmd import build_model_sections
 
     classes = [f"class{i}" for i in range(int(getattr(getattr(cfg.dataset, "params", None), "num_classes", 0) or 0))]
-    slim = cfg.model_copy(update={"metrics": [], "audio_repr": None, "dataset": None})
     with torch.device("meta"):
-        build_from_config(slim, classes=classes)
+        build_model_sections(cfg, classes)
 
 
 @command.command("check")

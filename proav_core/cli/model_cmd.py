@@ -65,6 +65,15 @@ def _classes(cfg: Any) -> list[str]:
         return []
 
 
+def build_model_sections(cfg: Any, classes: list[str]) -> Any:
+    """The config's model sections (no data, metrics or audio representation) built with the
+    current default device; call it under `torch.device("meta")` to build without memory."""
+    from proav_core.build import build_from_config
+
+    slim = cfg.model_copy(update={"metrics": [], "audio_repr": None, "dataset": None})
+    return build_from_config(slim, classes=classes)
+
+
 def model_summary(cfg: Any) -> dict[str, Any]:
     """Build the config's model sections on the meta device and collect the summary figures.
 
@@ -75,15 +84,13 @@ def model_summary(cfg: Any) -> dict[str, Any]:
     import torch
     from torch import nn
 
-    from proav_core.build import build_from_config
     from proav_core.errors import ProavError
 
     classes = _classes(cfg)
-    slim = cfg.model_copy(update={"metrics": [], "audio_repr": None, "dataset": None})
     out: dict[str, Any] = {"components": [], "planes": {}, "latent_shape": None, "latent_bound": None,
                            "details": {}, "notes": []}
     with torch.device("meta"):
-        parts = build_from_config(slim, classes=classes)
+        parts = build_model_sections(cfg, classes)
         named = [(s, getattr(parts, s)) for s in SECTIONS if getattr(parts, s) is not None]
         ae = parts.autoencoder
         if ae is not None and callable(getattr(ae, "training_step", None)):
