@@ -105,6 +105,22 @@ def generator_stage(cfg: ExperimentConfig, hardware: Hardware, latents: Path,
     return ckpt
 
 
+def refuse_another_config(run: Path, cfg: ExperimentConfig) -> None:
+    """A resumed demo must find its own run: a stage checkpoint in `run` written for other
+    components (an earlier config or proav version) is refused before anything is written."""
+    from proav_core.training.checkpoint import component_differences, component_names, peek_checkpoint
+
+    for stage, prefix in (("autoencoder", "model.autoencoder"), ("generator", "model.generator")):
+        checkpoint = run / stage / CHECKPOINT
+        diff = component_differences(peek_checkpoint(checkpoint), component_names(cfg), prefix) \
+            if checkpoint.is_file() else []
+        if diff:
+            raise UsageError(f"{run} holds a demo run of another config (an earlier one, or an earlier proav): "
+                             f"{checkpoint} was written for other components ({'; '.join(diff)}); rerun with "
+                             "--fresh to start the demo over, or keep that run and give this one another folder "
+                             "(--set name=...)")
+
+
 def synthesise_clips(folder: Path, clips: int, clip: Any, params: dict[str, Any]) -> None:
     """Write `clips` syncshapes clips into `folder` unless it already holds exactly those: a
     folder written for another [clip] is an error (resuming would train on the wrong clips)."""
@@ -166,6 +182,7 @@ def run_demo(cfg: ExperimentConfig, hardware: Hardware, *, clips: int = 128, sam
     shape_sync_params = {k: synth_params[k] for k in ("num_classes", "shape_size") if k in synth_params}
     if fresh and run.exists():
         shutil.rmtree(run)
+    refuse_another_config(run, cfg)
     result = DemoResult(run)
     files_cfg, cfg = demo_configs(cfg)
 

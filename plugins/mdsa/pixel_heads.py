@@ -2,7 +2,12 @@
 
 A stem (kind `pixel_stem`) turns each frame into a grid of tokens, H and W downsampled by
 `patch`; a head (kind `pixel_head`) turns the decoder's token grid back into pixels. Both
-work frame by frame, time is the transformer's business.
+work frame by frame, time is the transformer's business; except that the convolutional pair
+can lay the frames side by side along W first (`layout = "spectrogram"`), for a stream whose
+frames are consecutive chunks of one image, as `mel_frames` audio is: there a frame's last
+column and the next frame's first are neighbours in time, and a kernel that stops at the frame
+border leaves a seam (measured on the demo: the per-frame conv head's mel reconstruction rises
+by 3-4 dB at each frame start through a bell's decay, an onset that is not in the clip).
 
     patch_linear (stem)  one linear map per non-overlapping p x p patch (paper, ViT style)
     patch_linear (head)  one linear map per token to its p x p pixels; nothing crosses a
@@ -20,6 +25,8 @@ resolution, from `channels` at full size, capped at `max_channels`.
 from __future__ import annotations
 
 import math
+
+from typing import Literal
 
 from einops import rearrange
 from pydantic import Field
@@ -93,14 +100,32 @@ class ConvParams(ComponentParams):
     channels: int = Field(32, ge=8, multiple_of=8, description="width at full resolution (doubled per halving)")
     max_channels: int = Field(128, ge=8, multiple_of=8, description="cap on the width of the coarser levels")
     blocks: int = Field(1, ge=0, description="residual blocks per resolution level")
+    layout: Literal["frames", "spectrogram"] = Field(
+        "frames", description="frames: each frame alone (video); spectrogram: frames joined along W (time) into one "
+                              "image, so kernels cross frame borders (a mel_frames audio stream)")
+
+
+def to_images(x: Tensor, layout: str) -> Tensor:
+    """(B, C, T, H, W) -> (B*T, C, H, W) for "frames", (B, C, H, T*W) for "spectrogram"."""
+    if layout == "spectrogram":
+        return rearrange(x, "b c t h w -> b c h (t w)")
+    return rearrange(x, "b c t h w -> (b t) c h w")
+
+
+def from_images(y: Tensor, layout: str, t: int) -> Tensor:
+    """to_images undone at the images' own size: -> (B, C', T, H', W')."""
+    if layout == "spectrogram":
+        return rearrange(y, "b c h (t w) -> b c t h w", t=t)
+    return rearrange(y, "(b t) c h w -> b c t h w", t=t)
 
 
 class ConvStem(nn.Module):
-    """(B, C_in, T, H, W) -> (B, dim, T, H/p, W/p), frame by frame."""
+    """(B, C_in, T, H, W) -> (B, dim, T, H/p, W/p), frame by frame or over the joined frames (`layout`)."""
 
-    def __init__(self, channels: int, max_channels: int, blocks: int, in_channels: int = 3, dim: int = 384,
-                 patch: int = 8):
+    def __init__(self, channels: int, max_channels: int, blocks: int, layout: str = "frames", in_channels: int = 3,
+                 dim: int = 384, patch: int = 8):
         super().__init__()
+        self.layout = layout
         levels = _levels(patch, "encoder.stem")
         widths = _widths(channels, max_channels, levels)
         layers: list[nn.Module] = [nn.Conv2d(in_channels, widths[0], 3, padding=1)]
@@ -112,17 +137,17 @@ class ConvStem(nn.Module):
         self.net = nn.Sequential(*layers)
 
     def forward(self, x: Tensor) -> Tensor:
-        t = x.shape[2]
-        y = self.net(rearrange(x, "b c t h w -> (b t) c h w"))  # (B*T, D, H', W')
-        return rearrange(y, "(b t) d h w -> b d t h w", t=t)  # (B, D, T, H', W')
+        y = self.net(to_images(x, self.layout))  # (B*T, D, H', W') or (B, D, H', T*W')
+        return from_images(y, self.layout, x.shape[2])  # (B, D, T, H', W')
 
 
 class ConvHead(nn.Module):
-    """(B, dim, T, H', W') -> (B, C_out, T, H' p, W' p), frame by frame."""
+    """(B, dim, T, H', W') -> (B, C_out, T, H' p, W' p), frame by frame or over the joined frames (`layout`)."""
 
-    def __init__(self, channels: int, max_channels: int, blocks: int, dim: int = 384, out_channels: int = 3,
-                 patch: int = 8):
+    def __init__(self, channels: int, max_channels: int, blocks: int, layout: str = "frames", dim: int = 384,
+                 out_channels: int = 3, patch: int = 8):
         super().__init__()
+        self.layout = layout
         levels = _levels(patch, "decoder.head")
         widths = _widths(channels, max_channels, levels)[::-1]  # coarsest first
         layers: list[nn.Module] = [nn.Conv2d(dim, widths[0], 1)]
@@ -135,6 +160,5 @@ class ConvHead(nn.Module):
         self.net = nn.Sequential(*layers)
 
     def forward(self, x: Tensor) -> Tensor:
-        t = x.shape[2]
-        y = self.net(rearrange(x, "b d t h w -> (b t) d h w"))  # (B*T, C_out, H, W)
-        return rearrange(y, "(b t) c h w -> b c t h w", t=t)  # (B, C_out, T, H, W)
+        y = self.net(to_images(x, self.layout))  # (B*T, C_out, H, W) or (B, C_out, H, T*W)
+        return from_images(y, self.layout, x.shape[2])  # (B, C_out, T, H, W)

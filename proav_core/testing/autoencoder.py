@@ -36,6 +36,10 @@ def check_encoder(name: str, **params: Any) -> None:
 
 
 def _frames_stay_apart(module: nn.Module, x: torch.Tensor, kind: str, name: str) -> None:
+    """A change in frame 1 moves frame 1 alone; not asked of a part whose `layout` is
+    "spectrogram" (its frames are chunks of one image, joined on purpose)."""
+    if getattr(module, "layout", "frames") == "spectrogram":
+        return
     changed = x.clone()
     changed[:, :, 1] += 1.0  # only frame 1 differs
     with torch.no_grad():
@@ -45,7 +49,8 @@ def _frames_stay_apart(module: nn.Module, x: torch.Tensor, kind: str, name: str)
 
 
 def check_pixel_stem(name: str, **params: Any) -> None:
-    """(B, C_in, T, H, W) -> (B, dim, T, H/p, W/p) for p 2 and 4, frame by frame, batch-independent."""
+    """(B, C_in, T, H, W) -> (B, dim, T, H/p, W/p) for p 2 and 4, batch-independent, frame by frame
+    (unless its layout is "spectrogram")."""
     for patch in (2, 4):
         stem = make("pixel_stem", name, params, in_channels=3, dim=16, patch=patch)
         x = torch.rand(2, 3, T, H, W) * 2 - 1
@@ -58,7 +63,8 @@ def check_pixel_stem(name: str, **params: Any) -> None:
 
 
 def check_pixel_head(name: str, **params: Any) -> None:
-    """(B, dim, T, H', W') -> (B, out_channels, T, H' p, W' p) for p 2 and 4, frame by frame."""
+    """(B, dim, T, H', W') -> (B, out_channels, T, H' p, W' p) for p 2 and 4, frame by frame (unless its
+    layout is "spectrogram")."""
     for patch in (2, 4):
         head = make("pixel_head", name, params, dim=16, out_channels=1, patch=patch)
         x = torch.randn(2, 16, T, H // patch, W // patch)

@@ -42,6 +42,9 @@ def component_names(cfg: ExperimentConfig) -> dict[str, str]:
         elif isinstance(obj, (list, tuple)):
             for i, item in enumerate(obj):
                 walk(item, f"{path}[{i}]")
+        elif isinstance(obj, dict):  # e.g. the MDSA's stream_decoders: {modality: component}
+            for key, item in obj.items():
+                walk(item, f"{path}.{key}")
 
     walk(cfg, "")
     return found
@@ -83,6 +86,13 @@ def save_checkpoint(fabric: Fabric, path: str | Path, state: dict[str, Any]) -> 
         os.replace(tmp, path)
     fabric.barrier()
     return path
+
+
+def component_differences(raw: dict[str, Any], components: dict[str, str], prefix: str) -> list[str]:
+    """Where a checkpoint (`raw`, as read by peek_checkpoint) and a config's `components`
+    (component_names) name other components under `prefix`, one line each."""
+    saved = {k: v for k, v in raw.get("components", {}).items() if k.startswith(prefix)}
+    return _differences(saved, {k: v for k, v in components.items() if k.startswith(prefix)})
 
 
 def _differences(saved: dict[str, str], current: dict[str, str]) -> list[str]:
@@ -230,9 +240,7 @@ def load_weights(
     raw = peek_checkpoint(path) if raw is None else raw
     if kind is not None:
         require_kind(raw, path, kind, option)
-    saved = {k: v for k, v in raw.get("components", {}).items() if k.startswith(prefix)}
-    wanted = {k: v for k, v in components.items() if k.startswith(prefix)}
-    diff = _differences(saved, wanted)
+    diff = component_differences(raw, components, prefix)
     if diff:
         raise CheckpointError(f"checkpoint {path} was written for other components:\n  " + "\n  ".join(diff))
     if prefer_ema and "ema" in raw:

@@ -50,6 +50,40 @@ def test_linear_head_draws_nothing_across_a_patch_border_and_the_conv_head_does(
         assert bool(outside.sum() > 0) is crosses
 
 
+@pytest.mark.parametrize("kind", ["pixel_stem", "pixel_head"])
+def test_conv_parts_with_the_spectrogram_layout_keep_the_contract(kind):
+    check_component(kind, "conv", layout="spectrogram")
+
+
+def conv_part(kind, layout, patch=2):
+    torch.manual_seed(0)
+    if kind == "pixel_stem":
+        return build_component({"name": "conv", "channels": 8, "layout": layout}, kind, in_channels=1, dim=8,
+                               patch=patch).eval()
+    return build_component({"name": "conv", "channels": 8, "layout": layout}, kind, dim=8, out_channels=1,
+                           patch=patch).eval()
+
+
+@pytest.mark.parametrize("kind", ["pixel_stem", "pixel_head"])
+def test_the_spectrogram_layout_joins_neighbouring_frames_along_time(kind):
+    """Frames of a mel_frames stream are consecutive chunks of one spectrogram: with layout
+    "spectrogram" a change at the end of frame 1 reaches the start of frame 2; with "frames" it
+    stays in frame 1. With one frame the two layouts agree."""
+    x = torch.randn(1, 1 if kind == "pixel_stem" else 8, 3, 4, 4)
+    changed = x.clone()
+    changed[:, :, 1, :, -1] += 1.0  # the last column (latest time) of frame 1
+    moved = {}
+    for layout in ("frames", "spectrogram"):
+        part = conv_part(kind, layout)
+        with torch.no_grad():
+            moved[layout] = (part(changed) - part(x)).abs().amax(dim=(0, 1, 3))  # (T, W)
+    assert moved["frames"][1].sum() > 0 and moved["frames"][0].sum() == 0 and moved["frames"][2].sum() == 0
+    assert moved["spectrogram"][2, 0] > 0 and moved["spectrogram"][1].sum() > 0
+    one = x[:, :, :1]
+    with torch.no_grad():
+        torch.testing.assert_close(conv_part(kind, "spectrogram")(one), conv_part(kind, "frames")(one))
+
+
 def test_conv_stem_and_head_need_a_power_of_two():
     with pytest.raises(proav_core.ConfigError, match="power of two") as err:
         build_component({"name": "conv"}, "pixel_stem", in_channels=3, dim=8, patch=6)

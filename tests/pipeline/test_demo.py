@@ -7,6 +7,7 @@ import json
 import pytest
 from PIL import Image
 
+import proav_core
 from proav_core.compiling import compile_unavailable
 from proav_core.data import probe_media
 
@@ -127,6 +128,29 @@ def test_demo_refuses_to_resume_a_run_made_for_another_clip(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "events.json holds clips of" in err and "--fresh" in err
     assert json.loads((data / "events.json").read_text()) == stale  # nothing overwritten
+
+
+def test_demo_refuses_to_resume_a_run_of_other_components(tmp_path, capsys):
+    """An autoencoder checkpoint from an earlier config (here: no audio stream decoder, a linear
+    head) is refused before anything is written, naming the difference and --fresh."""
+    import torch
+
+    from proav_core.training.checkpoint import component_names
+
+    config = tiny_config(tmp_path)
+    cfg = proav_core.load_config(config)
+    old = {k: v for k, v in component_names(cfg).items() if k.startswith("model.autoencoder")
+           and not k.startswith("model.autoencoder.stream_decoders")}
+    old["model.autoencoder.decoder.head"] = "patch_linear"
+    run = tmp_path / "runs" / "tiny"
+    (run / "autoencoder").mkdir(parents=True)
+    torch.save({"kind": "autoencoder", "step": 2, "components": old}, run / "autoencoder" / "last.ckpt")
+    assert cli("demo", "--config", config, "--clips", "12", "--accelerator", "cpu") == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert "runs/tiny holds a demo run of another config" in err and "--fresh" in err
+    assert "model.autoencoder.decoder.head: checkpoint has 'patch_linear', config has 'conv'" in err
+    assert "model.autoencoder.stream_decoders.audio: checkpoint has '(absent)', config has 'plane_decoder'" in err
+    assert sorted(p.name for p in run.iterdir()) == ["autoencoder"]  # nothing synthesised or prepared
 
 
 def test_demo_cli_scores_as_many_samples_per_class_as_run_demo_by_default():
