@@ -25,7 +25,6 @@ resolution, from `channels` at full size, capped at `max_channels`.
 from __future__ import annotations
 
 import math
-
 from typing import Literal
 
 from einops import rearrange

@@ -94,12 +94,21 @@ def make_fabric(what: str, **settings: Any) -> Fabric:
         raise UsageError(f"cannot {what} with {shown}: {text}") from None
 
 
+def usable_cores() -> int:
+    """CPU cores this process may run on: its affinity mask where the OS has one (a container
+    or `taskset` pinning it to a few cores of a larger machine), else os.cpu_count(). A CPU
+    quota (cgroup cpu.max) without pinning is not seen."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return os.cpu_count() or 1
+
+
 def share_cpu_threads(local_processes: int) -> int | None:
-    """Under `fabric run`, cap each of a machine's `local_processes` at its share of the CPU's
-    threads (the launcher leaves every process as many threads as the machine has cores, so 2
+    """Under `fabric run`, cap each of a machine's `local_processes` at its share of the usable
+    cores' threads (the launcher leaves every process as many threads as the machine has cores, so 2
     CPU processes ran 8x slower than `--devices 2`); a lower setting (OMP_NUM_THREADS=1) is
     kept. Returns the threads set, None when left alone."""
-    share = max(1, (os.cpu_count() or 1) // max(1, local_processes))
+    share = max(1, usable_cores() // max(1, local_processes))
     if local_processes <= 1 or torch.get_num_threads() <= share:
         return None
     torch.set_num_threads(share)

@@ -45,11 +45,12 @@ def test_fabric_run_processes_share_the_cpu_threads(monkeypatch):
     (each taking them all ran 8x slower); a lower setting is kept."""
     import torch
 
+    from proav_core.training import hardware
     from proav_core.training.hardware import share_cpu_threads
 
     before = torch.get_num_threads()
     monkeypatch.setenv("OMP_NUM_THREADS", str(before))  # recorded, so the test's own setting is undone after it
-    monkeypatch.setattr(os, "cpu_count", lambda: 8)
+    monkeypatch.setattr(hardware, "usable_cores", lambda: 8)
     try:
         torch.set_num_threads(8)
         assert share_cpu_threads(1) is None and torch.get_num_threads() == 8
@@ -60,3 +61,14 @@ def test_fabric_run_processes_share_the_cpu_threads(monkeypatch):
         assert share_cpu_threads(16) == 1
     finally:
         torch.set_num_threads(before)
+
+
+def test_usable_cores_are_the_affinity_mask_where_there_is_one(monkeypatch):
+    """A process pinned to 3 cores of a 64-core machine shares 3, not 64."""
+    from proav_core.training.hardware import usable_cores
+
+    monkeypatch.setattr(os, "cpu_count", lambda: 64)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2}, raising=False)
+    assert usable_cores() == 3
+    monkeypatch.delattr(os, "sched_getaffinity")
+    assert usable_cores() == 64
