@@ -22,7 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, field_validator
 from torch import Tensor, nn
 
 from proav_core import Component, ComponentParams, ConfigError, build_component
@@ -56,9 +56,12 @@ class MdsaParams(ComponentParams):
     decoder: Component["decoder"] = Field("plane_decoder", description="expand-and-sum + decoder (one per stream)")
     stream_encoders: dict[Literal["video", "audio"], Component["encoder"]] = Field(
         {}, description="a modality's own encoder in place of `encoder` (a whole section: parameters left out take "
-                        "the component's defaults, not `encoder`'s); its downsampling must equal the other stream's")
+                        "the component's defaults, not `encoder`'s); its downsampling must equal the other stream's; "
+                        "unused while that modality is not among `modalities` (so a one-modality ablation runs on a "
+                        "base that sizes both)")
     stream_decoders: dict[Literal["video", "audio"], Component["decoder"]] = Field(
-        {}, description="a modality's own decoder in place of `decoder` (a whole section, as for stream_encoders)")
+        {}, description="a modality's own decoder in place of `decoder` (a whole section, unused without that "
+                        "modality, as for stream_encoders)")
     attention: MdsaAttentionParams = Field(default_factory=MdsaAttentionParams, description="attention block per role")
     loss: MdsaLossParams = Field(default_factory=MdsaLossParams, description="training losses and discriminators")
 
@@ -68,15 +71,6 @@ class MdsaParams(ComponentParams):
         if len(set(value)) != len(value):
             raise ValueError(f"modalities must not repeat, got {value}")
         return value
-
-    @model_validator(mode="after")
-    def _streams_exist(self) -> MdsaParams:
-        for key in ("stream_encoders", "stream_decoders"):
-            extra = sorted(set(getattr(self, key)) - set(self.modalities))
-            if extra:
-                raise ValueError(f"{key} names {', '.join(extra)}, which is not among modalities {self.modalities}; "
-                                 f"remove [model.autoencoder.{key}.{extra[0]}] or add {extra[0]!r} to modalities")
-        return self
 
 
 @dataclass

@@ -125,9 +125,14 @@ def test_stream_encoders_must_share_the_downsampling():
         tiny_mdsa(stream_encoders={"audio": TINY_MDSA["encoder"] | {"patch_size": 2}})
 
 
-def test_a_stream_override_for_a_missing_modality_is_refused():
-    with pytest.raises(proav_core.ParameterError, match=r"stream_decoders names audio.*modalities \['video'\]"):
-        tiny_mdsa(modalities=["video"], stream_decoders={"audio": TINY_MDSA["decoder"]})
+def test_a_stream_section_for_a_missing_modality_is_unused():
+    """A video-only ablation (modalities = ["video"]) on a base whose audio stream has its own
+    decoder (mdsa_tiny.toml) builds the video stream alone, as without that section."""
+    ablated = tiny_mdsa(modalities=["video"], stream_decoders={"audio": TINY_MDSA["decoder"] | {"depth": 2}},
+                        stream_encoders={"audio": TINY_MDSA["encoder"]})
+    plain = tiny_mdsa(modalities=["video"])
+    assert set(ablated.decoders) == set(ablated.encoders) == {"video"}
+    assert {k: v.shape for k, v in ablated.state_dict().items()} == {k: v.shape for k, v in plain.state_dict().items()}
 
 
 def test_attention_roles_are_swapped_by_registry_name():

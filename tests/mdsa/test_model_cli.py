@@ -68,8 +68,9 @@ def test_bad_config_is_a_usage_error(capsys, tmp_path):
 
 def test_a_stream_decoder_from_the_config_survives_the_saved_config(tmp_path):
     section = "model.autoencoder.stream_decoders.audio"
-    cfg = proav_core.load_config(CONFIGS / "mdsa_tiny.toml", overrides=[
-        f"{section}.name=plane_decoder", f"{section}.depth=3", f"{section}.heads=2", f"{section}.mlp_dim=16"])
+    cfg = proav_core.load_config(CONFIGS / "mdsa_tiny.toml", overrides=[  # mdsa_tiny's audio decoder, head unset
+        f"{section}.name=plane_decoder", f"{section}.depth=3", f"{section}.heads=2", f"{section}.mlp_dim=16",
+        f"{section}.head=default"])
     built = proav_core.build_component(cfg.model.autoencoder, clip=cfg.clip)
     assert len(built.decoders["audio"].blocks.blocks) == 3
     assert len(built.decoders["video"].blocks.blocks) == cfg.model.autoencoder.params.decoder.params.depth != 3
