@@ -13,11 +13,11 @@ from __future__ import annotations
 
 from typing import Literal
 
-from einops import rearrange
 from pydantic import Field
 from torch import Tensor, nn
 
 from proav_core import ComponentParams
+from proav_plugins.mdsa.pixel_heads import from_images, to_images
 
 
 class PatchParams(ComponentParams):
@@ -80,8 +80,7 @@ class AudioPatch2d(nn.Module):
         self.net = _PatchStack(nn.Conv2d, in_channels, channels, layers, spatial_3d=False)
 
     def forward(self, x: Tensor) -> list[Tensor]:
+        feats = self.net(to_images(x, self.layout))  # [(B, C_i, h_i, T*w_i)] or [(B*T, C_i, h_i, w_i)]
         if self.layout == "spectrogram":
-            return self.net(rearrange(x, "b c t h w -> b c h (t w)"))  # [(B, C_i, h_i, w_i)]
-        b = x.shape[0]
-        feats = self.net(rearrange(x, "b c t h w -> (b t) c h w"))  # [(B*T, C_i, h_i, w_i)]
-        return [rearrange(f, "(b t) c h w -> b c t h w", b=b) for f in feats]  # [(B, C_i, T, h_i, w_i)]
+            return feats
+        return [from_images(f, "frames", x.shape[2]) for f in feats]  # [(B, C_i, T, h_i, w_i)]
