@@ -20,6 +20,8 @@ c's timbre at sample round(k * S / T). Per clip (`judge_clip`):
    F1 = 2 matches / (bounces + onsets); an empty list counts as 1 for its own ratio, so a clip
    with neither has F1 = 1 (counted in `clips_without_events`), one with only one kind F1 = 0.
    Offsets are onset frame - bounce frame.
+5. Background: the saturation of the clip's mean background colour (shape_sync_video), to set
+   beside real clips' (grey walls where the data has coloured ones).
 
 `aggregate` / `score_clips` summarise many clips; the headline is `sync_f1`, the mean per-clip F1.
 """
@@ -77,6 +79,7 @@ class ClipJudgement:
     recall: float
     f1: float
     mean_offset: float | None  # onset - bounce, frames, over matches
+    background_saturation: float | None = None  # HSV saturation of the mean background colour
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -145,6 +148,7 @@ def judge_clip(video: Tensor, waveform: Tensor, sample_rate: int, label: int | N
         objects_per_frame=counts, single_object_share=sum(c == 1 for c in counts) / t, colour_class=colour,
         shape_kind=shape_kind, shape_class=shape_class, video_class=video_class, audio_class=audio_class,
         label=None if label is None else int(label), bounces=bounces, onsets=onsets,
+        background_saturation=seen.background_saturation,
         **sync_scores(bounces, onsets, s.window),
     )
 
@@ -161,7 +165,8 @@ def aggregate(judgements: Sequence[ClipJudgement], num_classes: int = 4) -> dict
     av_class_agreement (video_class == audio_class, both seen); sync_f1 (mean per-clip F1, the headline),
     sync_precision, sync_recall (means), sync_f1_pooled (2 all matches / (all bounces + all
     onsets); 1 when there are none), mean_offset (onset - bounce over all matches, frames),
-    matches_, bounces_, onsets_per_clip, clips_without_events (F1 = 1 by definition)."""
+    matches_, bounces_, onsets_per_clip, clips_without_events (F1 = 1 by definition),
+    background_saturation (mean over the clips that have a background)."""
     js = list(judgements)
     if not js:
         return {"clips": 0, "sync_f1": None}
@@ -187,6 +192,7 @@ def aggregate(judgements: Sequence[ClipJudgement], num_classes: int = 4) -> dict
         "matches_per_clip": len(matched) / len(js),
         "bounces_per_clip": nb / len(js), "onsets_per_clip": no / len(js),
         "clips_without_events": sum(not j.bounces and not j.onsets for j in js),
+        "background_saturation": _share([j.background_saturation for j in js if j.background_saturation is not None]),
     }
 
 

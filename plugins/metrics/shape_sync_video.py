@@ -14,6 +14,11 @@
   background (median of a ring around the object) towards the class colour, in [0, 1]: it
   undoes anti-aliasing and codec blur, so even 4-pixel-radius shapes are told apart.
 - Bounces: frames where the object's (coverage-weighted) centroid is lowest, see find_bounces.
+- Background saturation: the HSV saturation of the clip's mean background colour (every pixel
+  below min_value and at least one pixel away from a palette pixel). syncshapes walls are dark
+  colours of saturation 0.1-0.35 over a floor of 0.3 (a real clip measures 0.13-0.34); an
+  autoencoder or generator that loses the colour draws grey walls, which the object figures do
+  not see.
 """
 
 from __future__ import annotations
@@ -66,6 +71,18 @@ def palette_mask(rgb: Tensor, num_classes: int, min_value: float = 0.6, min_satu
     hue, sat, val = rgb_to_hsv(rgb)
     near = hue_distance(hue, torch.arange(num_classes) / num_classes).amin(-1) <= hue_tolerance
     return (val >= min_value) & (sat >= min_saturation) & near, hue
+
+
+def background_saturation(rgb: Tensor, mask: Tensor, min_value: float = 0.6) -> float | None:
+    """HSV saturation of the mean colour of rgb (3, T, H, W) in [0, 1] over the pixels of value
+    < min_value that are not within one pixel of the palette mask (T, H, W); None if there are none."""
+    near = F.max_pool2d(rearrange(mask.float(), "t h w -> t 1 h w"), 3, 1, 1)[:, 0] > 0  # (T, H, W)
+    keep = ~near & (rgb.amax(0) < min_value)
+    if not keep.any():
+        return None
+    mean = rgb[:, keep].mean(1)  # (3,)
+    _, sat, _ = rgb_to_hsv(mean)
+    return float(sat)
 
 
 def find_objects(mask: Tensor, min_area: float) -> list[list[Tensor]]:
@@ -170,6 +187,7 @@ class VideoAnalysis:
     kinds: list[str]
     kind_votes: Tensor
     mean_iou: Tensor  # (K,) mean template IoU over voting frames (breaks vote ties)
+    background_saturation: float | None = None  # saturation of the mean background colour
 
 
 def analyse_video(video: Tensor, num_classes: int, min_area: float, min_value: float = 0.6,
@@ -197,4 +215,5 @@ def analyse_video(video: Tensor, num_classes: int, min_area: float, min_value: f
         colour_votes=torch.zeros(num_classes).index_add_(0, colour, ones), kinds=kinds,
         kind_votes=torch.zeros(len(kinds)).index_add_(0, ious.argmax(1), ones),
         mean_iou=ious.mean(0) if seen else torch.zeros(len(kinds)),
+        background_saturation=background_saturation(rgb, mask, min_value),
     )

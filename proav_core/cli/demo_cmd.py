@@ -69,7 +69,9 @@ def command(config, overrides, clips, samples_per_class, cfg_scale, guide_scale,
     console.print("sync F1: bounces seen in the video vs onsets heard in the audio, one-to-one within +-1 frame "
                   "(shape_sync, from syncshapes' known truth). AV-Align rewards matched flow peaks and onsets "
                   "within +-3 frames, so clips with peaks on most frames (flicker, noise) score high by chance: "
-                  "read it beside the peak counts.", highlight=False)
+                  "read it beside the peak counts. wall satur.: saturation of a clip's mean background colour "
+                  "(syncshapes walls 0.1-0.35; grey walls score near 0), which the object figures do not see.",
+                  highlight=False)
     above = result.sync_above_chance
     console.print(f"sync above chance, (F1 - shuffled) / (1 - shuffled): samples {_fmt(above.get('samples'), 2)} "
                   f"(against shuffled samples), real clips {_fmt(above.get('real clips'), 2)} (against shuffled "
@@ -111,7 +113,7 @@ def scores_table(scores) -> Group:
     sync_table = Table(title="shape_sync: syncshapes' ground truth (samples read back from their mp4 files)")
     sync_table.add_column("clips", ratio=1)
     for column in ("n", "sync F1", "1 object\n/ frame", "class\n(video)", "class\n(audio)", "bounces\n/ clip",
-                   "onsets\n/ clip"):
+                   "onsets\n/ clip", "wall\nsatur."):
         sync_table.add_column(column, justify="right", no_wrap=True)
     align_table = Table(title="AV-Align")
     align_table.add_column("clips", ratio=1)
@@ -122,7 +124,8 @@ def scores_table(scores) -> Group:
         d, a = sync.details, align.details
         sync_table.add_row(name, str(sync.num_fake), _fmt(sync.value), _fmt(d.get("single_object_share")),
                            _fmt(d.get("video_accuracy")), _fmt(d.get("audio_accuracy")),
-                           _fmt(d.get("bounces_per_clip"), 1), _fmt(d.get("onsets_per_clip"), 1))
+                           _fmt(d.get("bounces_per_clip"), 1), _fmt(d.get("onsets_per_clip"), 1),
+                           _fmt(d.get("background_saturation"), 2))
         align_table.add_row(name, _fmt(align.value), _fmt(a.get("flow_peaks_per_clip"), 1),
                             _fmt(a.get("onsets_per_clip"), 1))
     return Group(sync_table, align_table)

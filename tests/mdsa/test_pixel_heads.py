@@ -101,3 +101,29 @@ def test_mdsa_builds_with_conv_stem_and_head_by_name():
     video, audio = torch.rand(2, 3, 3, 16, 16) * 2 - 1, torch.rand(2, 3, 16, 16) * 2 - 1
     out = ae(video, audio)
     assert out.streams["video"].shape == (2, 3, 3, 16, 16) and out.streams["audio"].shape == (2, 1, 3, 16, 16)
+
+
+def test_image_mean_path_starts_at_zero_and_carries_a_frames_mean():
+    """image_mean = "linear": zero-initialised, so the head starts as without it; once trained it
+    adds one value per frame and channel, the same at every pixel, that follows the frame's mean
+    token only; the stem refuses the option."""
+    torch.manual_seed(0)
+    plain = build_component({"name": "conv", "channels": 8}, "pixel_head", dim=8, out_channels=3, patch=2).eval()
+    torch.manual_seed(0)
+    head = build_component({"name": "conv", "channels": 8, "image_mean": "linear"}, "pixel_head", dim=8,
+                           out_channels=3, patch=2).eval()
+    head.load_state_dict({**plain.state_dict(), **{k: v for k, v in head.state_dict().items() if "mean_path" in k}})
+    x = torch.randn(2, 8, 3, 4, 4)  # (B, D, T, H', W')
+    with torch.no_grad():
+        torch.testing.assert_close(head(x), plain(x))
+        torch.nn.init.normal_(head.mean_path.weight)
+        added = head(x) - plain(x)  # (B, 3, T, 8, 8)
+        expected = torch.einsum("cd,btd->bct", head.mean_path.weight, x.mean((3, 4)).transpose(1, 2))
+        torch.testing.assert_close(added, expected[..., None, None].expand_as(added))
+    with pytest.raises(proav_core.ConfigError, match="image_mean") as err:
+        build_component({"name": "conv", "image_mean": "linear"}, "pixel_stem", in_channels=3, dim=8, patch=2)
+    assert "encoder.stem" in str(err.value)
+
+
+def test_image_mean_head_keeps_the_contract():
+    check_component("pixel_head", "conv", image_mean="linear")

@@ -220,3 +220,31 @@ def test_metric_component(real):
     json.dumps(result.to_dict())
     metric.reset()
     assert metric.compute().value is None
+
+
+def _greyed(video, keep):
+    """video (..., 3, T, H, W) in [-1, 1] with each pixel's chroma scaled by `keep` (its channel mean kept)."""
+    grey = video.mean(-4, keepdim=True)
+    return grey + keep * (video - grey)
+
+
+def test_background_saturation_is_the_walls_not_the_objects():
+    rng, gen = np.random.default_rng(3), torch.Generator().manual_seed(3)
+    wall = background(rng, gen, 32, 32)  # (3, H, W) in [0, 1]
+    mean = wall.mean((1, 2))
+    expected = float((mean.max() - mean.min()) / mean.max())  # HSV saturation of the mean colour
+    video = render(wall, [], 16)  # (3, T, H, W) in [-1, 1]
+    with_shape = _paste(video, "circle", 16.0, 12.0, 6.4, shape_colour(0.0), range(16))
+    for clip in (video, with_shape):
+        j = judge_clip(clip, torch.zeros(CLIP.num_samples), CLIP.sample_rate, settings=SETTINGS)
+        assert j.background_saturation == pytest.approx(expected, abs=0.02), (j.background_saturation, expected)
+
+
+def test_grey_walls_drop_the_background_saturation(real, real_judged):
+    real_sat = aggregate(real_judged)["background_saturation"]
+    assert 0.1 <= real_sat <= 0.35  # syncshapes walls: saturation 0.1-0.35, floor 0.3
+    half = _score(_greyed(real["video"], 0.5), real["waveform"], real["label"])
+    grey = _score(_greyed(real["video"], 0.0), real["waveform"], real["label"])
+    assert half["background_saturation"] == pytest.approx(real_sat / 2, rel=0.15), (half, real_sat)
+    assert grey["background_saturation"] <= 0.01
+    assert grey["single_object_share"] == 0.0  # grey shapes are not in the palette either
