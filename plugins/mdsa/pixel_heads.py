@@ -137,8 +137,9 @@ class ConvStem(nn.Module):
                  dim: int = 384, patch: int = 8, image_mean: str = "none"):
         super().__init__()
         if image_mean != "none":
-            raise ConfigError("model.autoencoder.encoder.stem.image_mean: an option of the conv pixel head only (a "
-                              "stem has no pixels to add to); remove it from the stem's section", path="model.autoencoder.encoder.stem.image_mean")
+            key = "model.autoencoder.encoder.stem.image_mean"
+            raise ConfigError(f"{key}: an option of the conv pixel head only (a stem has no pixels to add to); "
+                              "remove it from the stem's section", path=key)
         self.layout = layout
         levels = _levels(patch, "encoder.stem")
         widths = _widths(channels, max_channels, levels)

@@ -157,6 +157,10 @@ def _share(flags: Sequence[bool]) -> float | None:
     return float(np.mean(flags)) if len(flags) else None
 
 
+def _mean(values: Sequence[float]) -> float | None:
+    return float(np.mean(values)) if len(values) else None
+
+
 def aggregate(judgements: Sequence[ClipJudgement], num_classes: int = 4) -> dict:
     """Summary of many clips (None where there is nothing to average):
 
@@ -192,7 +196,7 @@ def aggregate(judgements: Sequence[ClipJudgement], num_classes: int = 4) -> dict
         "matches_per_clip": len(matched) / len(js),
         "bounces_per_clip": nb / len(js), "onsets_per_clip": no / len(js),
         "clips_without_events": sum(not j.bounces and not j.onsets for j in js),
-        "background_saturation": _share([j.background_saturation for j in js if j.background_saturation is not None]),
+        "background_saturation": _mean([j.background_saturation for j in js if j.background_saturation is not None]),
     }
 
 

@@ -47,7 +47,7 @@ from proav_core.training.generator_loop import train_generator
 from proav_core.training.hardware import Hardware
 from proav_core.training.prior_loop import train_prior
 
-SYNC_FIGURES = ("single_object_share", "video_accuracy", "audio_accuracy", "sync_f1")
+SYNC_FIGURES = ("single_object_share", "video_accuracy", "audio_accuracy", "sync_f1", "background_saturation")
 
 
 @dataclass

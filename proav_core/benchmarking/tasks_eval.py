@@ -26,7 +26,7 @@ import torch
 from proav_core.demo_scores import Clip, above_chance, metric
 
 FIGURES = ("sync_f1", "av_class_agreement", "video_accuracy", "audio_accuracy", "single_object_share",
-           "bounces_per_clip", "onsets_per_clip")
+           "bounces_per_clip", "onsets_per_clip", "background_saturation")
 
 
 def through_mp4(clips: list[Clip], cfg: Any, folder: Path) -> list[Clip]:

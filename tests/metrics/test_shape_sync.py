@@ -194,6 +194,9 @@ def test_aggregate_by_hand():
     assert out["single_object_share"] == 0.5 and out["labelled_clips"] == 2
     assert out["colour_accuracy"] == 1.0 and out["shape_accuracy"] == 0.5  # class 1 is a square
     assert out["av_class_agreement"] == pytest.approx(2 / 3)
+    assert out["background_saturation"] is None  # no clip had a background figure
+    js[0].background_saturation, js[1].background_saturation = 0.1, 0.3  # the third has none (all palette)
+    assert aggregate(js)["background_saturation"] == pytest.approx(0.2)
     json.dumps(out)
     assert aggregate([])["sync_f1"] is None
 
