@@ -153,11 +153,8 @@ def judge_clip(video: Tensor, waveform: Tensor, sample_rate: int, label: int | N
     )
 
 
-def _share(flags: Sequence[bool]) -> float | None:
-    return float(np.mean(flags)) if len(flags) else None
-
-
 def _mean(values: Sequence[float]) -> float | None:
+    """Mean of numbers or flags (a share of True), None for an empty list."""
     return float(np.mean(values)) if len(values) else None
 
 
@@ -180,14 +177,14 @@ def aggregate(judgements: Sequence[ClipJudgement], num_classes: int = 4) -> dict
     matched = [on - bo for j in js for bo, on in j.matches]
     nb, no = sum(len(j.bounces) for j in js), sum(len(j.onsets) for j in js)
     return {
-        "clips": len(js), "single_object_share": _share([c == 1 for c in frames]),
-        "objects_per_frame": float(np.mean(frames)), "empty_frame_share": _share([c == 0 for c in frames]),
+        "clips": len(js), "single_object_share": _mean([c == 1 for c in frames]),
+        "objects_per_frame": float(np.mean(frames)), "empty_frame_share": _mean([c == 0 for c in frames]),
         "labelled_clips": len(labelled),
-        "colour_accuracy": _share([j.colour_class == j.label for j in labelled]),
-        "shape_accuracy": _share([0 <= j.label < num_classes and j.shape_kind == kinds[j.label] for j in labelled]),
-        "video_accuracy": _share([j.video_class == j.label for j in labelled]),
-        "audio_accuracy": _share([j.audio_class == j.label for j in labelled]),
-        "av_class_agreement": _share([j.video_class is not None and j.video_class == j.audio_class for j in js]),
+        "colour_accuracy": _mean([j.colour_class == j.label for j in labelled]),
+        "shape_accuracy": _mean([0 <= j.label < num_classes and j.shape_kind == kinds[j.label] for j in labelled]),
+        "video_accuracy": _mean([j.video_class == j.label for j in labelled]),
+        "audio_accuracy": _mean([j.audio_class == j.label for j in labelled]),
+        "av_class_agreement": _mean([j.video_class is not None and j.video_class == j.audio_class for j in js]),
         "sync_f1": float(np.mean([j.f1 for j in js])),
         "sync_precision": float(np.mean([j.precision for j in js])),
         "sync_recall": float(np.mean([j.recall for j in js])),
