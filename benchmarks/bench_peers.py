@@ -4,7 +4,8 @@ Uses a finished `proav demo` run of --demo-config (its autoencoder, latent cache
 clips). Each generator config is trained on those latents for the same number of steps (in
 <output_dir>/<demo>-peer-<label>; a finished run is reused, an unfinished one resumed), then
 sampled and scored (proav_core.benchmarking.peers): s/step, s/sample, parameters, shape_sync
-of the samples (sync F1 also above its chance level, the samples shuffled among themselves),
+of the samples (sync F1 also above its chance level, the samples shuffled among themselves;
+the overlap of their timing mix with the held-out clips'),
 offline FVD and KVD. Prints a table, writes JSON (benchmarks/measured/peers-<demo>.json)
 with the commit, and a contact sheet (<output_dir>/<demo>-peers.png: per class a real clip,
 then two samples of each generator).
@@ -84,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     table = Table(title=f"generators on {report['held_out_clips']} held-out syncshapes clips, {steps} steps each, "
                         f"{guidance} (commit {report['commit'][:7]})")
     for col in ("generator", "params (trainable)", "s/step", "train min", "s/sample", "1 object", "video class",
-                "audio class", "sync F1", "shuffled", "above chance", "FVD", "KVD"):
+                "audio class", "sync F1", "shuffled", "above chance", "timing overlap", "FVD", "KVD"):
         table.add_column(col)
     chance = report["reference"]["shuffled real pairs"]["sync_f1"]
     for name in ("real clips", "shuffled real pairs"):
@@ -92,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
         held = report["reference"].get("held-out clips", {}) if name == "real clips" else {}
         vs_chance = ((fmt(chance), fmt(above_chance(r["sync_f1"], chance))) if name == "real clips" else ("-", "-"))
         table.add_row(name, "-", "-", "-", "-", *(fmt(r[k]) for k in
-                      ("single_object_share", "video_accuracy", "audio_accuracy", "sync_f1")), *vs_chance,
+                      ("single_object_share", "video_accuracy", "audio_accuracy", "sync_f1")), *vs_chance, "-",
                       *(fmt(held.get(k, {}).get("value"), 4) for k in ("fvd", "kvd")))
     for label, g in report["generators"].items():
         p = g["parameters"]
@@ -101,6 +102,7 @@ def main(argv: list[str] | None = None) -> int:
                       *(fmt(g["shape_sync"][k]) for k in ("single_object_share", "video_accuracy", "audio_accuracy",
                                                           "sync_f1")),
                       fmt(g["shuffled samples"]["sync_f1"]), fmt(g["sync_above_chance"]),
+                      fmt(g["shape_sync"].get("pattern_overlap")),
                       *(fmt(g.get(k, {}).get("value"), 4) for k in ("fvd", "kvd")))
     console.print(table)
     out = Path(args.out or ROOT / "benchmarks" / "measured" / f"peers-{demo_cfg.name}.json")

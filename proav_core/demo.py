@@ -246,7 +246,8 @@ def run_demo(cfg: ExperimentConfig, hardware: Hardware, *, clips: int = 128, sam
         result.reconstruction = {k.removeprefix("val/"): round(v, 2) for k, v in psnr.items()}
         sets = {"samples": fake, "real clips": real, "shuffled real pairs": shuffled(real),
                 "shuffled samples": shuffled(fake)}
-        result.scores = {k: score_set(cfg, v, shape_sync_params) for k, v in sets.items()}
+        result.scores = {k: score_set(cfg, v, shape_sync_params, reference=real if k == "samples" else ())
+                         for k, v in sets.items()}
         result.targets = targets(result.scores, result.reconstruction)
         result.sync_above_chance = sync_above_chance(result.scores)
     with stage("a2v and v2a", "one held-out clip's soundtrack animated, another's video scored"):

@@ -49,16 +49,37 @@ def metric(cfg: ExperimentConfig, name: str, **defaults: Any) -> Any:
     return build("metric", name, clip=cfg.clip, **defaults)
 
 
-def score_set(cfg: ExperimentConfig, clips: list[Clip], shape_sync_params: dict[str, Any]) -> dict[str, MetricResult]:
-    """AV-Align and shape_sync of one clip set."""
-    out = {}
-    for name, defaults in (("av_align", {}), ("shape_sync", shape_sync_params)):
-        m = metric(cfg, name, **defaults)
-        for c in clips:
-            batch = {"video": c.video[None], "waveform": c.waveform[None], "class_name": [c.class_name]}
-            m.update(batch, role="fake")
-        out[name] = m.compute()
-    return out
+def score_set(cfg: ExperimentConfig, clips: list[Clip], shape_sync_params: dict[str, Any],
+              reference: list[Clip] = ()) -> dict[str, MetricResult]:
+    """AV-Align and shape_sync of one clip set; shape_sync also judges the `reference` clips (real
+    ones) and reports their figures beside the set's (`real_` details, the timing mix's
+    `pattern_overlap`)."""
+    return {"av_align": scored(metric(cfg, "av_align"), clips),
+            "shape_sync": scored(metric(cfg, "shape_sync", **shape_sync_params), clips, reference)}
+
+
+def scored(m: Any, clips: list[Clip], reference: list[Clip] = ()) -> MetricResult:
+    """A metric's result over `clips` (role "fake") and `reference` (role "real"), one clip per update."""
+    for role, group in (("fake", clips), ("real", reference)):
+        for c in group:
+            m.update({"video": c.video[None], "waveform": c.waveform[None], "class_name": [c.class_name]}, role=role)
+    return m.compute()
+
+
+def timing_mix(scores: dict[str, dict[str, MetricResult]], show: int = 4) -> str:
+    """One line on which frames the samples and the real clips bounce on (shape_sync's bounce
+    patterns, commonest first) and how far the mixes overlap; "" without them."""
+    details = scores["samples"]["shape_sync"].details
+    if details.get("pattern_overlap") is None:
+        return ""
+
+    def mix(patterns: dict[str, float]) -> str:
+        shown = [f"{k} {v:.2f}" for k, v in list(patterns.items())[:show]]
+        return ", ".join(shown) + (", ..." if len(patterns) > show else "")
+
+    return (f"timing mix (share of clips per bounce frames): samples {mix(details['bounce_patterns'])}; real clips "
+            f"{mix(details['real_bounce_patterns'])}; overlap {details['pattern_overlap']:.2f} (1: the real clips' "
+            "mix; sync F1 does not see samples that gather on one pattern)")
 
 
 def above_chance(f1: float | None, chance: float | None) -> float | None:

@@ -22,7 +22,8 @@ from typing import Any
 from proav_core import ClipSpec
 from proav_core.interfaces import MetricResult, Role
 from proav_plugins.data.syncshapes import class_index
-from proav_plugins.metrics.shape_sync_judge import ClipJudgement, ShapeSyncParams, aggregate, judge_clip
+from proav_plugins.metrics.shape_sync_judge import (ClipJudgement, ShapeSyncParams, aggregate, judge_clip,
+                                                      pattern_overlap)
 
 
 class ShapeSync:
@@ -63,6 +64,7 @@ class ShapeSync:
         if self.judgements["real"]:
             real = aggregate(self.judgements["real"], s.num_classes)
             details |= {f"real_{k}": v for k, v in real.items() if k != "clips"}
+            details["pattern_overlap"] = pattern_overlap(fake.get("bounce_patterns", {}), real.get("bounce_patterns", {}))
         protocol = (f"shape_sync: value = mean per-clip F1 of bounces vs audio onsets matched one-to-one within "
                     f"+-{s.window} frames at {self.clip.fps:g} fps (F1 = 1 for a clip with neither); "
                     f"{s.num_classes} classes, shape_size {s.shape_size:g}, objects >= {s.min_area_fraction:g} "

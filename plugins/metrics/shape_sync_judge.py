@@ -22,6 +22,10 @@ c's timbre at sample round(k * S / T). Per clip (`judge_clip`):
    Offsets are onset frame - bounce frame.
 5. Background: the saturation of the clip's mean background colour (shape_sync_video), to set
    beside real clips' (grey walls where the data has coloured ones).
+6. Timing mix (over clips): the share of clips per bounce pattern (the frames a clip bounces on,
+   "2,6"); `pattern_overlap` of two sets is sum_p min(share_a(p), share_b(p)), 1 when samples
+   bounce on the same frames in the same proportions as the real clips. Sync F1 alone cannot
+   see samples that gather on the data's commonest pattern.
 
 `aggregate` / `score_clips` summarise many clips; the headline is `sync_f1`, the mean per-clip F1.
 """
@@ -153,6 +157,25 @@ def judge_clip(video: Tensor, waveform: Tensor, sample_rate: int, label: int | N
     )
 
 
+def bounce_patterns(judgements: Sequence[ClipJudgement]) -> dict[str, float]:
+    """Share of clips per bounce pattern, commonest first: {"2,6": 0.77, "4": 0.08, ...};
+    "none" for clips without a bounce."""
+    counts: dict[str, int] = {}
+    for j in judgements:
+        key = ",".join(map(str, j.bounces)) or "none"
+        counts[key] = counts.get(key, 0) + 1
+    total = sum(counts.values())
+    return {k: n / total for k, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))}
+
+
+def pattern_overlap(a: dict[str, float], b: dict[str, float]) -> float | None:
+    """sum over patterns of min(a, b) for two bounce_patterns: 1 for the same timing mix, 0 when no
+    pattern is shared (1 - the total variation distance); None if either set is empty."""
+    if not a or not b:
+        return None
+    return float(sum(min(share, b.get(k, 0.0)) for k, share in a.items()))
+
+
 def _mean(values: Sequence[float]) -> float | None:
     """Mean of numbers or flags (a share of True), None for an empty list."""
     return float(np.mean(values)) if len(values) else None
@@ -167,7 +190,8 @@ def aggregate(judgements: Sequence[ClipJudgement], num_classes: int = 4) -> dict
     sync_precision, sync_recall (means), sync_f1_pooled (2 all matches / (all bounces + all
     onsets); 1 when there are none), mean_offset (onset - bounce over all matches, frames),
     matches_, bounces_, onsets_per_clip, clips_without_events (F1 = 1 by definition),
-    background_saturation (mean over the clips that have a background)."""
+    background_saturation (mean over the clips that have a background); bounce_patterns (share of
+    clips per bounce pattern) and modal_pattern_share (the commonest one's share)."""
     js = list(judgements)
     if not js:
         return {"clips": 0, "sync_f1": None}
@@ -176,6 +200,7 @@ def aggregate(judgements: Sequence[ClipJudgement], num_classes: int = 4) -> dict
     labelled = [j for j in js if j.label is not None]
     matched = [on - bo for j in js for bo, on in j.matches]
     nb, no = sum(len(j.bounces) for j in js), sum(len(j.onsets) for j in js)
+    patterns = bounce_patterns(js)
     return {
         "clips": len(js), "single_object_share": _mean([c == 1 for c in frames]),
         "objects_per_frame": float(np.mean(frames)), "empty_frame_share": _mean([c == 0 for c in frames]),
@@ -194,6 +219,7 @@ def aggregate(judgements: Sequence[ClipJudgement], num_classes: int = 4) -> dict
         "bounces_per_clip": nb / len(js), "onsets_per_clip": no / len(js),
         "clips_without_events": sum(not j.bounces and not j.onsets for j in js),
         "background_saturation": _mean([j.background_saturation for j in js if j.background_saturation is not None]),
+        "bounce_patterns": patterns, "modal_pattern_share": max(patterns.values()),
     }
 
 

@@ -9,7 +9,8 @@ syncshapes latents, the same held-out clips), for the same number of steps, then
     size        parameters, trainable and total (the generator; the conditioner is shared)
     quality     shape_sync of the samples read back from mp4 (single-object share, video and
                 audio class recognition, sync F1; the samples shuffled among themselves, their
-                chance level, and sync above it), FVD of the samples against the held-out
+                chance level, and sync above it; the timing mix's modal share and its overlap
+                with the held-out clips'), FVD of the samples against the held-out
                 clips with the offline I3D (few clips: a noisy figure, compare within one run)
 Beside them, once: the held-out real clips and shuffled real pairs (shape_sync), and the
 FVD of real training clips against the held-out ones (the floor at this clip count).
@@ -37,7 +38,7 @@ from proav_core.data import read_clip
 from proav_core.data.contact_sheet import SheetRow, save_contact_sheet
 from proav_core.data.synth import syncshapes_params
 from proav_core.demo import demo_configs, finished
-from proav_core.demo_scores import Clip, above_chance, metric, shuffled
+from proav_core.demo_scores import Clip, above_chance, metric, scored, shuffled
 from proav_core.errors import UsageError
 from proav_core.generated import class_prompt, prompt_class, write_samples
 from proav_core.sampling import SamplingPipeline
@@ -47,7 +48,8 @@ from proav_core.training.generator_loop import train_generator
 from proav_core.training.hardware import Hardware
 from proav_core.training.prior_loop import train_prior
 
-SYNC_FIGURES = ("single_object_share", "video_accuracy", "audio_accuracy", "sync_f1", "background_saturation")
+SYNC_FIGURES = ("single_object_share", "video_accuracy", "audio_accuracy", "sync_f1", "background_saturation",
+                "modal_pattern_share", "pattern_overlap")
 
 
 @dataclass
@@ -127,12 +129,11 @@ def parameter_counts(module: torch.nn.Module) -> dict[str, int]:
             "trainable": sum(p.numel() for p in module.parameters() if p.requires_grad)}
 
 
-def sync_figures(cfg: ExperimentConfig, clips: list[Clip], params: dict[str, Any]) -> dict[str, float | None]:
-    """shape_sync's headline figures of a clip set."""
-    m = metric(cfg, "shape_sync", **params)
-    for c in clips:
-        m.update({"video": c.video[None], "waveform": c.waveform[None], "class_name": [c.class_name]}, role="fake")
-    result = m.compute()
+def sync_figures(cfg: ExperimentConfig, clips: list[Clip], params: dict[str, Any],
+                 reference: list[Clip] = ()) -> dict[str, float | None]:
+    """shape_sync's headline figures of a clip set; with `reference` (the real clips) also the
+    overlap of their timing mixes (pattern_overlap)."""
+    result = scored(metric(cfg, "shape_sync", **params), clips, reference)
     details = {**result.details, "sync_f1": result.value}
     return {k: None if details.get(k) is None else round(float(details[k]), 3) for k in SYNC_FIGURES}
 
@@ -281,7 +282,7 @@ def compare(demo_cfg: ExperimentConfig, demo_path: str | Path, generators: Seque
             "final_loss": curve[-1]["loss"] if curve else None,
             "parameters": parameter_counts(gen),
             "tokens_per_sample": describe.get("tokens_per_sample"), "flops_per_sample": describe.get("flops_per_sample"),
-            **timing, "shape_sync": sync_figures(cfg, fake, shape_params),
+            **timing, "shape_sync": sync_figures(cfg, fake, shape_params, reference=real),
             "shuffled samples": sync_figures(cfg, shuffled(fake), shape_params), "curve": curve,
             "seconds_this_call": round(time.perf_counter() - began, 1),
         }

@@ -38,6 +38,7 @@ def command(config, overrides, clips, samples_per_class, cfg_scale, guide_scale,
     from dataclasses import replace
 
     from proav_core.demo import generator_compile, run_demo
+    from proav_core.demo_scores import timing_mix
     from proav_core.training.hardware import Hardware
 
     path = config or default_config_path()
@@ -77,6 +78,8 @@ def command(config, overrides, clips, samples_per_class, cfg_scale, guide_scale,
                   f"(against shuffled samples), real clips {_fmt(above.get('real clips'), 2)} (against shuffled "
                   "real pairs); it discounts what sync F1 gains when samples gather on the commonest event pattern",
                   highlight=False)
+    if line := timing_mix(result.scores):
+        console.print(line, highlight=False)
     checks = Table(title="targets")
     for column in ("target", "value", "threshold", "met"):
         checks.add_column(column)

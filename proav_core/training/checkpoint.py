@@ -104,6 +104,41 @@ def _differences(saved: dict[str, str], current: dict[str, str]) -> list[str]:
     return out
 
 
+def config_differences(saved: Any, current: Any, prefix: str, show: int = 4) -> str:
+    """The settings under `prefix` (e.g. "model.autoencoder") where a checkpoint's saved config
+    and the present one (both as config_to_dict gives them) differ, as one phrase ("" if none,
+    or if either config is missing): what explains weights that do not fit. A component parameter
+    one config leaves out shows as "default": the component's own (e.g. a preset's width)."""
+    if not isinstance(saved, dict) or not isinstance(current, dict):
+        return ""
+
+    def flat(tree: Any, path: str = "") -> dict[str, Any]:
+        if not isinstance(tree, dict):
+            return {path: tree}
+        out: dict[str, Any] = {}
+        for key, value in tree.items():
+            out.update(flat(value, f"{path}.{key}" if path else str(key)))
+        return out
+
+    def value(tree: dict[str, Any], key: str) -> str:
+        return repr(tree[key]) if key in tree else "default"
+
+    a, b = flat(saved), flat(current)
+    keys = [k for k in sorted(set(a) | set(b)) if k.startswith(prefix) and value(a, k) != value(b, k)]
+    if not keys:
+        return ""
+    shown = ", ".join(f"{k} (checkpoint {value(a, k)}, config {value(b, k)})" for k in keys[:show])
+    return f"its config differs in {len(keys)} setting{'s' * (len(keys) != 1)}: {shown}" + (", ..." if len(keys) > show else "")
+
+
+def _does_not_fit(path: Path | str, saved_config: Any, current_config: Any, prefix: str) -> str:
+    """The head of the message for weights that do not fit: the differing settings where the
+    configs tell them, else the guess that sizes differ."""
+    why = config_differences(saved_config, current_config, prefix)
+    return (f"checkpoint {path} does not fit the model the config builds (same components; {why})" if why else
+            f"checkpoint {path} does not fit the model the config builds (same components, other sizes?)")
+
+
 def _load_mapped(path: Path) -> Any:
     """torch.load (weights only, CPU) with the tensors memory-mapped: a peek at a checkpoint's
     plain values (kind, components, latents) reads only those, not gigabytes of weights, and
@@ -207,10 +242,8 @@ def load_checkpoint(
                  if isinstance(value, torch.nn.Module) and isinstance(raw.get(key), dict)]
         found = [line for line in found if not line.endswith(": ")]
         detail = "\n  ".join(found) or f"{type(err).__name__}: {str(err)[:1000]}"
-        raise CheckpointError(
-            f"checkpoint {path} does not fit the model the config builds (same components, other sizes?):\n  "
-            f"{detail}"
-        ) from None
+        head = _does_not_fit(path, raw.get("config"), state.get("config"), "model")
+        raise CheckpointError(f"{head}:\n  {detail}") from None
     loaded = {**state, **remainder}  # fabric copies plain values back into `state`
     diff = _differences(loaded.get("components", {}), components)
     if diff:
@@ -228,6 +261,7 @@ def load_weights(
     raw: dict[str, Any] | None = None,
     kind: str | None = None,
     option: str | None = None,
+    config: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Load a trained module's weights (the EMA copy when the checkpoint has one) for inference.
 
@@ -235,7 +269,9 @@ def load_weights(
     config. `raw`: the checkpoint already read by peek_checkpoint(path), so it is not read
     twice. `kind`: the checkpoint kind needed ("autoencoder" or "generator"); one of the other
     kind is refused, naming `option` (where the path came from, e.g. "--ae-ckpt"). Returns
-    the raw checkpoint for its other entries (config, latents, step).
+    the raw checkpoint for its other entries (config, latents, step). `config`: the present
+    config (config_to_dict), so weights that do not fit are explained by the settings under
+    `prefix` that differ from the checkpoint's.
     """
     raw = peek_checkpoint(path) if raw is None else raw
     if kind is not None:
@@ -253,9 +289,8 @@ def load_weights(
         module.load_state_dict(weights)
     except RuntimeError as err:
         detail = state_mismatch(module.state_dict(), weights) or str(err)[:1000]
-        raise CheckpointError(
-            f"checkpoint {path} does not fit the model the config builds (same components, other sizes?): {detail}"
-        ) from None
+        head = _does_not_fit(path, raw.get("config"), config, prefix.rstrip("."))
+        raise CheckpointError(f"{head}: {detail}") from None
     return raw
 
 

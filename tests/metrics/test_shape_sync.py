@@ -16,8 +16,10 @@ from proav_plugins.metrics.shape_sync_judge import (
     ClipJudgement,
     ShapeSyncParams,
     aggregate,
+    bounce_patterns,
     judge_clip,
     match_events,
+    pattern_overlap,
     score_clips,
     sync_scores,
 )
@@ -197,8 +199,35 @@ def test_aggregate_by_hand():
     assert out["background_saturation"] is None  # no clip had a background figure
     js[0].background_saturation, js[1].background_saturation = 0.1, 0.3  # the third has none (all palette)
     assert aggregate(js)["background_saturation"] == pytest.approx(0.2)
+    assert out["bounce_patterns"] == {"4,10": pytest.approx(1 / 3), "6": pytest.approx(1 / 3), "none": pytest.approx(1 / 3)}
+    assert out["modal_pattern_share"] == pytest.approx(1 / 3)
     json.dumps(out)
     assert aggregate([])["sync_f1"] is None
+
+
+def test_bounce_patterns_and_their_overlap_by_hand():
+    js = [_judgement([2, 6], [2, 6]) for _ in range(3)] + [_judgement([4], [4])]
+    samples = bounce_patterns(js)
+    assert list(samples) == ["2,6", "4"] and samples["2,6"] == 0.75  # commonest first
+    real = {"2,6": 0.5, "4": 0.25, "3": 0.25}
+    assert pattern_overlap(samples, real) == pytest.approx(0.5 + 0.25)
+    assert pattern_overlap(samples, real) == pytest.approx(pattern_overlap(real, samples))  # symmetric
+    assert pattern_overlap(real, real) == pytest.approx(1.0)
+    assert pattern_overlap({"2": 1.0}, {"5": 1.0}) == 0.0
+    assert pattern_overlap({}, real) is None
+
+
+def test_samples_gathered_on_one_pattern_overlap_the_real_mix_less(real, real_judged):
+    """Real clips of several timings against a set that copies only the commonest one: sync F1
+    cannot tell them apart, the pattern overlap can."""
+    patterns = bounce_patterns(real_judged)
+    assert len(patterns) >= 3  # the test split mixes timings
+    commonest = max(range(N), key=lambda i: patterns[",".join(map(str, real_judged[i].bounces)) or "none"])
+    copies = [real_judged[commonest]] * N
+    assert aggregate(copies)["sync_f1"] >= aggregate(real_judged)["sync_f1"] - 1e-9
+    assert aggregate(copies)["modal_pattern_share"] == 1.0
+    assert pattern_overlap(bounce_patterns(copies), patterns) == pytest.approx(max(patterns.values()))
+    assert pattern_overlap(bounce_patterns(real_judged), patterns) == pytest.approx(1.0)
 
 
 def test_64x64_eight_frames():
@@ -219,6 +248,9 @@ def test_metric_component(real):
     result = metric.compute()
     assert result.value == pytest.approx(1.0) and result.num_fake == 4 and result.num_real == 2
     assert result.details["video_accuracy"] == 1.0 and result.details["real_av_class_agreement"] == 0.0
+    fake_patterns, real_patterns = result.details["bounce_patterns"], result.details["real_bounce_patterns"]
+    assert result.details["pattern_overlap"] == pytest.approx(
+        sum(min(v, real_patterns.get(k, 0.0)) for k, v in fake_patterns.items()))
     assert "F1" in result.protocol and math.isfinite(result.details["single_object_share"])
     json.dumps(result.to_dict())
     metric.reset()

@@ -44,6 +44,12 @@ def test_demo_runs_every_stage_and_resumes(tmp_path, capsys):
     # real clips are judged against their own truth: one object in every frame, the right class
     real = scores["real clips"]["shape_sync"]["details"]
     assert real["single_object_share"] == 1.0 and real["video_accuracy"] == 1.0 and real["audio_accuracy"] == 1.0
+    # the samples' timing mix beside the real clips' (judged as the reference of the samples' set)
+    fake = scores["samples"]["shape_sync"]["details"]
+    assert fake["real_bounce_patterns"] == real["bounce_patterns"]
+    assert fake["pattern_overlap"] == pytest.approx(sum(min(v, real["bounce_patterns"].get(k, 0.0))
+                                                        for k, v in fake["bounce_patterns"].items()))
+    assert f"overlap {fake['pattern_overlap']:.2f}" in " ".join(out.split())
     assert set(summary["reconstruction"]) == {"video_psnr", "audio_psnr"}
     # by default the generator trains compiled as one network where torch.compile runs here
     assert summary["compile"] == {"generator": None if compile_unavailable("cpu") else "network"}
@@ -178,3 +184,15 @@ def test_sync_above_chance_scales_the_margin_over_shuffled_pairs():
     assert sync_above_chance(scores) == {"samples": 0.492, "real clips": 1.0}
     scores["shuffled samples"]["shape_sync"] = MetricResult("shape_sync", None)  # the metric could not run
     assert sync_above_chance(scores)["samples"] is None
+
+
+def test_timing_mix_names_the_commonest_patterns_and_the_overlap():
+    from proav_core.demo_scores import timing_mix
+    from proav_core.interfaces.metrics import MetricResult
+
+    details = {"bounce_patterns": {"2,6": 0.77, "4": 0.08, "6": 0.05, "3,5": 0.05, "3": 0.05},
+               "real_bounce_patterns": {"2,6": 0.47, "4": 0.16, "2": 0.12}, "pattern_overlap": 0.6}
+    line = timing_mix({"samples": {"shape_sync": MetricResult("shape_sync", 0.9, details=details)}})
+    assert line.startswith("timing mix (share of clips per bounce frames): samples 2,6 0.77, 4 0.08, 6 0.05, "
+                           "3,5 0.05, ...; real clips 2,6 0.47, 4 0.16, 2 0.12; overlap 0.60")
+    assert timing_mix({"samples": {"shape_sync": MetricResult("shape_sync", 0.9, details={})}}) == ""

@@ -177,6 +177,19 @@ def test_checkpoint_of_other_shapes_is_reported(trained, tmp_path, capsys):
     err = capsys.readouterr().err
     assert "does not fit the model the config builds" in err
     assert "tensors of other shapes: generator.patch_embed.weight (checkpoint (64, 16), config (32, 16))" in err
+    assert "its config differs in 1 setting: model.generator.hidden (checkpoint default, config 32)" in err
+    assert "other sizes?" not in err  # the configs tell which setting, no guess needed
+
+
+def test_autoencoder_of_another_head_setting_names_the_setting(trained, tmp_path, capsys):
+    """A setting that changes a module's parameters but not a component's name (the video head's
+    image_mean path) is named, with both values, where the weights do not fit."""
+    key = "model.autoencoder.decoder.head.image_mean"
+    assert cli("encode", trained, "--out", tmp_path / "latents", "--set", f"{key}=none", "--accelerator", "cpu") != 0
+    err = capsys.readouterr().err
+    assert f"does not fit the model the config builds (same components; its config differs in 1 setting: {key} " \
+           "(checkpoint 'linear', config 'none'))" in err
+    assert "missing from the checkpoint" not in err and "not in the model" in err  # the image_mean weights
 
 
 def test_unknown_class_lists_the_known_ones(trained, tmp_path, capsys):

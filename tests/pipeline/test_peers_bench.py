@@ -67,8 +67,10 @@ def test_peers_benchmark_trains_each_generator_the_same_steps_and_scores_it(tmp_
             assert g["parameters"]["trainable"] == g["parameters"]["total"] > 0
         assert g["batch"] == 2 and g["s_per_sample_batched"] > 0 and g["s_one_sample"] > 0
         assert set(g["shape_sync"]) == {"single_object_share", "video_accuracy", "audio_accuracy", "sync_f1",
-                                         "background_saturation"}
+                                         "background_saturation", "modal_pattern_share", "pattern_overlap"}
         assert set(g["shuffled samples"]) == set(g["shape_sync"])  # each sample's video with another's sound
+        assert 0.0 <= g["shape_sync"]["pattern_overlap"] <= 1.0  # the timing mix against the held-out clips'
+        assert g["shuffled samples"]["pattern_overlap"] is None  # scored without a reference
         chance = above_chance(g["shape_sync"]["sync_f1"], g["shuffled samples"]["sync_f1"])
         assert g["sync_above_chance"] == (None if chance is None else round(chance, 3))
         assert g["fvd"]["num_fake"] == 2 and g["fvd"]["num_real"] == 3 and g["fvd"]["value"] >= 0

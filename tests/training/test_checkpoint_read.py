@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from proav_core.errors import CheckpointError
-from proav_core.training.checkpoint import peek_checkpoint
+from proav_core.training.checkpoint import config_differences, peek_checkpoint
 
 
 def mapped_files() -> str:
@@ -45,3 +45,19 @@ def test_peek_of_an_unreadable_file_says_so_in_one_line(tmp_path, content):
     text = str(err.value)
     assert str(path) in text and "corrupt or not a proav checkpoint" in text
     assert "\n" not in text and "mmap" not in text and "weights_only" not in text
+
+
+def test_config_differences_name_the_settings_under_the_prefix():
+    saved = {"model": {"generator": {"name": "stdit", "depth": 2, "heads": 4}, "stacker": {"name": "stack6"}},
+             "train": {"steps": 10}}
+    current = {"model": {"generator": {"name": "stdit", "depth": 3, "heads": 4, "mlp": 2.0},
+                         "stacker": {"name": "stack6"}}, "train": {"steps": 20}}
+    assert config_differences(saved, current, "model") == (
+        "its config differs in 2 settings: model.generator.depth (checkpoint 2, config 3), "
+        "model.generator.mlp (checkpoint default, config 2.0)")
+    assert config_differences(saved, current, "model.stacker") == ""
+    assert config_differences(saved, saved, "model") == ""
+    assert config_differences(None, current, "model") == ""  # a checkpoint without its config
+    many = {"model": {f"k{i}": i for i in range(6)}}
+    assert config_differences({"model": {}}, many, "model", show=2).endswith(
+        "model.k1 (checkpoint default, config 1), ...")
