@@ -81,3 +81,17 @@ def test_errors_name_the_fix():
         proav_core.build("generator", "token_dit", latent_shape=tokens.latent_shape, cond_dim=8)
     with pytest.raises(ConfigError, match="patch 3 does not divide plane video_hw"):
         proav_core.build("generator", "token_dit", patch=3, latent_shape=tokens.latent_shape, cond_dim=8, stacker=tokens)
+
+
+def test_shipped_token_dit_config_is_the_tiny_stdits_size_on_the_demo_latent():
+    """configs/token_dit_tiny.toml: the demo with a plain full-attention DiT, compared with STDiT
+    at about its parameter count (docs/quality.md, "The samples' timing mix")."""
+    from pathlib import Path
+
+    from proav_core.cli.model_cmd import model_summary
+
+    config = Path(__file__).resolve().parents[2] / "configs" / "token_dit_tiny.toml"
+    summary = model_summary(proav_core.load_config(config))
+    row = next(r for r in summary["components"] if r["component"] == "generator")
+    assert row["name"] == "token_dit" and row["parameters"] == row["trainable"] == 259_088
+    assert abs(row["parameters"] - 238_032) <= 0.1 * 238_032  # the tiny STDiT on the same latent
