@@ -25,7 +25,7 @@ from torch import Tensor
 
 from proav_core.build import build_component, build_generation
 from proav_core.compiling import compile_model, fixed_batches
-from proav_core.config import ExperimentConfig, config_to_dict
+from proav_core.config import ExperimentConfig
 from proav_core.errors import ConfigError, ProavWarning, UsageError, did_you_mean
 from proav_core.flow_matching import autoguided
 from proav_core.generated import Generated, class_prompt
@@ -364,7 +364,7 @@ def _load_flow(cfg: ExperimentConfig, checkpoint: str | Path, option: str = "--c
     box = latents["latent_bound"] if normalizer is None else normalizer.bound(latents["latent_bound"])
     parts = build_generation(cfg, plane_shapes, box, list(latents["classes"]), restoring=raw)
     flow = flow_model(parts, raw.get("tasks"), given_summary=raw.get("given_summary") or "none")  # before: joint only
-    load_weights(flow, checkpoint, component_names(cfg), "model.", raw=raw, config=config_to_dict(cfg))
+    load_weights(flow, checkpoint, component_names(cfg), "model.", raw=raw, config=cfg)
     return flow, parts, raw
 
 

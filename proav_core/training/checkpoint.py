@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from lightning_fabric import Fabric
 
-from proav_core.config import ComponentConfig, ExperimentConfig
+from proav_core.config import ComponentConfig, ExperimentConfig, config_to_dict
 from proav_core.errors import CheckpointError, ConfigError, load_error_reason
 
 
@@ -124,7 +124,8 @@ def config_differences(saved: Any, current: Any, prefix: str, show: int = 4) -> 
         return repr(tree[key]) if key in tree else "default"
 
     a, b = flat(saved), flat(current)
-    keys = [k for k in sorted(set(a) | set(b)) if k.startswith(prefix) and value(a, k) != value(b, k)]
+    keys = [k for k in sorted(set(a) | set(b))
+            if (k == prefix or k.startswith(prefix + ".")) and value(a, k) != value(b, k)]
     if not keys:
         return ""
     shown = ", ".join(f"{k} (checkpoint {value(a, k)}, config {value(b, k)})" for k in keys[:show])
@@ -261,7 +262,7 @@ def load_weights(
     raw: dict[str, Any] | None = None,
     kind: str | None = None,
     option: str | None = None,
-    config: dict[str, Any] | None = None,
+    config: ExperimentConfig | None = None,
 ) -> dict[str, Any]:
     """Load a trained module's weights (the EMA copy when the checkpoint has one) for inference.
 
@@ -270,8 +271,8 @@ def load_weights(
     twice. `kind`: the checkpoint kind needed ("autoencoder" or "generator"); one of the other
     kind is refused, naming `option` (where the path came from, e.g. "--ae-ckpt"). Returns
     the raw checkpoint for its other entries (config, latents, step). `config`: the present
-    config (config_to_dict), so weights that do not fit are explained by the settings under
-    `prefix` that differ from the checkpoint's.
+    config, so weights that do not fit are explained by the settings under `prefix` that
+    differ from the checkpoint's (read only then).
     """
     raw = peek_checkpoint(path) if raw is None else raw
     if kind is not None:
@@ -289,7 +290,8 @@ def load_weights(
         module.load_state_dict(weights)
     except RuntimeError as err:
         detail = state_mismatch(module.state_dict(), weights) or str(err)[:1000]
-        head = _does_not_fit(path, raw.get("config"), config, prefix.rstrip("."))
+        head = _does_not_fit(path, raw.get("config"), None if config is None else config_to_dict(config),
+                             prefix.rstrip("."))
         raise CheckpointError(f"{head}: {detail}") from None
     return raw
 

@@ -16,7 +16,7 @@ from lightning_fabric import Fabric
 from torch.utils.data import DataLoader, Subset
 
 from proav_core.build import build_component
-from proav_core.config import ExperimentConfig, config_to_dict
+from proav_core.config import ExperimentConfig
 from proav_core.data.manifest import file_sha256
 from proav_core.errors import ConfigError
 from proav_core.output_folders import check_output_folder
@@ -47,7 +47,7 @@ def load_autoencoder(cfg: ExperimentConfig, checkpoint: str | Path | None = None
     checkpoint = Path(checkpoint or run_dir(cfg) / "autoencoder" / CHECKPOINT)
     autoencoder = build_component(cfg.model.autoencoder, clip=cfg.clip)
     load_weights(autoencoder, checkpoint, component_names(cfg), "model.autoencoder", kind="autoencoder", option=option,
-                 config=config_to_dict(cfg))
+                 config=cfg)
     return autoencoder.eval()
 
 
