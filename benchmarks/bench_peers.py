@@ -5,7 +5,7 @@ clips). Each generator config is trained on those latents for the same number of
 <output_dir>/<demo>-peer-<label>; a finished run is reused, an unfinished one resumed), then
 sampled and scored (proav_core.benchmarking.peers): s/step, s/sample, parameters, shape_sync
 of the samples (sync F1 also above its chance level, the samples shuffled among themselves;
-the overlap of their timing mix with the held-out clips'),
+the overlap of their timing mix with that of every clip of the data, training and held-out),
 offline FVD and KVD. Prints a table, writes JSON (benchmarks/measured/peers-<demo>.json)
 with the commit, and a contact sheet (<output_dir>/<demo>-peers.png: per class a real clip,
 then two samples of each generator).
@@ -105,6 +105,10 @@ def main(argv: list[str] | None = None) -> int:
                       fmt(g["shape_sync"].get("pattern_overlap")),
                       *(fmt(g.get(k, {}).get("value"), 4) for k in ("fvd", "kvd")))
     console.print(table)
+    data_mix = report["reference"]["data timing mix"]
+    console.print(f"timing overlap: sum over bounce patterns of the smaller share, the samples' against the data's "
+                  f"{data_mix['clips']} clips (training and held-out): "
+                  + ", ".join(f"{k} {v:.2f}" for k, v in data_mix["bounce_patterns"].items()), highlight=False)
     out = Path(args.out or ROOT / "benchmarks" / "measured" / f"peers-{demo_cfg.name}.json")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=1))

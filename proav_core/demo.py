@@ -34,8 +34,8 @@ import torch
 
 from proav_core.build import build_component
 from proav_core.config import ExperimentConfig, config_from_dict, config_to_dict
-from proav_core.demo_scores import (Clip, metric, score_set, shuffled, sync_above_chance, targets, task_examples,
-                                    write_contact_sheet)
+from proav_core.demo_scores import (Clip, metric, score_set, shuffled, split_clips, sync_above_chance, targets,
+                                    task_examples, write_contact_sheet)
 from proav_core.errors import UsageError
 from proav_core.interfaces.metrics import MetricResult
 from proav_core.training.common import CHECKPOINT, GUIDE_CHECKPOINT, run_dir
@@ -234,10 +234,10 @@ def run_demo(cfg: ExperimentConfig, hardware: Hardware, *, clips: int = 128, sam
         written = write_samples(run / "samples", generated, cfg)
         result.samples = [p for p in written if p.suffix == ".mp4"]
     with stage("score", "held-out reconstruction; AV-Align and shape_sync of samples (read back from mp4), "
-                        "held-out real clips and shuffled real pairs"):
+                        "held-out real clips and shuffled real pairs; the timing mix of every clip"):
         test = build_component(cfg.dataset, clip=cfg.clip, split="test")
-        real = [Clip(it["video"], it["waveform"], test.classes[int(it["label"])], it["audio"])
-                for it in map(test.__getitem__, range(len(test)))]
+        real = split_clips(cfg, "test")
+        data = split_clips(cfg, "train") + real
         fake = []
         for path, name, audio in zip(result.samples, names, generated.audio):
             video, waveform = read_clip(path, cfg.clip)
@@ -246,7 +246,9 @@ def run_demo(cfg: ExperimentConfig, hardware: Hardware, *, clips: int = 128, sam
         result.reconstruction = {k.removeprefix("val/"): round(v, 2) for k, v in psnr.items()}
         sets = {"samples": fake, "real clips": real, "shuffled real pairs": shuffled(real),
                 "shuffled samples": shuffled(fake)}
-        result.scores = {k: score_set(cfg, v, shape_sync_params, reference=real if k == "samples" else ())
+        # the samples' timing mix against every clip of the data (the generator learnt the training
+        # split's; the 19 held-out clips alone give a noisy mix: 32 % on frames 2 and 6, the 128 clips 46 %)
+        result.scores = {k: score_set(cfg, v, shape_sync_params, reference=data if k == "samples" else ())
                          for k, v in sets.items()}
         result.targets = targets(result.scores, result.reconstruction)
         result.sync_above_chance = sync_above_chance(result.scores)

@@ -34,6 +34,13 @@ class Clip:
     audio: Tensor | None = None  # (T, H, W) audio representation, for the contact sheet
 
 
+def split_clips(cfg: ExperimentConfig, split: str) -> list[Clip]:
+    """Every item of one split of the config's dataset as a Clip, named by the dataset's classes."""
+    data = build_component(cfg.dataset, clip=cfg.clip, split=split)
+    return [Clip(it["video"], it["waveform"], data.classes[int(it["label"])], it["audio"])
+            for it in map(data.__getitem__, range(len(data)))]
+
+
 def shuffled(clips: list[Clip]) -> list[Clip]:
     """Each clip's video with the next clip's soundtrack (the class is the video's)."""
     n = len(clips)
@@ -67,9 +74,11 @@ def scored(m: Any, clips: list[Clip], reference: list[Clip] = ()) -> MetricResul
 
 
 def timing_mix(scores: dict[str, dict[str, MetricResult]], show: int = 4) -> str:
-    """One line on which frames the samples and the real clips bounce on (shape_sync's bounce
-    patterns, commonest first) and how far the mixes overlap; "" without them."""
-    details = scores["samples"]["shape_sync"].details
+    """One line on which frames the samples and the data's clips (the samples' shape_sync
+    reference) bounce on (bounce patterns, commonest first) and how far the mixes overlap; ""
+    without them."""
+    result = scores["samples"]["shape_sync"]
+    details = result.details
     if details.get("pattern_overlap") is None:
         return ""
 
@@ -77,9 +86,10 @@ def timing_mix(scores: dict[str, dict[str, MetricResult]], show: int = 4) -> str
         shown = [f"{k} {v:.2f}" for k, v in list(patterns.items())[:show]]
         return ", ".join(shown) + (", ..." if len(patterns) > show else "")
 
-    return (f"timing mix (share of clips per bounce frames): samples {mix(details['bounce_patterns'])}; real clips "
-            f"{mix(details['real_bounce_patterns'])}; overlap {details['pattern_overlap']:.2f} (1: the real clips' "
-            "mix; sync F1 does not see samples that gather on one pattern)")
+    return (f"timing mix (share of clips per bounce frames): samples {mix(details['bounce_patterns'])}; the "
+            f"data's {result.num_real} clips {mix(details['real_bounce_patterns'])}; overlap "
+            f"{details['pattern_overlap']:.2f} (1: the data's mix; sync F1 does not see samples that gather on "
+            "one pattern)")
 
 
 def above_chance(f1: float | None, chance: float | None) -> float | None:

@@ -9,8 +9,9 @@ syncshapes latents, the same held-out clips), for the same number of steps, then
     size        parameters, trainable and total (the generator; the conditioner is shared)
     quality     shape_sync of the samples read back from mp4 (single-object share, video and
                 audio class recognition, sync F1; the samples shuffled among themselves, their
-                chance level, and sync above it; the timing mix's modal share and its overlap
-                with the held-out clips'), FVD of the samples against the held-out
+                chance level, and sync above it; the timing mix (the share of clips per bounce
+                pattern), its modal share and its overlap with the mix of every clip of the
+                data, training and held-out), FVD of the samples against the held-out
                 clips with the offline I3D (few clips: a noisy figure, compare within one run)
 Beside them, once: the held-out real clips and shuffled real pairs (shape_sync), and the
 FVD of real training clips against the held-out ones (the floor at this clip count).
@@ -38,7 +39,7 @@ from proav_core.data import read_clip
 from proav_core.data.contact_sheet import SheetRow, save_contact_sheet
 from proav_core.data.synth import syncshapes_params
 from proav_core.demo import demo_configs, finished
-from proav_core.demo_scores import Clip, above_chance, metric, scored, shuffled
+from proav_core.demo_scores import Clip, above_chance, metric, scored, shuffled, split_clips
 from proav_core.errors import UsageError
 from proav_core.generated import class_prompt, prompt_class, write_samples
 from proav_core.sampling import SamplingPipeline
@@ -131,11 +132,12 @@ def parameter_counts(module: torch.nn.Module) -> dict[str, int]:
 
 def sync_figures(cfg: ExperimentConfig, clips: list[Clip], params: dict[str, Any],
                  reference: list[Clip] = ()) -> dict[str, float | None]:
-    """shape_sync's headline figures of a clip set; with `reference` (the real clips) also the
-    overlap of their timing mixes (pattern_overlap)."""
+    """shape_sync's headline figures of a clip set and its timing mix (bounce_patterns); with
+    `reference` (real clips) also the overlap of their timing mixes (pattern_overlap)."""
     result = scored(metric(cfg, "shape_sync", **params), clips, reference)
     details = {**result.details, "sync_f1": result.value}
-    return {k: None if details.get(k) is None else round(float(details[k]), 3) for k in SYNC_FIGURES}
+    figures = {k: None if details.get(k) is None else round(float(details[k]), 3) for k in SYNC_FIGURES}
+    return {**figures, "bounce_patterns": {k: round(v, 3) for k, v in details.get("bounce_patterns", {}).items()}}
 
 
 class VideoDistances:
@@ -158,13 +160,6 @@ class VideoDistances:
         metrics = {k: copy.deepcopy(m, memo={id(m.extractor): m.extractor}) for k, m in self.base.items()}
         self._feed(metrics, fake, "fake")
         return {k: m.compute().to_dict() for k, m in metrics.items()}
-
-
-def clips_of(dataset_cfg: Any, cfg: ExperimentConfig, split: str) -> list[Clip]:
-
-    data = build_component(dataset_cfg, clip=cfg.clip, split=split)
-    return [Clip(it["video"], it["waveform"], data.classes[int(it["label"])], it["audio"])
-            for it in map(data.__getitem__, range(len(data)))]
 
 
 def sample_and_time(pipe: Any, samples_per_class: int, cfg_scale: float, seed: int,
@@ -242,15 +237,20 @@ def compare(demo_cfg: ExperimentConfig, demo_path: str | Path, generators: Seque
 
     cached, demo = demo_run(demo_cfg, demo_path)
     shape_params = {k: v for k, v in syncshapes_params(demo_cfg).items() if k in ("num_classes", "shape_size")}
-    real = clips_of(cached.dataset, cached, "test")
+    real = split_clips(cached, "test")
+    train_real = split_clips(cached, "train")
+    data = train_real + real  # the timing mix's reference: every clip (the generator learnt the training split's)
     report: dict[str, Any] = {"demo_run": str(demo), "held_out_clips": len(real), "samples_per_class": samples_per_class,
                               "cfg_scale": cfg_scale, "guide_scale": guide_scale, "reference": {}, "generators": {}}
     say(f"references: shape_sync of {len(real)} held-out clips and shuffled pairs")
     report["reference"]["real clips"] = sync_figures(cached, real, shape_params)
     report["reference"]["shuffled real pairs"] = sync_figures(cached, shuffled(real), shape_params)
+    say(f"the timing mix of the data: {len(data)} clips, training and held-out")
+    report["reference"]["data timing mix"] = {"clips": len(data),
+                                              "bounce_patterns": sync_figures(cached, data, shape_params)["bounce_patterns"]}
     features = None
     if fvd:
-        train_real = clips_of(cached.dataset, cached, "train")[:fvd_real_clips]
+        train_real = train_real[:fvd_real_clips]
         say(f"I3D features of {len(train_real)} training clips (the real side of the offline FVD)")
         features = VideoDistances(cached, train_real)
         report["reference"]["held-out clips"] = features(real)
@@ -282,7 +282,7 @@ def compare(demo_cfg: ExperimentConfig, demo_path: str | Path, generators: Seque
             "final_loss": curve[-1]["loss"] if curve else None,
             "parameters": parameter_counts(gen),
             "tokens_per_sample": describe.get("tokens_per_sample"), "flops_per_sample": describe.get("flops_per_sample"),
-            **timing, "shape_sync": sync_figures(cfg, fake, shape_params, reference=real),
+            **timing, "shape_sync": sync_figures(cfg, fake, shape_params, reference=data),
             "shuffled samples": sync_figures(cfg, shuffled(fake), shape_params), "curve": curve,
             "seconds_this_call": round(time.perf_counter() - began, 1),
         }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 
 import pytest
 from PIL import Image
@@ -44,11 +45,15 @@ def test_demo_runs_every_stage_and_resumes(tmp_path, capsys):
     # real clips are judged against their own truth: one object in every frame, the right class
     real = scores["real clips"]["shape_sync"]["details"]
     assert real["single_object_share"] == 1.0 and real["video_accuracy"] == 1.0 and real["audio_accuracy"] == 1.0
-    # the samples' timing mix beside the real clips' (judged as the reference of the samples' set)
-    fake = scores["samples"]["shape_sync"]["details"]
-    assert fake["real_bounce_patterns"] == real["bounce_patterns"]
-    assert fake["pattern_overlap"] == pytest.approx(sum(min(v, real["bounce_patterns"].get(k, 0.0))
+    # the samples' timing mix beside that of every clip of the data (training and held-out: the
+    # reference of the samples' set), whose judged patterns are the synthesised clips' true events
+    fake, judged = scores["samples"]["shape_sync"]["details"], scores["samples"]["shape_sync"]["num_real"]
+    events = json.loads((run / "data" / "events.json").read_text())["files"].values()
+    truth = Counter(",".join(map(str, e["event_frames"])) or "none" for e in events)
+    assert judged == 12 and fake["real_bounce_patterns"] == pytest.approx({k: n / 12 for k, n in truth.items()})
+    assert fake["pattern_overlap"] == pytest.approx(sum(min(v, fake["real_bounce_patterns"].get(k, 0.0))
                                                         for k, v in fake["bounce_patterns"].items()))
+    assert "the data's 12 clips" in " ".join(out.split()) and f"overlap {fake['pattern_overlap']:.2f}" in " ".join(out.split())
     assert f"overlap {fake['pattern_overlap']:.2f}" in " ".join(out.split())
     assert set(summary["reconstruction"]) == {"video_psnr", "audio_psnr"}
     # by default the generator trains compiled as one network where torch.compile runs here
@@ -192,7 +197,7 @@ def test_timing_mix_names_the_commonest_patterns_and_the_overlap():
 
     details = {"bounce_patterns": {"2,6": 0.77, "4": 0.08, "6": 0.05, "3,5": 0.05, "3": 0.05},
                "real_bounce_patterns": {"2,6": 0.47, "4": 0.16, "2": 0.12}, "pattern_overlap": 0.6}
-    line = timing_mix({"samples": {"shape_sync": MetricResult("shape_sync", 0.9, details=details)}})
+    line = timing_mix({"samples": {"shape_sync": MetricResult("shape_sync", 0.9, details=details, num_real=128)}})
     assert line.startswith("timing mix (share of clips per bounce frames): samples 2,6 0.77, 4 0.08, 6 0.05, "
-                           "3,5 0.05, ...; real clips 2,6 0.47, 4 0.16, 2 0.12; overlap 0.60")
+                           "3,5 0.05, ...; the data's 128 clips 2,6 0.47, 4 0.16, 2 0.12; overlap 0.60")
     assert timing_mix({"samples": {"shape_sync": MetricResult("shape_sync", 0.9, details={})}}) == ""

@@ -51,6 +51,8 @@ def test_peers_benchmark_trains_each_generator_the_same_steps_and_scores_it(tmp_
                                                                                            "av_dit_2step"]
     assert report["reference"]["real clips"]["sync_f1"] == 1.0  # real clips: every bounce has its onset
     assert report["reference"]["held-out clips"]["fvd"]["num_real"] == 3
+    data_mix = report["reference"]["data timing mix"]  # every clip of the demo's data, training and held-out
+    assert data_mix["clips"] == 12 and sum(data_mix["bounce_patterns"].values()) == pytest.approx(1.0, abs=0.01)
     for label, g in report["generators"].items():
         assert g["curve"][-1]["step"] == g["steps"]
         if label == "javisdit_prior":  # its prior trained first in its run folder, then frozen in the generator
@@ -67,9 +69,12 @@ def test_peers_benchmark_trains_each_generator_the_same_steps_and_scores_it(tmp_
             assert g["parameters"]["trainable"] == g["parameters"]["total"] > 0
         assert g["batch"] == 2 and g["s_per_sample_batched"] > 0 and g["s_one_sample"] > 0
         assert set(g["shape_sync"]) == {"single_object_share", "video_accuracy", "audio_accuracy", "sync_f1",
-                                         "background_saturation", "modal_pattern_share", "pattern_overlap"}
+                                         "background_saturation", "modal_pattern_share", "pattern_overlap",
+                                         "bounce_patterns"}
         assert set(g["shuffled samples"]) == set(g["shape_sync"])  # each sample's video with another's sound
-        assert 0.0 <= g["shape_sync"]["pattern_overlap"] <= 1.0  # the timing mix against the held-out clips'
+        mix = g["shape_sync"]["bounce_patterns"]  # the samples' timing mix against the data's
+        assert g["shape_sync"]["pattern_overlap"] == pytest.approx(
+            sum(min(v, data_mix["bounce_patterns"].get(k, 0.0)) for k, v in mix.items()), abs=0.01)
         assert g["shuffled samples"]["pattern_overlap"] is None  # scored without a reference
         chance = above_chance(g["shape_sync"]["sync_f1"], g["shuffled samples"]["sync_f1"])
         assert g["sync_above_chance"] == (None if chance is None else round(chance, 3))
