@@ -12,8 +12,11 @@ then two samples of each generator).
 
     .venv/bin/python benchmarks/bench_peers.py [--demo-config configs/demo.toml]
         [--demo-set name=demo-quality] [--generators configs/demo.toml configs/peers/av_dit_tiny.toml ...] [--steps N]
-        [--samples-per-class 5] [--cfg-scale 2 | --guide-scale 2] [--no-fvd] [--out PATH]
+        [--samples-per-class 5] [--cfg-scale 2 | --guide-scale 2] [--seeds 0 1 2] [--no-fvd] [--out PATH]
 A generator config may carry a label: `label=path` (e.g. stdit=configs/demo.toml).
+--seeds trains and samples each generator at every seed given and adds the spread over them
+(mean, min, max): one training seed can put a generator's samples on one timing pattern that
+its other seeds do not (docs/quality.md, "The samples' timing mix").
 --guide-scale W samples as the demo does: autoguidance by each run's own guide.ckpt (the
 configs that extend demo.toml keep one at [train.generator] guide_fraction) in place of CFG.
 """
@@ -43,7 +46,7 @@ def fmt(v, digits=3):
 
 
 def main(argv: list[str] | None = None) -> int:
-    from proav_core.benchmarking.peers import compare, generator_config
+    from proav_core.benchmarking.peers import compare, generator_config, seed_spread
     from proav_core.demo_scores import above_chance
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -52,6 +55,9 @@ def main(argv: list[str] | None = None) -> int:
                     help="override in the demo config, e.g. name=demo-quality to use that run")
     ap.add_argument("--generators", nargs="+", default=DEFAULT_GENERATORS, metavar="[LABEL=]CONFIG")
     ap.add_argument("--steps", type=int, default=None, help="training steps of every generator (default: the demo's)")
+    ap.add_argument("--seeds", type=int, nargs="+", default=None, metavar="SEED",
+                    help="train and sample every generator at each of these seeds (labels <label>_s<seed>) and "
+                         "report the spread over them (default: each config's own seed, once)")
     ap.add_argument("--samples-per-class", type=int, default=5)
     ap.add_argument("--cfg-scale", type=float, default=None,
                     help="classifier-free guidance scale (default 2; 1 with --guide-scale)")
@@ -73,9 +79,10 @@ def main(argv: list[str] | None = None) -> int:
     peers = []
     for spec in args.generators:
         label, _, path = spec.rpartition("=")
-        peers.append(generator_config(path, cached, steps, label=label or None))
+        for seed in args.seeds or [None]:
+            peers.append(generator_config(path, cached, steps, label=label or None, seed=seed))
     report = {"commit": git_commit(), "demo_config": args.demo_config, "demo_overrides": args.demo_overrides,
-              "steps": steps,
+              "steps": steps, "seeds": args.seeds,
               **compare(demo_cfg, args.demo_config, peers, samples_per_class=args.samples_per_class,
                         cfg_scale=args.cfg_scale, guide_scale=args.guide_scale, fvd=args.fvd,
                         fvd_real_clips=args.fvd_real_clips,
@@ -109,6 +116,18 @@ def main(argv: list[str] | None = None) -> int:
     console.print(f"timing overlap: sum over bounce patterns of the smaller share, the samples' against the data's "
                   f"{data_mix['clips']} clips (training and held-out): "
                   + ", ".join(f"{k} {v:.2f}" for k, v in data_mix["bounce_patterns"].items()), highlight=False)
+    if args.seeds and len(args.seeds) > 1:
+        report["seed_spread"] = seed_spread(report["generators"], args.seeds)
+        spread = Table(title=f"mean (min-max) over seeds {', '.join(map(str, args.seeds))}")
+        columns = {"1 object": "single_object_share", "video class": "video_accuracy", "audio class": "audio_accuracy",
+                   "sync F1": "sync_f1", "above chance": "sync_above_chance",
+                   "on the commonest pattern": "modal_pattern_share", "timing overlap": "pattern_overlap"}
+        for col in ("generator", *columns):
+            spread.add_column(col)
+        for label, figures in report["seed_spread"].items():
+            spread.add_row(label, *("-" if (f := figures[k]) is None else f"{f['mean']:.3f} ({f['min']:.3g}-{f['max']:.3g})"
+                                    for k in columns.values()))
+        console.print(spread)
     out = Path(args.out or ROOT / "benchmarks" / "measured" / f"peers-{demo_cfg.name}.json")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=1))

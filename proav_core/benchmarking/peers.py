@@ -78,15 +78,16 @@ def demo_run(demo_cfg: ExperimentConfig, demo_path: str | Path) -> tuple[Experim
 
 
 def generator_config(path: str | Path, cached: ExperimentConfig, steps: int, overrides: Sequence[str] = (),
-                     label: str | None = None) -> Compared:
+                     label: str | None = None, seed: int | None = None) -> Compared:
     """One compared generator: `path`'s model and training, renamed
-    <demo>-peer-<label>, reading the demo's prepared data, trained for `steps`."""
-    cfg = load_config(path, overrides)
+    <demo>-peer-<label>, reading the demo's prepared data, trained for `steps`; with `seed`, at
+    that seed (training and sampling) in place of the config's, the label <label>_s<seed>."""
+    cfg = load_config(path, [*overrides, *([] if seed is None else [f"seed={seed}"])])
     tree, demo_tree = config_to_dict(cfg), config_to_dict(cached)
     if tree["model"]["autoencoder"] != demo_tree["model"]["autoencoder"] or tree["clip"] != demo_tree["clip"]:
         raise UsageError(f"{path}: its autoencoder or clip differs from the demo config's; the compared "
                          "generators must run on the demo's latents (extend the demo config)")
-    label = label or tree["model"]["generator"]["name"]
+    label = (label or tree["model"]["generator"]["name"]) + ("" if seed is None else f"_s{seed}")
     tree.update(name=f"{cached.name}-peer-{label}", dataset=demo_tree["dataset"], output_dir=demo_tree["output_dir"])
     tree["train"]["generator"]["steps"] = steps
     source = f"{path} (peers benchmark, {steps} steps)"
@@ -105,6 +106,31 @@ def generator_config(path: str | Path, cached: ExperimentConfig, steps: int, ove
         return Compared(label, str(path), config_from_dict(tree, source=source), "backbone",
                         config_from_dict(backbone, source=f"{source}, backbone step"))
     return Compared(label, str(path), config_from_dict(tree, source=source))
+
+
+SPREAD_FIGURES = ("single_object_share", "video_accuracy", "audio_accuracy", "sync_f1", "modal_pattern_share",
+                  "pattern_overlap")
+
+
+def seed_spread(generators: dict[str, dict[str, Any]], seeds: Sequence[int]) -> dict[str, dict[str, Any]]:
+    """Per generator trained at several seeds (report labels <label>_s<seed>): the mean, min and
+    max over its seeds of the shape_sync figures and of sync above chance. One training seed is
+    not a measurement of an architecture: on the demo's latents STDiT put 77 % of its samples on
+    one bounce pattern at seed 0 and 53-55 % at seeds 1 and 2."""
+    out: dict[str, dict[str, Any]] = {}
+    for label in generators:
+        base, _, seed = label.rpartition("_s")
+        if not base or base in out or not seed.isdigit():
+            continue
+        runs = [generators.get(f"{base}_s{s}") for s in seeds]
+        if len(seeds) < 2 or any(r is None for r in runs):
+            continue
+        figures = {k: [r["shape_sync"].get(k) for r in runs] for k in SPREAD_FIGURES}
+        figures["sync_above_chance"] = [r.get("sync_above_chance") for r in runs]
+        out[base] = {"seeds": list(seeds), **{k: None if None in v else
+                                              {"mean": round(sum(v) / len(v), 3), "min": min(v), "max": max(v)}
+                                              for k, v in figures.items()}}
+    return out
 
 
 def uses_prior(tree: dict[str, Any]) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -110,6 +111,38 @@ def test_peers_benchmark_trains_each_generator_the_same_steps_and_scores_it(tmp_
         load_bench().main([*common, "--generators", f"stdit={config}"])  # its config keeps no guide
     with pytest.raises(UsageError, match="leave the CFG scale at 1"):
         load_bench().main([*common, "--generators", f"guided={guided}", "--cfg-scale", "2"])
+    # --seeds: each generator trained and sampled at every seed, and the spread over them
+    capsys.readouterr()
+    assert load_bench().main([*argv[:-2], "--generators", f"stdit={config}", "--steps", "4", "--no-fvd",
+                              "--out", str(out), "--seeds", "0", "1"]) == 0
+    report = json.loads(out.read_text())
+    assert report["seeds"] == [0, 1] and list(report["generators"]) == ["stdit_s0", "stdit_s1"]
+    for seed in (0, 1):
+        resolved = tomllib.loads((tmp_path / "runs" / f"tiny-peer-stdit_s{seed}" / "generator" / "config.toml").read_text())
+        assert resolved["seed"] == seed
+    runs = [report["generators"][f"stdit_s{seed}"] for seed in (0, 1)]
+    f1 = [r["shape_sync"]["sync_f1"] for r in runs]
+    assert report["seed_spread"]["stdit"]["sync_f1"] == {"mean": round(sum(f1) / 2, 3), "min": min(f1), "max": max(f1)}
+    assert "mean (min-max) over seeds 0, 1" in capsys.readouterr().out
+
+
+def test_seed_spread_summarises_each_generator_over_its_seeds():
+    from proav_core.benchmarking.peers import SPREAD_FIGURES, seed_spread
+
+    def run(f1, overlap, above):
+        return {"shape_sync": {**dict.fromkeys(SPREAD_FIGURES, 1.0), "sync_f1": f1, "pattern_overlap": overlap},
+                "sync_above_chance": above}
+
+    generators = {"stdit_s0": run(0.96, 0.65, 0.81), "stdit_s1": run(0.97, 0.83, 0.89), "stdit_s2": run(0.95, 0.86, 0.83),
+                  "token_dit_s0": run(0.96, 0.80, 0.85), "token_dit_s2": run(0.99, 0.86, 0.96),  # seed 1 missing
+                  "uniform": run(0.99, 0.81, 0.98)}  # not a seeded label
+    spread = seed_spread(generators, [0, 1, 2])
+    assert list(spread) == ["stdit"]
+    assert spread["stdit"]["seeds"] == [0, 1, 2]
+    assert spread["stdit"]["pattern_overlap"] == {"mean": 0.78, "min": 0.65, "max": 0.86}
+    assert spread["stdit"]["sync_above_chance"] == {"mean": 0.843, "min": 0.81, "max": 0.89}
+    assert spread["stdit"]["video_accuracy"] == {"mean": 1.0, "min": 1.0, "max": 1.0}
+    assert seed_spread(generators, [0]) == {}  # one seed is no spread
 
 
 def test_peers_benchmark_refuses_a_generator_on_another_autoencoder(tmp_path):
