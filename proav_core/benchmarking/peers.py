@@ -33,7 +33,7 @@ from typing import Any
 
 import torch
 
-from proav_core.build import build, build_component
+from proav_core.build import build
 from proav_core.config import ExperimentConfig, config_from_dict, config_to_dict, load_config
 from proav_core.data import read_clip
 from proav_core.data.contact_sheet import SheetRow, save_contact_sheet
