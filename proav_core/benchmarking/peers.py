@@ -118,12 +118,14 @@ def seed_spread(generators: dict[str, dict[str, Any]], seeds: Sequence[int]) -> 
     not a measurement of an architecture: on the demo's latents STDiT put 77 % of its samples on
     one bounce pattern at seed 0 and 53-55 % at seeds 1 and 2."""
     out: dict[str, dict[str, Any]] = {}
+    if len(seeds) < 2:
+        return out
     for label in generators:
         base, _, seed = label.rpartition("_s")
         if not base or base in out or not seed.isdigit():
             continue
         runs = [generators.get(f"{base}_s{s}") for s in seeds]
-        if len(seeds) < 2 or any(r is None for r in runs):
+        if any(r is None for r in runs):
             continue
         figures = {k: [r["shape_sync"].get(k) for r in runs] for k in SPREAD_FIGURES}
         figures["sync_above_chance"] = [r.get("sync_above_chance") for r in runs]
