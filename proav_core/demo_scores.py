@@ -65,12 +65,16 @@ def score_set(cfg: ExperimentConfig, clips: list[Clip], shape_sync_params: dict[
             "shape_sync": scored(metric(cfg, "shape_sync", **shape_sync_params), clips, reference)}
 
 
+def fed(m: Any, clips: list[Clip], role: str = "fake") -> Any:
+    """The metric `m` after an update with each of `clips` in `role` ("fake" or "real")."""
+    for c in clips:
+        m.update({"video": c.video[None], "waveform": c.waveform[None], "class_name": [c.class_name]}, role=role)
+    return m
+
+
 def scored(m: Any, clips: list[Clip], reference: list[Clip] = ()) -> MetricResult:
     """A metric's result over `clips` (role "fake") and `reference` (role "real"), one clip per update."""
-    for role, group in (("fake", clips), ("real", reference)):
-        for c in group:
-            m.update({"video": c.video[None], "waveform": c.waveform[None], "class_name": [c.class_name]}, role=role)
-    return m.compute()
+    return fed(fed(m, clips, "fake"), reference, "real").compute()
 
 
 def timing_mix(scores: dict[str, dict[str, MetricResult]], show: int = 4) -> str:

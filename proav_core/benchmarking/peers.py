@@ -39,7 +39,7 @@ from proav_core.data import read_clip
 from proav_core.data.contact_sheet import SheetRow, save_contact_sheet
 from proav_core.data.synth import syncshapes_params
 from proav_core.demo import demo_configs, finished
-from proav_core.demo_scores import Clip, above_chance, metric, scored, shuffled, split_clips
+from proav_core.demo_scores import Clip, above_chance, fed, metric, scored, shuffled, split_clips
 from proav_core.errors import UsageError
 from proav_core.generated import class_prompt, prompt_class, write_samples
 from proav_core.sampling import SamplingPipeline
@@ -159,10 +159,13 @@ def parameter_counts(module: torch.nn.Module) -> dict[str, int]:
 
 
 def sync_figures(cfg: ExperimentConfig, clips: list[Clip], params: dict[str, Any],
-                 reference: list[Clip] = ()) -> dict[str, float | None]:
+                 reference: Any = None) -> dict[str, float | None]:
     """shape_sync's headline figures of a clip set and its timing mix (bounce_patterns); with
-    `reference` (real clips) also the overlap of their timing mixes (pattern_overlap)."""
-    result = scored(metric(cfg, "shape_sync", **params), clips, reference)
+    `reference` (a shape_sync metric already fed the real clips as "real"; a copy of
+    it is used, so the real clips are judged once for every set) also the overlap of the timing
+    mixes (pattern_overlap)."""
+    m = metric(cfg, "shape_sync", **params) if reference is None else copy.deepcopy(reference)
+    result = scored(m, clips)
     details = {**result.details, "sync_f1": result.value}
     figures = {k: None if details.get(k) is None else round(float(details[k]), 3) for k in SYNC_FIGURES}
     return {**figures, "bounce_patterns": {k: round(v, 3) for k, v in details.get("bounce_patterns", {}).items()}}
@@ -274,8 +277,10 @@ def compare(demo_cfg: ExperimentConfig, demo_path: str | Path, generators: Seque
     report["reference"]["real clips"] = sync_figures(cached, real, shape_params)
     report["reference"]["shuffled real pairs"] = sync_figures(cached, shuffled(real), shape_params)
     say(f"the timing mix of the data: {len(data)} clips, training and held-out")
-    report["reference"]["data timing mix"] = {"clips": len(data),
-                                              "bounce_patterns": sync_figures(cached, data, shape_params)["bounce_patterns"]}
+    data_judged = fed(metric(cached, "shape_sync", **shape_params), data, "real")  # each generator's reference
+    report["reference"]["data timing mix"] = {
+        "clips": len(data),
+        "bounce_patterns": {k: round(v, 3) for k, v in data_judged.compute().details["real_bounce_patterns"].items()}}
     features = None
     if fvd:
         train_real = train_real[:fvd_real_clips]
@@ -310,7 +315,7 @@ def compare(demo_cfg: ExperimentConfig, demo_path: str | Path, generators: Seque
             "final_loss": curve[-1]["loss"] if curve else None,
             "parameters": parameter_counts(gen),
             "tokens_per_sample": describe.get("tokens_per_sample"), "flops_per_sample": describe.get("flops_per_sample"),
-            **timing, "shape_sync": sync_figures(cfg, fake, shape_params, reference=data),
+            **timing, "shape_sync": sync_figures(cfg, fake, shape_params, reference=data_judged),
             "shuffled samples": sync_figures(cfg, shuffled(fake), shape_params), "curve": curve,
             "seconds_this_call": round(time.perf_counter() - began, 1),
         }

@@ -45,7 +45,16 @@ def test_peers_benchmark_trains_each_generator_the_same_steps_and_scores_it(tmp_
     argv = ["--demo-config", str(config), "--generators", f"stdit={config}", str(tokens), f"javisdit_prior={prior}",
             f"av_dit_2step={frozen}", "--steps", "3",
             "--samples-per-class", "1", "--fvd-real-clips", "3", "--out", str(out)]
+    from proav_plugins.metrics.shape_sync import ShapeSync
+
+    judged = []
+    judge = ShapeSync.judge
+    monkeypatch.setattr(ShapeSync, "judge", lambda m, *a, **k: judged.append(1) or judge(m, *a, **k))
     assert load_bench().main(argv) == 0
+    # the 12 clips of the data (the timing mix's reference) are judged once, not once per generator:
+    # 2 held-out + 2 shuffled pairs + 12, then per generator 2 samples + 2 shuffled samples
+    assert len(judged) == 2 + 2 + 12 + 4 * (2 + 2)
+    monkeypatch.setattr(ShapeSync, "judge", judge)
     report = json.loads(out.read_text())
     assert report["steps"] == 3 and report["held_out_clips"] == 2 and list(report["generators"]) == ["stdit", "token_dit",
                                                                                            "javisdit_prior",
