@@ -91,8 +91,8 @@ def main(argv: list[str] | None = None) -> int:
     guidance = (f"autoguidance {args.guide_scale:g}" if args.guide_scale != 1.0 else f"CFG {args.cfg_scale:g}")
     table = Table(title=f"generators on {report['held_out_clips']} held-out syncshapes clips, {steps} steps each, "
                         f"{guidance} (commit {report['commit'][:7]})")
-    for col in ("generator", "params (trainable)", "s/step", "train min", "s/sample", "1 object", "video class",
-                "audio class", "sync F1", "shuffled", "above chance", "timing overlap", "FVD", "KVD"):
+    for col in ("generator", "params (trainable)", "s/step", "train min", "s/sample", "1 object", "whole shape",
+                "video class", "audio class", "sync F1", "shuffled", "above chance", "timing overlap", "FVD", "KVD"):
         table.add_column(col)
     chance = report["reference"]["shuffled real pairs"]["sync_f1"]
     for name in ("real clips", "shuffled real pairs"):
@@ -100,14 +100,15 @@ def main(argv: list[str] | None = None) -> int:
         held = report["reference"].get("held-out clips", {}) if name == "real clips" else {}
         vs_chance = ((fmt(chance), fmt(above_chance(r["sync_f1"], chance))) if name == "real clips" else ("-", "-"))
         table.add_row(name, "-", "-", "-", "-", *(fmt(r[k]) for k in
-                      ("single_object_share", "video_accuracy", "audio_accuracy", "sync_f1")), *vs_chance, "-",
+                      ("single_object_share", "whole_shape_share", "video_accuracy", "audio_accuracy", "sync_f1")),
+                      *vs_chance, "-",
                       *(fmt(held.get(k, {}).get("value"), 4) for k in ("fvd", "kvd")))
     for label, g in report["generators"].items():
         p = g["parameters"]
         table.add_row(label, f"{p['total']:,} ({p['trainable']:,})", fmt(g["s_per_step"]), fmt(g["train_minutes"]),
                       fmt(g["s_per_sample_batched"]),
-                      *(fmt(g["shape_sync"][k]) for k in ("single_object_share", "video_accuracy", "audio_accuracy",
-                                                          "sync_f1")),
+                      *(fmt(g["shape_sync"][k]) for k in ("single_object_share", "whole_shape_share", "video_accuracy",
+                                                          "audio_accuracy", "sync_f1")),
                       fmt(g["shuffled samples"]["sync_f1"]), fmt(g["sync_above_chance"]),
                       fmt(g["shape_sync"].get("pattern_overlap")),
                       *(fmt(g.get(k, {}).get("value"), 4) for k in ("fvd", "kvd")))
@@ -119,7 +120,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.seeds and len(args.seeds) > 1:
         report["seed_spread"] = seed_spread(report["generators"], args.seeds)
         spread = Table(title=f"mean (min-max) over seeds {', '.join(map(str, args.seeds))}")
-        columns = {"1 object": "single_object_share", "video class": "video_accuracy", "audio class": "audio_accuracy",
+        columns = {"1 object": "single_object_share", "whole shape": "whole_shape_share", "video class": "video_accuracy",
+                   "audio class": "audio_accuracy",
                    "sync F1": "sync_f1", "above chance": "sync_above_chance",
                    "on the commonest pattern": "modal_pattern_share", "timing overlap": "pattern_overlap"}
         for col in ("generator", *columns):

@@ -6,7 +6,9 @@ c's timbre at sample round(k * S / T). Per clip (`judge_clip`):
 
 1. Objects (shape_sync_video): 8-connected components of class-palette pixels per frame of at
    least min_area_fraction * pi * (shape_size * min(H, W))^2 pixels. single_object_share:
-   frames with exactly one object / T.
+   frames with exactly one object / T. whole_shape_share: frames with exactly one object that
+   fits a shape template (best IoU over the kinds >= min_shape_iou) / T: a two-coloured blob
+   or a broken shape is one object but no whole shape.
 2. Class: every frame's clear object (the only one, or twice the next one's area) votes for
    the nearest class hue (colour_class) and for the best-fitting shape template (shape_kind;
    shape_class = the first class of that kind); video_class maximises colour + shape votes
@@ -59,6 +61,9 @@ class ShapeSyncParams(ComponentParams):
     min_value: float = Field(0.6, gt=0, le=1, description="HSV value of a palette pixel (background <= 0.5)")
     min_saturation: float = Field(0.25, ge=0, le=1, description="HSV saturation of a palette pixel (shapes: 0.55)")
     hue_tolerance: float = Field(0.06, gt=0, le=0.5, description="largest hue distance to a class hue, in turns")
+    min_shape_iou: float = Field(
+        0.75, gt=0, le=1, description="a lone object is a whole shape from this template IoU (real clips: >= 0.84; "
+                                      "two-coloured blobs and fragments: 0.45-0.7)")
     min_prominence: float = Field(0.02, ge=0, description="a bounce rises at least this many shape radii on each side")
     onset_threshold_db: float = Field(
         3.0, gt=0, description="an onset's strength (floor-lifted log-mel flux) peaks this many dB above its median")
@@ -70,6 +75,7 @@ class ClipJudgement:
 
     objects_per_frame: list[int]
     single_object_share: float
+    whole_shape_share: float  # frames with one object that fits a shape template (min_shape_iou) / T
     colour_class: int | None
     shape_kind: str | None
     shape_class: int | None  # first class of that kind
@@ -148,8 +154,10 @@ def judge_clip(video: Tensor, waveform: Tensor, sample_rate: int, label: int | N
     if waveform.numel() and float(waveform.abs().max()) > 1e-4:
         audio_class = classify_audio(waveform, sample_rate, t, s.num_classes)[0]
     counts = seen.objects_per_frame
+    whole = [c == 1 and float(iou) >= s.min_shape_iou for c, iou in zip(counts, seen.best_iou)]  # NaN: False
     return ClipJudgement(
-        objects_per_frame=counts, single_object_share=sum(c == 1 for c in counts) / t, colour_class=colour,
+        objects_per_frame=counts, single_object_share=sum(c == 1 for c in counts) / t,
+        whole_shape_share=sum(whole) / t, colour_class=colour,
         shape_kind=shape_kind, shape_class=shape_class, video_class=video_class, audio_class=audio_class,
         label=None if label is None else int(label), bounces=bounces, onsets=onsets,
         background_saturation=seen.background_saturation,
@@ -184,7 +192,8 @@ def _mean(values: Sequence[float]) -> float | None:
 def aggregate(judgements: Sequence[ClipJudgement], num_classes: int = 4) -> dict:
     """Summary of many clips (None where there is nothing to average):
 
-    single_object_share, empty_frame_share (over all frames), objects_per_frame; with labels
+    single_object_share, whole_shape_share (one object fitting a shape template), empty_frame_share
+    (over all frames), objects_per_frame; with labels
     (`labelled_clips` of them): colour_, shape_ (kind), video_, audio_accuracy; always
     av_class_agreement (video_class == audio_class, both seen); sync_f1 (mean per-clip F1, the headline),
     sync_precision, sync_recall (means), sync_f1_pooled (2 all matches / (all bounces + all
@@ -203,6 +212,7 @@ def aggregate(judgements: Sequence[ClipJudgement], num_classes: int = 4) -> dict
     patterns = bounce_patterns(js)
     return {
         "clips": len(js), "single_object_share": _mean([c == 1 for c in frames]),
+        "whole_shape_share": float(np.mean([j.whole_shape_share for j in js])),
         "objects_per_frame": float(np.mean(frames)), "empty_frame_share": _mean([c == 0 for c in frames]),
         "labelled_clips": len(labelled),
         "colour_accuracy": _mean([j.colour_class == j.label for j in labelled]),

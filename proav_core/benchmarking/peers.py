@@ -7,10 +7,10 @@ syncshapes latents, the same held-out clips), for the same number of steps, then
                 (a batch of `samples_per_class` x classes prompts, the sampler's steps, CFG,
                 decode included) and the latency of one sample alone
     size        parameters, trainable and total (the generator; the conditioner is shared)
-    quality     shape_sync of the samples read back from mp4 (single-object share, video and
-                audio class recognition, sync F1; the samples shuffled among themselves, their
-                chance level, and sync above it; the timing mix (the share of clips per bounce
-                pattern), its modal share and its overlap with the mix of every clip of the
+    quality     shape_sync of the samples read back from mp4 (single-object share, whole-shape
+                share (one object that fits a shape template), video and audio class
+                recognition, sync F1; the samples shuffled among themselves, their chance level,
+                and sync above it; the timing mix (the share of clips per bounce pattern), its modal share and its overlap with the mix of every clip of the
                 data, training and held-out), FVD of the samples against the held-out
                 clips with the offline I3D (few clips: a noisy figure, compare within one run)
 Beside them, once: the held-out real clips and shuffled real pairs (shape_sync), and the
@@ -49,7 +49,7 @@ from proav_core.training.generator_loop import train_generator
 from proav_core.training.hardware import Hardware
 from proav_core.training.prior_loop import train_prior
 
-SYNC_FIGURES = ("single_object_share", "video_accuracy", "audio_accuracy", "sync_f1", "background_saturation",
+SYNC_FIGURES = ("single_object_share", "whole_shape_share", "video_accuracy", "audio_accuracy", "sync_f1", "background_saturation",
                 "modal_pattern_share", "pattern_overlap")
 
 
@@ -108,7 +108,7 @@ def generator_config(path: str | Path, cached: ExperimentConfig, steps: int, ove
     return Compared(label, str(path), config_from_dict(tree, source=source))
 
 
-SPREAD_FIGURES = ("single_object_share", "video_accuracy", "audio_accuracy", "sync_f1", "modal_pattern_share",
+SPREAD_FIGURES = ("single_object_share", "whole_shape_share", "video_accuracy", "audio_accuracy", "sync_f1", "modal_pattern_share",
                   "pattern_overlap")
 
 

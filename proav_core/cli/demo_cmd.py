@@ -115,7 +115,7 @@ def scores_table(scores) -> Group:
     (narrow enough for an 80-column terminal)."""
     sync_table = Table(title="shape_sync: syncshapes' ground truth (samples read back from their mp4 files)")
     sync_table.add_column("clips", ratio=1)
-    for column in ("n", "sync F1", "1 object\n/ frame", "class\n(video)", "class\n(audio)", "bounces\n/ clip",
+    for column in ("n", "sync F1", "1 object\n/ frame", "whole\nshape", "class\n(video)", "class\n(audio)", "bounces\n/ clip",
                    "onsets\n/ clip", "wall\nsatur."):
         sync_table.add_column(column, justify="right", no_wrap=True)
     align_table = Table(title="AV-Align")
@@ -126,7 +126,7 @@ def scores_table(scores) -> Group:
         sync, align = by["shape_sync"], by["av_align"]
         d, a = sync.details, align.details
         sync_table.add_row(name, str(sync.num_fake), _fmt(sync.value), _fmt(d.get("single_object_share")),
-                           _fmt(d.get("video_accuracy")), _fmt(d.get("audio_accuracy")),
+                           _fmt(d.get("whole_shape_share")), _fmt(d.get("video_accuracy")), _fmt(d.get("audio_accuracy")),
                            _fmt(d.get("bounces_per_clip"), 1), _fmt(d.get("onsets_per_clip"), 1),
                            _fmt(d.get("background_saturation"), 2))
         align_table.add_row(name, _fmt(align.value), _fmt(a.get("flow_peaks_per_clip"), 1),

@@ -55,7 +55,7 @@ def _score(video, waveform, labels=None, settings=SETTINGS):
 
 
 def _assert_high(summary):
-    assert summary["single_object_share"] >= 0.95, summary
+    assert summary["single_object_share"] >= 0.95 and summary["whole_shape_share"] >= 0.95, summary
     for key in ("colour_accuracy", "shape_accuracy", "video_accuracy", "audio_accuracy", "av_class_agreement"):
         assert summary[key] >= 0.9, (key, summary)
     assert summary["sync_f1"] >= 0.9 and summary["sync_f1_pooled"] >= 0.9, summary
@@ -112,6 +112,25 @@ def test_a_second_shape_drops_the_single_object_share(real):
         pasted.append(_paste(video, "circle", x, 7.5, radius, shape_colour(label / 4), range(16)))
     summary = _score(torch.stack(pasted), real["waveform"][:8], real["label"][:8])
     assert summary["single_object_share"] <= 0.5 and summary["objects_per_frame"] >= 1.5, summary
+
+
+def test_a_broken_shape_is_one_object_but_no_whole_shape(real):
+    """What a generator that breaks shapes up draws: a shape with a quarter bitten out still
+    counts as one object, but it fits no shape template."""
+    bitten = []
+    for video in real["video"][:8]:
+        rgb = (video + 1) / 2  # (3, T, H, W)
+        shape = rgb.amin(0) > 0.4  # (T, H, W) the bright shape
+        area = shape.sum((1, 2), keepdim=True).clamp_min(1)  # (T, 1, 1)
+        xs = torch.arange(32.0)[None, None, :].expand_as(shape)
+        ys = torch.arange(32.0)[None, :, None].expand_as(shape)
+        cx, cy = (xs * shape).sum((1, 2), keepdim=True) / area, (ys * shape).sum((1, 2), keepdim=True) / area
+        bite = shape & (xs > cx) & (ys < cy)
+        bitten.append(torch.where(bite[None], rgb.amin((1, 2, 3), keepdim=True), rgb) * 2 - 1)  # the top-right quarter gone
+    whole = _score(real["video"][:8], real["waveform"][:8], real["label"][:8])
+    summary = _score(torch.stack(bitten), real["waveform"][:8], real["label"][:8])
+    assert whole["whole_shape_share"] == 1.0 and summary["single_object_share"] >= 0.9, summary  # one object ...
+    assert summary["whole_shape_share"] <= 0.3, summary  # ... that fits no shape template
 
 
 def test_noise_frames_drop_the_single_object_share(real):
@@ -181,7 +200,8 @@ def test_sync_scores_by_hand():
 
 
 def _judgement(bounces, onsets, label=None, cls=0):
-    return ClipJudgement(objects_per_frame=[1, 1, 0, 2], single_object_share=0.5, colour_class=cls, shape_kind="circle",
+    return ClipJudgement(objects_per_frame=[1, 1, 0, 2], single_object_share=0.5, whole_shape_share=0.25,
+                         colour_class=cls, shape_kind="circle",
                          shape_class=cls, video_class=cls, audio_class=0, label=label, bounces=bounces,
                          onsets=onsets, **sync_scores(bounces, onsets, 1))
 
@@ -193,7 +213,7 @@ def test_aggregate_by_hand():
     assert out["sync_f1_pooled"] == pytest.approx(2 * 1 / (3 + 3))
     assert out["mean_offset"] == 1.0 and out["clips_without_events"] == 1
     assert out["bounces_per_clip"] == 1.0 and out["onsets_per_clip"] == 1.0
-    assert out["single_object_share"] == 0.5 and out["labelled_clips"] == 2
+    assert out["single_object_share"] == 0.5 and out["whole_shape_share"] == 0.25 and out["labelled_clips"] == 2
     assert out["colour_accuracy"] == 1.0 and out["shape_accuracy"] == 0.5  # class 1 is a square
     assert out["av_class_agreement"] == pytest.approx(2 / 3)
     assert out["background_saturation"] is None  # no clip had a background figure
