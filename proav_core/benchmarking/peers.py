@@ -10,8 +10,9 @@ syncshapes latents, the same held-out clips), for the same number of steps, then
     quality     shape_sync of the samples read back from mp4 (single-object share, whole-shape
                 share (one object that fits a shape template), video and audio class
                 recognition, sync F1; the samples shuffled among themselves, their chance level,
-                and sync above it; the timing mix (the share of clips per bounce pattern), its modal share and its overlap with the mix of every clip of the
-                data, training and held-out), FVD of the samples against the held-out
+                and sync above it; the timing mix (the share of clips per bounce pattern), its
+                modal share and its overlap with the mix of every clip of the data, training and
+                held-out), FVD of the samples against the held-out
                 clips with the offline I3D (few clips: a noisy figure, compare within one run)
 Beside them, once: the held-out real clips and shuffled real pairs (shape_sync), and the
 FVD of real training clips against the held-out ones (the floor at this clip count).
