@@ -5,6 +5,7 @@ from __future__ import annotations
 from importlib import resources
 
 import click
+from rich import box
 from rich.console import Group
 from rich.table import Table
 
@@ -68,7 +69,8 @@ def command(config, overrides, clips, samples_per_class, cfg_scale, guide_scale,
                      if guided["kind"] == "autoguidance" else ""), highlight=False)
     console.print(scores_table(result.scores))
     console.print("sync F1: bounces seen in the video vs onsets heard in the audio, one-to-one within +-1 frame "
-                  "(shape_sync, from syncshapes' known truth). AV-Align rewards matched flow peaks and onsets "
+                  "(shape_sync, from syncshapes' known truth). whole shape: frames holding one object that fits "
+                  "a shape template (IoU >= 0.75; a blob or a broken shape is one object but no whole shape). AV-Align rewards matched flow peaks and onsets "
                   "within +-3 frames, so clips with peaks on most frames (flicker, noise) score high by chance: "
                   "read it beside the peak counts. wall satur.: saturation of a clip's mean background colour "
                   "(syncshapes walls 0.1-0.35; grey walls score near 0), which the object figures do not see.",
@@ -111,12 +113,15 @@ def _fmt(value, digits: int = 3) -> str:
 
 
 def scores_table(scores) -> Group:
-    """Two tables, one row per clip set: shape_sync's figures, then AV-Align with its peak counts
-    (narrow enough for an 80-column terminal)."""
-    sync_table = Table(title="shape_sync: syncshapes' ground truth (samples read back from their mp4 files)")
+    """Two tables, one row per clip set: shape_sync's figures (bounces and onsets per clip), then
+    AV-Align with its peak counts (narrow enough for an 80-column terminal)."""
+    counts = ", ".join(f"{by['shape_sync'].num_fake} {name}" for name, by in scores.items()
+                       if name in ("samples", "real clips"))
+    sync_table = Table(title=f"shape_sync: syncshapes' ground truth ({counts}; samples read back from their mp4 files)",
+                       box=box.SIMPLE_HEAD, pad_edge=False)
     sync_table.add_column("clips", ratio=1)
-    for column in ("n", "sync F1", "1 object\n/ frame", "whole\nshape", "class\n(video)", "class\n(audio)", "bounces\n/ clip",
-                   "onsets\n/ clip", "wall\nsatur."):
+    for column in ("sync\nF1", "1 object\n/ frame", "whole\nshape", "class\nvideo", "class\naudio",
+                   "bounces,\nonsets", "wall\nsatur."):
         sync_table.add_column(column, justify="right", no_wrap=True)
     align_table = Table(title="AV-Align")
     align_table.add_column("clips", ratio=1)
@@ -125,9 +130,9 @@ def scores_table(scores) -> Group:
     for name, by in scores.items():
         sync, align = by["shape_sync"], by["av_align"]
         d, a = sync.details, align.details
-        sync_table.add_row(name, str(sync.num_fake), _fmt(sync.value), _fmt(d.get("single_object_share")),
+        sync_table.add_row(name, _fmt(sync.value), _fmt(d.get("single_object_share")),
                            _fmt(d.get("whole_shape_share")), _fmt(d.get("video_accuracy")), _fmt(d.get("audio_accuracy")),
-                           _fmt(d.get("bounces_per_clip"), 1), _fmt(d.get("onsets_per_clip"), 1),
+                           f"{_fmt(d.get('bounces_per_clip'), 1)}, {_fmt(d.get('onsets_per_clip'), 1)}",
                            _fmt(d.get("background_saturation"), 2))
         align_table.add_row(name, _fmt(align.value), _fmt(a.get("flow_peaks_per_clip"), 1),
                             _fmt(a.get("onsets_per_clip"), 1))

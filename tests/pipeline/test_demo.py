@@ -45,6 +45,7 @@ def test_demo_runs_every_stage_and_resumes(tmp_path, capsys):
     # real clips are judged against their own truth: one object in every frame, the right class
     real = scores["real clips"]["shape_sync"]["details"]
     assert real["single_object_share"] == 1.0 and real["video_accuracy"] == 1.0 and real["audio_accuracy"] == 1.0
+    assert real["whole_shape_share"] == 1.0 and "whole shape" in " ".join(out.split())  # each one a whole shape
     # the samples' timing mix beside that of every clip of the data (training and held-out: the
     # reference of the samples' set), whose judged patterns are the synthesised clips' true events
     fake, judged = scores["samples"]["shape_sync"]["details"], scores["samples"]["shape_sync"]["num_real"]
