@@ -7,8 +7,9 @@ c's timbre at sample round(k * S / T). Per clip (`judge_clip`):
 1. Objects (shape_sync_video): 8-connected components of class-palette pixels per frame of at
    least min_area_fraction * pi * (shape_size * min(H, W))^2 pixels. single_object_share:
    frames with exactly one object / T. whole_shape_share: frames with exactly one object that
-   fits a shape template (best IoU over the kinds >= min_shape_iou) / T: a two-coloured blob
-   or a broken shape is one object but no whole shape.
+   fits a shape template (best IoU over the kinds >= min_shape_iou) / T: a misshapen blob
+   (generators that blend classes draw them in two classes' colours) or a broken shape is one
+   object but no whole shape; colour purity is not judged.
 2. Class: every frame's clear object (the only one, or twice the next one's area) votes for
    the nearest class hue (colour_class) and for the best-fitting shape template (shape_kind;
    shape_class = the first class of that kind); video_class maximises colour + shape votes

@@ -15,7 +15,7 @@
   undoes anti-aliasing and codec blur, so even 4-pixel-radius shapes are told apart.
 - Shape fit: the clear object's best template IoU over the kinds (best_iou): a whole syncshapes
   shape fits its template at 0.84 or more (the demo's 128 clips: 0.84-0.99, median 0.93); a
-  blob of two classes' colours or a fragment fits at 0.45-0.7, yet still votes for a kind.
+  misshapen blob of two classes' colours or a fragment fits at 0.45-0.71, yet still votes for a kind.
 - Bounces: frames where the object's (coverage-weighted) centroid is lowest, see find_bounces.
 - Background saturation: the HSV saturation of the clip's mean background colour (every pixel
   below min_value and at least one pixel away from a palette pixel). syncshapes walls are dark

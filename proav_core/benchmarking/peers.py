@@ -50,8 +50,8 @@ from proav_core.training.generator_loop import train_generator
 from proav_core.training.hardware import Hardware
 from proav_core.training.prior_loop import train_prior
 
-SYNC_FIGURES = ("single_object_share", "whole_shape_share", "video_accuracy", "audio_accuracy", "sync_f1", "background_saturation",
-                "modal_pattern_share", "pattern_overlap")
+SYNC_FIGURES = ("single_object_share", "whole_shape_share", "video_accuracy", "audio_accuracy", "sync_f1",
+                "background_saturation", "modal_pattern_share", "pattern_overlap")
 
 
 @dataclass
@@ -109,8 +109,8 @@ def generator_config(path: str | Path, cached: ExperimentConfig, steps: int, ove
     return Compared(label, str(path), config_from_dict(tree, source=source))
 
 
-SPREAD_FIGURES = ("single_object_share", "whole_shape_share", "video_accuracy", "audio_accuracy", "sync_f1", "modal_pattern_share",
-                  "pattern_overlap")
+SPREAD_FIGURES = ("single_object_share", "whole_shape_share", "video_accuracy", "audio_accuracy", "sync_f1",
+                  "modal_pattern_share", "pattern_overlap")
 
 
 def seed_spread(generators: dict[str, dict[str, Any]], seeds: Sequence[int]) -> dict[str, dict[str, Any]]:

@@ -70,7 +70,8 @@ def command(config, overrides, clips, samples_per_class, cfg_scale, guide_scale,
     console.print(scores_table(result.scores))
     console.print("sync F1: bounces seen in the video vs onsets heard in the audio, one-to-one within +-1 frame "
                   "(shape_sync, from syncshapes' known truth). whole shape: frames holding one object that fits "
-                  "a shape template (IoU >= 0.75; a blob or a broken shape is one object but no whole shape). AV-Align rewards matched flow peaks and onsets "
+                  "a shape template (IoU >= 0.75; a blob or a broken shape is one object but no whole shape). "
+                  "AV-Align rewards matched flow peaks and onsets "
                   "within +-3 frames, so clips with peaks on most frames (flicker, noise) score high by chance: "
                   "read it beside the peak counts. wall satur.: saturation of a clip's mean background colour "
                   "(syncshapes walls 0.1-0.35; grey walls score near 0), which the object figures do not see.",
@@ -131,7 +132,8 @@ def scores_table(scores) -> Group:
         sync, align = by["shape_sync"], by["av_align"]
         d, a = sync.details, align.details
         sync_table.add_row(name, _fmt(sync.value), _fmt(d.get("single_object_share")),
-                           _fmt(d.get("whole_shape_share")), _fmt(d.get("video_accuracy")), _fmt(d.get("audio_accuracy")),
+                           _fmt(d.get("whole_shape_share")), _fmt(d.get("video_accuracy")),
+                           _fmt(d.get("audio_accuracy")),
                            f"{_fmt(d.get('bounces_per_clip'), 1)}, {_fmt(d.get('onsets_per_clip'), 1)}",
                            _fmt(d.get("background_saturation"), 2))
         align_table.add_row(name, _fmt(align.value), _fmt(a.get("flow_peaks_per_clip"), 1),

@@ -126,7 +126,8 @@ def test_a_broken_shape_is_one_object_but_no_whole_shape(real):
         ys = torch.arange(32.0)[None, :, None].expand_as(shape)
         cx, cy = (xs * shape).sum((1, 2), keepdim=True) / area, (ys * shape).sum((1, 2), keepdim=True) / area
         bite = shape & (xs > cx) & (ys < cy)
-        bitten.append(torch.where(bite[None], rgb.amin((1, 2, 3), keepdim=True), rgb) * 2 - 1)  # the top-right quarter gone
+        floor = rgb.amin((1, 2, 3), keepdim=True)  # (3, 1, 1, 1) the darkest background colour
+        bitten.append(torch.where(bite[None], floor, rgb) * 2 - 1)  # the top-right quarter gone
     whole = _score(real["video"][:8], real["waveform"][:8], real["label"][:8])
     summary = _score(torch.stack(bitten), real["waveform"][:8], real["label"][:8])
     assert whole["whole_shape_share"] == 1.0 and summary["single_object_share"] >= 0.9, summary  # one object ...
