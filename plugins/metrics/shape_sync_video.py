@@ -190,7 +190,7 @@ class VideoAnalysis:
     kinds: list[str]
     kind_votes: Tensor
     mean_iou: Tensor  # (K,) mean template IoU over voting frames (breaks vote ties)
-    best_iou: Tensor | None = None  # (T,) the clear object's best template IoU over the kinds (NaN: none)
+    best_iou: Tensor  # (T,) the clear object's best template IoU over the kinds (NaN: none)
     background_saturation: float | None = None  # saturation of the mean background colour
 
 
