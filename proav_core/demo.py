@@ -39,7 +39,8 @@ from proav_core.demo_scores import (Clip, metric, score_set, shuffled, split_cli
 from proav_core.errors import UsageError
 from proav_core.interfaces.metrics import MetricResult
 from proav_core.training.common import CHECKPOINT, GUIDE_CHECKPOINT, run_dir
-from proav_core.training.hardware import Hardware
+from proav_core.machine import device_info
+from proav_core.training.hardware import Hardware, device_type
 
 TEST_FRACTION = 0.15
 GUIDE_CONDITION = "null"  # the autoguidance guide runs under its null condition (docs/quality.md, "Autoguidance")
@@ -61,12 +62,14 @@ class DemoResult:
     contact_sheet: Path | None = None
     guidance: dict[str, Any] = field(default_factory=dict)  # how the samples were guided
     compile: dict[str, str | None] = field(default_factory=dict)  # stage -> torch.compile scope (None: eager)
+    machine: dict[str, Any] = field(default_factory=dict)  # what the stages ran on (proav_core.machine.device_info)
 
     def to_json(self) -> dict[str, Any]:
         return {"run": str(self.run), "seconds": self.seconds, "reconstruction": self.reconstruction,
                 "scores": {s: {m: r.to_dict() for m, r in by.items()} for s, by in self.scores.items()},
                 "targets": self.targets, "sync_above_chance": self.sync_above_chance,
-                "guidance": self.guidance, "compile": self.compile, "samples": [str(p) for p in self.samples], "tasks": self.tasks,
+                "guidance": self.guidance, "compile": self.compile, "machine": self.machine,
+                "samples": [str(p) for p in self.samples], "tasks": self.tasks,
                 "contact_sheet": None if self.contact_sheet is None else str(self.contact_sheet)}
 
 
@@ -184,6 +187,7 @@ def run_demo(cfg: ExperimentConfig, hardware: Hardware, *, clips: int = 128, sam
         shutil.rmtree(run)
     refuse_another_config(run, cfg)
     result = DemoResult(run)
+    result.machine = device_info(torch.device(device_type(hardware.accelerator)))
     files_cfg, cfg = demo_configs(cfg)
 
     @contextmanager

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import csv
 import datetime
-import platform
 import shutil
 import subprocess
 import tempfile
@@ -33,7 +32,8 @@ import torch
 from proav_core.build import build
 from proav_core.config import ExperimentConfig, config_from_dict, config_to_dict
 from proav_core.errors import UsageError
-from proav_core.training.hardware import Hardware
+from proav_core.machine import device_info
+from proav_core.training.hardware import Hardware, device_type
 
 
 def git_commit(root: Path | None = None) -> str | None:
@@ -171,7 +171,7 @@ def run_quality(cfg: ExperimentConfig, hardware: Hardware, *, minutes: float, ae
     report: dict[str, Any] = {
         "config": cfg.name, "commit": git_commit(), "minutes": minutes, "ae_share": ae_share,
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "device": {"cpu": platform.processor() or platform.machine(), "threads": torch.get_num_threads()},
+        "device": device_info(torch.device(device_type(hardware.accelerator))),
         "seconds_per_step": per_step,
         "steps": {"autoencoder": run_cfg.train.autoencoder.steps, "generator": run_cfg.train.generator.steps},
         "demo": result.to_json(),

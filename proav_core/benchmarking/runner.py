@@ -7,8 +7,6 @@ while the generator trains, so each peak-memory figure holds what that workload 
 from __future__ import annotations
 
 import datetime
-import os
-import platform
 from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass
@@ -24,6 +22,7 @@ from proav_core.build import Assembly, build_component
 from proav_core.compiling import compile_model, compiled_summary, require_compile
 from proav_core.config import ExperimentConfig, config_from_dict, config_to_dict
 from proav_core.errors import ProavError, UsageError
+from proav_core.machine import device_info
 from proav_core.training.hardware import default_precision
 from proav_core.training.hardware import make_fabric as guarded_fabric
 
@@ -83,27 +82,6 @@ def conditioner_classes(cfg: ExperimentConfig, notes: list[str]) -> list[str]:
         return classes
     notes.append(f"conditioner sized for two placeholder classes: {why}")
     return ["class_0", "class_1"]
-
-
-def device_info(device: torch.device) -> dict[str, Any]:
-    """Device name (CUDA name or CPU model), core count, library versions."""
-    if device.type == "cuda":
-        name = torch.cuda.get_device_name(device)
-    else:
-        name = _cpu_model() or platform.processor() or platform.machine()
-    return {"type": device.type, "name": name, "cpu_count": os.cpu_count(), "torch": torch.__version__,
-            "cuda": torch.version.cuda, "platform": platform.platform()}
-
-
-def _cpu_model() -> str | None:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.lower().startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return None
 
 
 def _row(w: Workload, m: Measurement, analytic_forward: int | None, peak: Peak) -> dict[str, Any]:

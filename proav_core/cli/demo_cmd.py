@@ -40,6 +40,7 @@ def command(config, overrides, clips, samples_per_class, cfg_scale, guide_scale,
 
     from proav_core.demo import generator_compile, run_demo
     from proav_core.demo_scores import timing_mix
+    from proav_core.machine import describe
     from proav_core.training.hardware import Hardware
 
     path = config or default_config_path()
@@ -58,6 +59,7 @@ def command(config, overrides, clips, samples_per_class, cfg_scale, guide_scale,
         times.add_row(name, f"{seconds:.1f}")
     times.add_row("[bold]total[/]", f"[bold]{sum(result.seconds.values()):.1f}[/]")
     console.print(times)
+    console.print(f"on {describe(result.machine)}", highlight=False)
     recon = result.reconstruction
     console.print(f"autoencoder on held-out clips: video PSNR {recon['video_psnr']:.2f} dB, "
                   f"audio representation (mel) PSNR {recon['audio_psnr']:.2f} dB", highlight=False)

@@ -6,6 +6,7 @@ import json
 from collections import Counter
 
 import pytest
+import torch
 from PIL import Image
 
 import proav_core
@@ -57,6 +58,10 @@ def test_demo_runs_every_stage_and_resumes(tmp_path, capsys):
     assert "the data's 12 clips" in " ".join(out.split()) and f"overlap {fake['pattern_overlap']:.2f}" in " ".join(out.split())
     assert f"overlap {fake['pattern_overlap']:.2f}" in " ".join(out.split())
     assert set(summary["reconstruction"]) == {"video_psnr", "audio_psnr"}
+    from proav_core.machine import describe, device_info  # what the stage times were measured on
+
+    assert summary["machine"] == device_info(torch.device("cpu")) and summary["machine"]["name"]
+    assert f"on {describe(summary['machine'])}" in " ".join(out.split())
     # by default the generator trains compiled as one network where torch.compile runs here
     assert summary["compile"] == {"generator": None if compile_unavailable("cpu") else "network"}
     assert all(set(t) == {"value", "threshold", "met"} for t in summary["targets"].values())
