@@ -33,7 +33,7 @@ from proav_core.interfaces.generation import StepCallback
 from proav_core.training.checkpoint import component_names, load_weights, peek_checkpoint, require_kind
 from proav_core.training.class_probe import ClassProbe, probes_from_dict
 from proav_core.training.encode import load_autoencoder
-from proav_core.training.latent_cache import autoencoder_changed
+from proav_core.training.latent_cache import autoencoder_changed, encoding_autoencoder
 from proav_core.data.bad_input import BadInput
 from proav_core.data.condition_inputs import given_tensor_clips, read_audio_clips, read_video_clips
 from proav_core.interfaces.autoencoder import Planes
@@ -89,7 +89,8 @@ class SamplingPipeline:
         latents = raw["latents"]
         normalizer = (LatentNormalizer.from_dict(latents["normalization"]) if latents.get("normalization")
                       else None)  # generator checkpoints from before normalisation
-        ae_path = autoencoder_checkpoint or latents["autoencoder_checkpoint"]
+        ae_path = autoencoder_checkpoint or encoding_autoencoder(checkpoint, latents["autoencoder_checkpoint"],
+                                                                 latents.get("autoencoder_sha256", ""))
         autoencoder = load_autoencoder(cfg, ae_path, option="--ae-ckpt" if autoencoder_checkpoint else None)
         if autoencoder_changed(ae_path, latents.get("autoencoder_sha256", "")):
             warnings.warn(f"{ae_path} is not the autoencoder checkpoint the generator's latents were encoded with "

@@ -109,3 +109,23 @@ def autoencoder_changed(checkpoint: str | Path, sha256: str) -> bool:
 
     path = Path(checkpoint)
     return bool(sha256) and path.is_file() and file_sha256(path) != sha256
+
+
+def encoding_autoencoder(generator_checkpoint: str | Path, recorded: str | Path, sha256: str) -> Path:
+    """The autoencoder checkpoint a generator's latents were encoded with: the `recorded` path, or,
+    when that is gone (a run folder moved or copied elsewhere), the file at the same place relative
+    to the generator's checkpoint (<run>/autoencoder/last.ckpt beside <run>/generator/last.ckpt)
+    if its sha256 is the recorded one. Otherwise a CheckpointError naming --ae-ckpt."""
+    from proav_core.data.manifest import file_sha256
+    from proav_core.errors import CheckpointError
+
+    recorded = Path(recorded)
+    if recorded.is_file():
+        return recorded
+    moved = Path(generator_checkpoint).resolve().parent.parent / recorded.parent.name / recorded.name
+    if sha256 and moved.is_file() and file_sha256(moved) == sha256:
+        return moved
+    beside = f"; {moved} is another autoencoder (its sha256 differs)" if moved.is_file() and sha256 else ""
+    raise CheckpointError(f"the autoencoder checkpoint the generator's latents were encoded with is gone: {recorded} "
+                          f"(a moved or deleted run folder?){beside}; give that autoencoder's checkpoint with "
+                          "--ae-ckpt (SamplingPipeline.from_checkpoint's `autoencoder_checkpoint`)")

@@ -244,6 +244,34 @@ def test_another_autoencoder_checkpoint_is_warned_about(trained, tmp_path, capsy
     assert f"warning: {other} is not the autoencoder checkpoint the generator's latents were encoded with ({ae}" in err
 
 
+def test_a_moved_run_folder_samples_with_its_own_autoencoder(trained, tmp_path, capsys):
+    """The generator records the autoencoder path its latents were encoded with; when the run
+    folder has moved, the autoencoder beside the generator is used if it is that very file."""
+    run = run_folder(trained)
+    moved = tmp_path / "elsewhere" / "tiny"
+    shutil.copytree(run / "generator", moved / "generator")  # the original autoencoder path is gone here...
+    shutil.copytree(run / "autoencoder", moved / "autoencoder")
+    recorded = run / "autoencoder" / "last.ckpt"
+    raw = peek_checkpoint(moved / "generator" / "last.ckpt")
+    assert raw["latents"]["autoencoder_checkpoint"] == str(recorded)
+    hidden = recorded.with_name("hidden.ckpt")
+    recorded.rename(hidden)  # ...as it is after a move
+    try:
+        assert cli(*sample_args(trained, tmp_path / "a", ckpt=moved / "generator" / "last.ckpt")) == 0
+        assert len(list((tmp_path / "a").glob("sample_*.mp4"))) == 2  # --num 1 of each class
+        assert "is not the autoencoder checkpoint" not in capsys.readouterr().err
+        state = torch.load(moved / "autoencoder" / "last.ckpt", weights_only=True)
+        state["step"] = state["step"] + 1  # another autoencoder in its place: not taken for it
+        torch.save(state, moved / "autoencoder" / "last.ckpt")
+        assert cli(*sample_args(trained, tmp_path / "b", ckpt=moved / "generator" / "last.ckpt")) != 0
+        err = " ".join(capsys.readouterr().err.split())
+        assert (f"the autoencoder checkpoint the generator's latents were encoded with is gone: {recorded} (a moved "
+                f"or deleted run folder?); {moved / 'autoencoder' / 'last.ckpt'} is another autoencoder") in err
+        assert "give that autoencoder's checkpoint with --ae-ckpt" in err and not (tmp_path / "b").exists()
+    finally:
+        hidden.rename(recorded)
+
+
 def test_cuda_without_a_device_is_one_line(trained, tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)  # as on a machine without a GPU
     assert cli(*sample_args(trained, tmp_path / "out", "--accelerator", "cuda")) == 2
