@@ -41,6 +41,7 @@ sys.path.insert(0, str(ROOT))
 
 import proav_core  # noqa: E402
 from proav_core.benchmarking.measure import time_calls  # noqa: E402
+from proav_core.machine import cpu_model  # noqa: E402
 from proav_core.benchmarking.quality import git_commit  # noqa: E402
 from proav_core.build import build_component  # noqa: E402
 from proav_core.compiling import compile_model  # noqa: E402
@@ -147,7 +148,7 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     models = {m: measure_model(m, args) for m in args.models}
     result = {"commit": git_commit(),
-              "device": f"cpu ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads, "
+              "device": f"cpu ({cpu_model() or platform.machine()}, {torch.get_num_threads()} threads, "
                         f"{os.cpu_count()} cores)",
               "torch": torch.__version__, "load_average": os.getloadavg() if hasattr(os, "getloadavg") else None,
               "batch": args.batch, "sample_steps": args.sample_steps, "cfg": "scale 2.0, both passes batched",

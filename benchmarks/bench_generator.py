@@ -35,6 +35,7 @@ sys.path.insert(0, str(ROOT))
 
 import proav_core  # noqa: E402
 from proav_core.benchmarking.measure import time_calls  # noqa: E402
+from proav_core.machine import cpu_model  # noqa: E402
 
 PLANES = {
     "tiny": {f"{m}_{a}": s for m in ("video", "audio") for a, s in (("hw", (4, 4, 4)), ("tw", (4, 8, 4)), ("th", (4, 8, 4)))},
@@ -51,7 +52,7 @@ def timed(fn, device: torch.device, repeats: int) -> float:
 def device_name(device: torch.device) -> str:
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
-    return f"cpu ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
+    return f"cpu ({cpu_model() or platform.machine()}, {torch.get_num_threads()} threads)"
 
 
 def bench_row(preset: str, planes: str, batch: int, args, device: torch.device) -> dict:

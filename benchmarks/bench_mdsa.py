@@ -30,6 +30,7 @@ sys.path.insert(0, str(ROOT))
 
 import proav_core  # noqa: E402
 from proav_core.benchmarking.measure import time_calls  # noqa: E402
+from proav_core.machine import cpu_model  # noqa: E402
 
 CONFIGS = {"tiny": "configs/mdsa_tiny.toml", "base": "configs/mdsa_base.toml", "paper": "configs/mdsa_paper.toml"}
 
@@ -102,7 +103,7 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     device = torch.device("cuda" if args.device == "auto" and torch.cuda.is_available() else
                           ("cpu" if args.device == "auto" else args.device))
-    name = torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or "cpu"
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else cpu_model() or platform.machine()
     results = []
     print(f"device: {device} ({name}), threads {torch.get_num_threads()}, precision {args.precision}")
     print(f"{'row':6} {'clip':>14} {'B':>2} {'AE params':>12} {'D params':>10} {'s/step st1':>10} "

@@ -37,6 +37,7 @@ sys.path.insert(0, str(ROOT))
 
 import proav_core  # noqa: E402
 from proav_core.benchmarking.measure import time_calls  # noqa: E402
+from proav_core.machine import cpu_model  # noqa: E402
 from proav_core.benchmarking.quality import git_commit  # noqa: E402
 
 PAPER_PLANES = {f"{m}_{a}": s for m in ("video", "audio")
@@ -124,7 +125,7 @@ def main() -> None:
               f"median {r['sample_s']:.3f}s ({x['sample_s']:.2f}x) fastest {r['sample_min_s']:.3f}s "
               f"({x['sample_min_s']:.2f}x)", flush=True)
     result = {"commit": git_commit(),
-              "device": f"cpu ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)",
+              "device": f"cpu ({cpu_model() or platform.machine()}, {torch.get_num_threads()} threads)",
               "torch": torch.__version__, "load_average": os.getloadavg() if hasattr(os, "getloadavg") else None,
               "config": "configs/generator_paper.toml [model.generator]", "generator_params": params,
               "batch": args.batch, "sample_steps": args.sample_steps, "cfg": "scale 2.0, both passes batched",

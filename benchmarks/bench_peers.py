@@ -31,11 +31,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+import torch  # noqa: E402
 from rich.table import Table  # noqa: E402
 
 from proav_core.benchmarking.quality import git_commit  # noqa: E402
 from proav_core.cli.common import console  # noqa: E402
 from proav_core.config import load_config  # noqa: E402
+from proav_core.machine import device_info  # noqa: E402
+from proav_core.training.hardware import device_type  # noqa: E402
 
 DEFAULT_GENERATORS = [f"stdit={ROOT / 'configs' / 'demo.toml'}",
                       *(str(ROOT / "configs" / "peers" / f"{n}_tiny.toml") for n in ("av_dit", "javisdit", "uniform"))]
@@ -81,7 +84,8 @@ def main(argv: list[str] | None = None) -> int:
         label, _, path = spec.rpartition("=")
         for seed in args.seeds or [None]:
             peers.append(generator_config(path, cached, steps, label=label or None, seed=seed))
-    report = {"commit": git_commit(), "demo_config": args.demo_config, "demo_overrides": args.demo_overrides,
+    report = {"commit": git_commit(), "device": device_info(torch.device(device_type(args.accelerator))),
+              "demo_config": args.demo_config, "demo_overrides": args.demo_overrides,
               "steps": steps, "seeds": args.seeds,
               **compare(demo_cfg, args.demo_config, peers, samples_per_class=args.samples_per_class,
                         cfg_scale=args.cfg_scale, guide_scale=args.guide_scale, fvd=args.fvd,

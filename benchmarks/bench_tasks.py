@@ -32,6 +32,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+import torch  # noqa: E402
 from rich.table import Table  # noqa: E402
 
 from proav_core.benchmarking.quality import git_commit  # noqa: E402
@@ -39,6 +40,8 @@ from proav_core.benchmarking.tasks_eval import evaluate_tasks, mean_over_seeds, 
 from proav_core.cli.common import console  # noqa: E402
 from proav_core.config import config_from_dict, config_to_dict, load_config  # noqa: E402
 from proav_core.errors import UsageError  # noqa: E402
+from proav_core.machine import device_info  # noqa: E402
+from proav_core.training.hardware import device_type  # noqa: E402
 
 DEFAULT_TASKS = "{joint = 0.5, a2v = 0.25, v2a = 0.25}"
 SHOWN = ("sync_f1", "av_class_agreement", "single_object_share", "bounces_per_clip", "onsets_per_clip")
@@ -117,7 +120,8 @@ def main(argv: list[str] | None = None) -> int:
               "zero-shot (multi-task generator)": (multi, multi_ckpt, "zero_shot")}
     runs = {(name if label == "probe" else f"{name}, no prompt"): (*model, label)
             for label in args.given_label for name, model in models.items()}
-    report = {"commit": git_commit(), "config": args.config, "tasks": multi.train.generator.tasks,
+    report = {"commit": git_commit(), "device": device_info(torch.device(device_type(args.accelerator))),
+              "config": args.config, "tasks": multi.train.generator.tasks,
               "cfg_scale": args.cfg, "guide_scale": args.guide_scale,
               "multitask_run": str(multi_ckpt), "joint_run": str(joint_ckpt),
               "multitask_steps": multi.train.generator.steps, "train_s_this_call": round(train_s, 1),

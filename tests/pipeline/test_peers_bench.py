@@ -60,6 +60,7 @@ def test_peers_benchmark_trains_each_generator_the_same_steps_and_scores_it(tmp_
                                                                                            "javisdit_prior",
                                                                                            "av_dit_2step"]
     assert report["reference"]["real clips"]["sync_f1"] == 1.0  # real clips: every bounce has its onset
+    assert report["device"]["type"] == "cpu" and report["device"]["cpu_capability"]  # what the times were measured on
     assert report["reference"]["held-out clips"]["fvd"]["num_real"] == 3
     data_mix = report["reference"]["data timing mix"]  # every clip of the demo's data, training and held-out
     assert data_mix["clips"] == 12 and sum(data_mix["bounce_patterns"].values()) == pytest.approx(1.0, abs=0.01)

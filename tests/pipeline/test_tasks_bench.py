@@ -28,6 +28,7 @@ def test_tasks_benchmark_trains_the_multitask_generator_and_scores_both_modes(tm
     report = json.loads(out.read_text())
     assert report["tasks"] == {"joint": 0.5, "a2v": 0.25, "v2a": 0.25} and report["multitask_steps"] == 3
     assert report["held_out_clips"] == 2  # the tiny demo's test split
+    assert report["device"]["type"] == "cpu" and report["device"]["cpu_capability"]
     modes = {name: (r["a2v"]["mode"], r["v2a"]["mode"]) for name, r in report["runs"].items()}
     expect = {"zero-shot (joint generator)": ("zero-shot", "zero-shot"),
               "trained (multi-task generator)": ("trained", "trained"),
