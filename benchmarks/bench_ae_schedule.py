@@ -17,7 +17,6 @@ Prints a table and writes JSON with the commit.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -28,6 +27,7 @@ import torch  # noqa: E402
 from rich.table import Table  # noqa: E402
 
 from proav_core.benchmarking.quality import autoencoder_curve, git_commit  # noqa: E402
+from proav_core.benchmarking.report import write_report  # noqa: E402
 from proav_core.cli.common import console  # noqa: E402
 from proav_core.config import ExperimentConfig, config_from_dict, config_to_dict, load_config  # noqa: E402
 from proav_core.demo import demo_configs, finished, synthesise_clips  # noqa: E402
@@ -128,9 +128,7 @@ def main(argv: list[str] | None = None) -> int:
                       f"{final.get('audio', float('nan')):.2f}",
                       " ".join(f"{row['val/video_psnr']:.1f}" for row in curve))
     console.print(table)
-    out = Path(args.out or ROOT / "benchmarks" / "measured" / f"ae-schedule-{name}.json")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=2))
+    out = write_report(report, args.out or ROOT / "benchmarks" / "measured" / f"ae-schedule-{name}.json")
     console.print(f"JSON: {out}", highlight=False)
     return 0
 
