@@ -6,6 +6,9 @@ JSON (same base, same budget) are kept, so an interrupted run resumes at the nex
 
     .venv/bin/python benchmarks/bench_ablations.py --base configs/demo.toml --minutes-per-row 4
         [--rows full no_kl ...] [--clips 128] [--stage2-share 0.3] [--out PATH]
+
+--steps-per-row N in place of --minutes-per-row trains each row for N steps, whatever they take:
+a row beside one measured on a faster or slower machine, at the same steps and schedule.
 """
 
 from __future__ import annotations
@@ -47,7 +50,10 @@ def shared_data(base, clips: int):
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--base", default=str(ROOT / "configs" / "demo.toml"), help="config the rows are applied to")
-    ap.add_argument("--minutes-per-row", type=float, required=True)
+    budget = ap.add_mutually_exclusive_group(required=True)
+    budget.add_argument("--minutes-per-row", type=float, help="each row's training time (steps calibrated here)")
+    budget.add_argument("--steps-per-row", type=int, help="each row's steps, whatever they take (to set a row "
+                        "beside one measured on another machine at the same steps)")
     ap.add_argument("--rows", nargs="+", default=list(PAPER_TABLE5), help="ablation file stems in configs/ablations")
     ap.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     ap.add_argument("--clips", type=int, default=128)
@@ -59,8 +65,10 @@ def main(argv: list[str] | None = None) -> int:
     base = load_config(args.base, overrides=args.overrides)
     out = Path(args.out or ROOT / "benchmarks" / "measured" / f"ablations-{base.name}.json")
     report = json.loads(out.read_text()) if out.is_file() else {}
-    if report.get("base") != base.name or report.get("minutes_per_row") != args.minutes_per_row:
-        report = {"base": base.name, "minutes_per_row": args.minutes_per_row, "rows": {}}
+    budget = ({"minutes_per_row": args.minutes_per_row} if args.steps_per_row is None
+              else {"steps_per_row": args.steps_per_row})
+    if report.get("base") != base.name or {k: report.get(k) for k in budget} != budget:
+        report = {"base": base.name, **budget, "rows": {}}
     data_base = shared_data(base, args.clips)
     for row in args.rows:
         if row in report["rows"]:
@@ -68,7 +76,8 @@ def main(argv: list[str] | None = None) -> int:
             continue
         cfg = ablation_config(data_base, ROOT / "configs" / "ablations" / f"{row}.toml")
         report["rows"][row] = run_reconstruction(cfg, Hardware(accelerator=args.accelerator),
-                                                 minutes=args.minutes_per_row, stage2_share=args.stage2_share,
+                                                 minutes=args.minutes_per_row, steps=args.steps_per_row,
+                                                 stage2_share=args.stage2_share,
                                                  say=console.print)
         report["rows"][row]["commit"] = git_commit()
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -78,7 +87,8 @@ def main(argv: list[str] | None = None) -> int:
         report["mel_content_floor"] = texture_floor(base)[0]["all"]["floor_psnr"]
     out.write_text(json.dumps(report, indent=2))
 
-    table = Table(title=f"MDSA ablations on syncshapes, {args.minutes_per_row:g} min per row ({base.name} size)")
+    per_row = f"{args.minutes_per_row:g} min" if args.steps_per_row is None else f"{args.steps_per_row} steps"
+    table = Table(title=f"MDSA ablations on syncshapes, {per_row} per row ({base.name} size)")
     for column in ("row", "steps", "video dB", "mel dB", "paper rFVD"):
         table.add_column(column, justify="right")
     for row, r in report["rows"].items():

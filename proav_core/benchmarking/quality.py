@@ -187,30 +187,41 @@ def run_quality(cfg: ExperimentConfig, hardware: Hardware, *, minutes: float, ae
     return report
 
 
-def run_reconstruction(cfg: ExperimentConfig, hardware: Hardware, *, minutes: float, evaluations: int = 10,
-                       stage2_share: float | None = None, say: Callable[[str], None] = print) -> dict[str, Any]:
+def run_reconstruction(cfg: ExperimentConfig, hardware: Hardware, *, minutes: float | None = None,
+                       steps: int | None = None, evaluations: int = 10, stage2_share: float | None = None,
+                       say: Callable[[str], None] = print) -> dict[str, Any]:
     """The benchmark's reconstruction part: train only the autoencoder of `cfg` (on its own
-    dataset, which needs a test split) for `minutes`, from scratch; returns seconds per step,
-    steps, the held-out PSNR curve and the final held-out PSNR of the EMA weights, overall and
-    per class.
+    dataset, which needs a test split) for `minutes` (steps calibrated on this machine) or for
+    exactly `steps` (one of the two: the same run on any machine, to compare a change with a
+    run made on another), from scratch; returns seconds per step, steps, the held-out PSNR curve
+    and the final held-out PSNR of the EMA weights, overall and per class.
     `stage2_share` puts the loss's stage 2 (disc_start) at that share of the end of the run."""
     from proav_core.build import build_component
     from proav_core.training.autoencoder_loop import psnr_report, train_autoencoder
     from proav_core.training.common import run_dir
     from proav_core.training.encode import load_autoencoder
 
-    per_step = calibrate(cfg, hardware, parts=("autoencoder",))["autoencoder"]
-    steps = max(20, int(minutes * 60 / per_step))
+    if (minutes is None) == (steps is None):
+        raise ValueError("run_reconstruction: give minutes or steps, one of the two")
+    if steps is None:
+        per_step = calibrate(cfg, hardware, parts=("autoencoder",))["autoencoder"]
+        steps = max(20, int(minutes * 60 / per_step))
     tree = config_to_dict(cfg)
     loop = tree.setdefault("train", {}).setdefault("autoencoder", {})
     loop.update(steps=steps, checkpoint_every=max(1, steps // 4), eval_every=max(1, steps // evaluations))
     if stage2_share is not None:
         tree["model"]["autoencoder"].setdefault("loss", {})["disc_start"] = int(steps * (1 - stage2_share))
-    run_cfg = config_from_dict(tree, source=f"{cfg.name} (reconstruction benchmark, {minutes:g} min)")
-    say(f"{cfg.name}: {per_step:.3f} s/step -> {steps} autoencoder steps in {minutes:g} min")
+    run_cfg = config_from_dict(tree, source=f"{cfg.name} (reconstruction benchmark, "
+                              + (f"{steps} steps)" if minutes is None else f"{minutes:g} min)"))
+    if minutes is None:
+        say(f"{cfg.name}: {steps} autoencoder steps")
+    else:
+        say(f"{cfg.name}: {per_step:.3f} s/step -> {steps} autoencoder steps in {minutes:g} min")
     started = time.perf_counter()
     train_autoencoder(run_cfg, hardware, overwrite=True)
     seconds = time.perf_counter() - started
+    if minutes is None:  # what the run took, evaluations and checkpoints included
+        per_step = seconds / steps
     audio_repr = None if run_cfg.audio_repr is None else build_component(run_cfg.audio_repr, clip=run_cfg.clip)
     test = build_component(run_cfg.dataset, clip=run_cfg.clip, audio_repr=audio_repr, split="test")
     final, per_class = psnr_report(load_autoencoder(run_cfg), test, torch.device("cpu"))

@@ -39,7 +39,7 @@ def command(config, overrides, clips, samples_per_class, cfg_scale, guide_scale,
     from dataclasses import replace
 
     from proav_core.demo import generator_compile, run_demo
-    from proav_core.demo_scores import timing_mix
+    from proav_core.demo_scores import metric, timing_mix
     from proav_core.machine import describe
     from proav_core.training.hardware import Hardware
 
@@ -70,9 +70,10 @@ def command(config, overrides, clips, samples_per_class, cfg_scale, guide_scale,
                      f"{guided['guide_condition']} condition"
                      if guided["kind"] == "autoguidance" else ""), highlight=False)
     console.print(scores_table(result.scores))
+    min_iou = metric(cfg, "shape_sync").settings.min_shape_iou  # the config's [[metrics]] section, else the default
     console.print("sync F1: bounces seen in the video vs onsets heard in the audio, one-to-one within +-1 frame "
                   "(shape_sync, from syncshapes' known truth). whole shape: frames holding one object that fits "
-                  "a shape template (IoU >= 0.75; a blob or a broken shape is one object but no whole shape). "
+                  f"a shape template (IoU >= {min_iou:g}; a blob or a broken shape is one object but no whole shape). "
                   "AV-Align rewards matched flow peaks and onsets "
                   "within +-3 frames, so clips with peaks on most frames (flicker, noise) score high by chance: "
                   "read it beside the peak counts. wall satur.: saturation of a clip's mean background colour "

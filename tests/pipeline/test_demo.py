@@ -18,6 +18,8 @@ from .conftest import cli, tiny_config
 
 def test_demo_runs_every_stage_and_resumes(tmp_path, capsys):
     config = tiny_config(tmp_path)
+    # a shape_sync section of its own: the printed note follows its whole-shape threshold
+    config.write_text(config.read_text() + '\n[[metrics]]\nname = "shape_sync"\nnum_classes = 2\nmin_shape_iou = 0.7\n')
     args = ("demo", "--config", config, "--clips", "12", "--samples-per-class", "1", "--accelerator", "cpu",
             "--set", "train.generator.guide_fraction=0.5")
     assert cli(*args) == 0
@@ -47,6 +49,7 @@ def test_demo_runs_every_stage_and_resumes(tmp_path, capsys):
     real = scores["real clips"]["shape_sync"]["details"]
     assert real["single_object_share"] == 1.0 and real["video_accuracy"] == 1.0 and real["audio_accuracy"] == 1.0
     assert real["whole_shape_share"] == 1.0 and "whole shape" in " ".join(out.split())  # each one a whole shape
+    assert "(IoU >= 0.7;" in " ".join(out.split())  # the config's threshold, not the default's 0.75
     # the samples' timing mix beside that of every clip of the data (training and held-out: the
     # reference of the samples' set), whose judged patterns are the synthesised clips' true events
     fake, judged = scores["samples"]["shape_sync"]["details"], scores["samples"]["shape_sync"]["num_real"]

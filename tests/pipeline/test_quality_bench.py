@@ -77,6 +77,26 @@ def test_reconstruction_run_reports_a_curve_and_the_final_psnr(tmp_path):
         assert mean == pytest.approx(report["final"][m], abs=0.02)
 
 
+def test_reconstruction_run_of_a_fixed_number_of_steps_skips_calibration(tmp_path, monkeypatch):
+    import proav_core.benchmarking.quality as quality
+
+    def no_calibration(*args, **kwargs):
+        raise AssertionError("a run of fixed steps must not calibrate")
+
+    monkeypatch.setattr(quality, "calibrate", no_calibration)
+    cfg = load_config(tiny_config(tmp_path))
+    said = []
+    report = run_reconstruction(cfg, Hardware(accelerator="cpu"), steps=6, evaluations=3, stage2_share=0.5, say=said.append)
+    assert report["steps"] == 6 and report["stage2_from"] == 3 and report["minutes"] is None
+    assert [row["step"] for row in report["curve"]] == [2, 4, 6]
+    assert report["seconds_per_step"] == pytest.approx(report["seconds"] / 6, abs=0.01)  # measured on the run (seconds to 0.1)
+    assert said == [f"{cfg.name}: 6 autoencoder steps"]
+    with pytest.raises(ValueError, match="give minutes or steps, one of the two"):
+        run_reconstruction(cfg, Hardware(accelerator="cpu"), minutes=1, steps=6)
+    with pytest.raises(ValueError, match="give minutes or steps, one of the two"):
+        run_reconstruction(cfg, Hardware(accelerator="cpu"))
+
+
 def test_autoencoder_curve_pairs_held_out_psnr_with_the_training_batches_since_the_last_evaluation(tmp_path):
     from proav_core.benchmarking.quality import autoencoder_curve
 
