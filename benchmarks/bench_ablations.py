@@ -25,6 +25,7 @@ from rich.table import Table  # noqa: E402
 
 from proav_core.benchmarking.ablations import PAPER_TABLE5, ablation_config, paper_order_holds  # noqa: E402
 from proav_core.benchmarking.quality import git_commit, run_reconstruction  # noqa: E402
+from proav_core.benchmarking.report import write_report  # noqa: E402
 from proav_core.cli.common import console  # noqa: E402
 from proav_core.config import config_from_dict, config_to_dict, load_config  # noqa: E402
 from proav_core.training.hardware import Hardware  # noqa: E402
@@ -80,12 +81,11 @@ def main(argv: list[str] | None = None) -> int:
                                                  stage2_share=args.stage2_share,
                                                  say=console.print)
         report["rows"][row]["commit"] = git_commit()
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps(report, indent=2))
+        write_report(report, out)
     report["ordering"] = paper_order_holds({r: v["final"]["video_psnr"] for r, v in report["rows"].items()})
     if applies_to(base):
         report["mel_content_floor"] = texture_floor(base)[0]["all"]["floor_psnr"]
-    out.write_text(json.dumps(report, indent=2))
+    write_report(report, out)
 
     per_row = f"{args.minutes_per_row:g} min" if args.steps_per_row is None else f"{args.steps_per_row} steps"
     table = Table(title=f"MDSA ablations on syncshapes, {per_row} per row ({base.name} size)")

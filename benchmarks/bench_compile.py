@@ -25,7 +25,6 @@ compiled samples are checked against eager (max abs difference).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import statistics
@@ -41,6 +40,7 @@ sys.path.insert(0, str(ROOT))
 
 import proav_core  # noqa: E402
 from proav_core.benchmarking.measure import time_calls  # noqa: E402
+from proav_core.benchmarking.report import write_report  # noqa: E402
 from proav_core.machine import cpu_model  # noqa: E402
 from proav_core.benchmarking.quality import git_commit  # noqa: E402
 from proav_core.build import build_component  # noqa: E402
@@ -157,8 +157,7 @@ def main() -> None:
                             "minus the median call, per workload (not in the ratios)",
               "models": models}
     out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2))
+    write_report(result, out)
     print(f"wrote {out}")
 
 

@@ -20,7 +20,6 @@ files): clips/s.
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import platform
 import sys
@@ -35,6 +34,7 @@ sys.path.insert(0, str(ROOT))
 
 import proav_core  # noqa: E402
 from proav_core import ClipSpec, load_config  # noqa: E402
+from proav_core.benchmarking.report import write_report  # noqa: E402
 from proav_core.data.prepare import prepare  # noqa: E402
 from proav_core.data.synth import synthesize  # noqa: E402
 from proav_core.metrics.psnr import psnr  # noqa: E402
@@ -145,8 +145,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         prep = bench_prepare(args, Path(tmp))
     out = Path(args.out or ROOT / "benchmarks" / "results" / "data-cpu.json")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"threads": torch.get_num_threads(), "round_trip": trips, "prepare": prep}, indent=1))
+    write_report({"threads": torch.get_num_threads(), "round_trip": trips, "prepare": prep}, out)
     print(f"wrote {out}")
 
 

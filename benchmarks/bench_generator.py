@@ -19,7 +19,6 @@ a few steps are timed and the figure is extrapolated; the output says so.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import re
@@ -35,6 +34,7 @@ sys.path.insert(0, str(ROOT))
 
 import proav_core  # noqa: E402
 from proav_core.benchmarking.measure import time_calls  # noqa: E402
+from proav_core.benchmarking.report import write_report  # noqa: E402
 from proav_core.machine import cpu_model  # noqa: E402
 
 PLANES = {
@@ -159,8 +159,7 @@ def main() -> None:
     slug = "cpu" if device.type == "cpu" else re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
     suffix = "" if args.precision == "32-true" else f"-{args.precision}"
     out = Path(args.out or ROOT / "benchmarks" / "results" / f"generator-{slug}{suffix}.json")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2))
+    write_report(result, out)
     print(f"device: {name}, precision {args.precision}; wrote {out}")
 
 

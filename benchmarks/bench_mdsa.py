@@ -16,7 +16,6 @@ one batch (inference, posterior means), the parameters, and peak GPU memory on C
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import statistics
 import sys
@@ -30,6 +29,7 @@ sys.path.insert(0, str(ROOT))
 
 import proav_core  # noqa: E402
 from proav_core.benchmarking.measure import time_calls  # noqa: E402
+from proav_core.benchmarking.report import write_report  # noqa: E402
 from proav_core.machine import cpu_model  # noqa: E402
 
 CONFIGS = {"tiny": "configs/mdsa_tiny.toml", "base": "configs/mdsa_base.toml", "paper": "configs/mdsa_paper.toml"}
@@ -116,9 +116,8 @@ def main() -> None:
               f"{r['s_per_batch_encode_decode']:>9.3f}" + (f"  peak {r['peak_memory_gib']:.1f} GiB" if "peak_memory_gib" in r else ""),
               flush=True)
     out = Path(args.out or ROOT / "benchmarks" / "results" / f"mdsa-{device.type}.json")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"device": name, "threads": torch.get_num_threads(), "precision": args.precision,
-                               "results": results}, indent=2))
+    write_report({"device": name, "threads": torch.get_num_threads(), "precision": args.precision,
+                 "results": results}, out)
     print(f"wrote {out}")
 
 

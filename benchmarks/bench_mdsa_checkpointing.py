@@ -22,7 +22,6 @@ count on the sizes that fit.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -33,6 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import proav_core  # noqa: E402
+from proav_core.benchmarking.report import write_report  # noqa: E402
 
 CONFIGS = {"tiny": "configs/mdsa_tiny.toml", "base": "configs/mdsa_base.toml", "paper": "configs/mdsa_paper.toml"}
 PARTS = ("encoder", "projector", "decoder")
@@ -101,11 +101,10 @@ def main() -> None:
         print(f"{r['row']:6} {args.batch:>2} {plain['saved_bytes'] / gib:>10.2f} {ckpt['saved_bytes'] / gib:>9.2f} "
               f"{plain['largest_block_bytes'] / gib:>8.2f} {r['ratio']:>6.1f}", flush=True)
     out = Path(args.out or ROOT / "benchmarks" / "results" / f"mdsa-checkpointing-{args.device}.json")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"what": "activation bytes autograd holds after one MDSA training forward "
-                               "(float32); checkpointed peak = saved + the largest block recomputed "
-                               "in backward", "device": args.device, "torch": torch.__version__,
-                               "results": results}, indent=2))
+    write_report({"what": "activation bytes autograd holds after one MDSA training forward "
+                 "(float32); checkpointed peak = saved + the largest block recomputed "
+                 "in backward", "device": args.device, "torch": torch.__version__,
+                 "results": results}, out)
     print(f"wrote {out}")
 
 

@@ -12,7 +12,6 @@ into captured noise and content error.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -21,6 +20,7 @@ sys.path.insert(0, str(ROOT))
 
 from proav_core import load_config  # noqa: E402
 from proav_core.benchmarking.quality import git_commit  # noqa: E402
+from proav_core.benchmarking.report import write_report  # noqa: E402
 from proav_plugins.data.syncshapes_texture import autoencoder_split, floor_rows, texture_floor  # noqa: E402
 
 
@@ -57,7 +57,7 @@ def main(argv: list[str] | None = None) -> None:
                   f"{row['floor_psnr']:>6.2f} {row['noise_captured']:>15.3f} {row['content_error']:>14.3f}")
         report["autoencoder"] = {"run": str(args.run), "per_class": split}
     out = Path(args.out or ROOT / "benchmarks" / "measured" / f"mel-texture-{cfg.name}.json")
-    out.write_text(json.dumps(report, indent=2) + "\n")
+    write_report(report, out)
     print(f"JSON: {out}")
 
 

@@ -22,7 +22,6 @@ figure of the work itself; both are written).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import statistics
@@ -37,6 +36,7 @@ sys.path.insert(0, str(ROOT))
 
 import proav_core  # noqa: E402
 from proav_core.benchmarking.measure import time_calls  # noqa: E402
+from proav_core.benchmarking.report import write_report  # noqa: E402
 from proav_core.machine import cpu_model  # noqa: E402
 from proav_core.benchmarking.quality import git_commit  # noqa: E402
 
@@ -133,8 +133,7 @@ def main() -> None:
               "ratio_note": "padded seconds / variant seconds (>1 = faster than padded stack6)",
               "rows": rows, "speedup_vs_padded": ratios}
     out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2))
+    write_report(result, out)
     print(f"wrote {out}")
 
 

@@ -24,7 +24,6 @@ configs that extend demo.toml keep one at [train.generator] guide_fraction) in p
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -35,6 +34,7 @@ import torch  # noqa: E402
 from rich.table import Table  # noqa: E402
 
 from proav_core.benchmarking.quality import git_commit  # noqa: E402
+from proav_core.benchmarking.report import write_report  # noqa: E402
 from proav_core.cli.common import console  # noqa: E402
 from proav_core.config import load_config  # noqa: E402
 from proav_core.machine import device_info  # noqa: E402
@@ -135,8 +135,7 @@ def main(argv: list[str] | None = None) -> int:
                                     for k in columns.values()))
         console.print(spread)
     out = Path(args.out or ROOT / "benchmarks" / "measured" / f"peers-{demo_cfg.name}.json")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=1))
+    write_report(report, out)
     console.print(f"written {out}; contact sheet {report['contact_sheet']}")
     return 0
 

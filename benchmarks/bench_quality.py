@@ -17,7 +17,6 @@ quotes. The run folder is <output_dir>/<name>-quality (checkpoints, samples, con
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -27,6 +26,7 @@ sys.path.insert(0, str(ROOT))
 from rich.table import Table  # noqa: E402
 
 from proav_core.benchmarking.quality import run_quality  # noqa: E402
+from proav_core.benchmarking.report import write_report  # noqa: E402
 from proav_core.cli.common import console  # noqa: E402
 from proav_core.cli.demo_cmd import scores_table  # noqa: E402
 from proav_core.config import load_config  # noqa: E402
@@ -91,8 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     if applies_to(cfg):
         report["mel_texture"] = mel_texture(cfg, Path(demo["run"]))
     out = Path(args.out or ROOT / "benchmarks" / "measured" / f"quality-{cfg.name}.json")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=2))
+    write_report(report, out)
     console.print(f"JSON: {out}", highlight=False)
     return 0
 

@@ -24,7 +24,6 @@ targets are judged on the means (each seed's figures kept under "per_seed").
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -36,6 +35,7 @@ import torch  # noqa: E402
 from rich.table import Table  # noqa: E402
 
 from proav_core.benchmarking.quality import git_commit  # noqa: E402
+from proav_core.benchmarking.report import write_report  # noqa: E402
 from proav_core.benchmarking.tasks_eval import evaluate_tasks, mean_over_seeds, task_targets  # noqa: E402
 from proav_core.cli.common import console  # noqa: E402
 from proav_core.config import config_from_dict, config_to_dict, load_config  # noqa: E402
@@ -155,8 +155,7 @@ def main(argv: list[str] | None = None) -> int:
                               *[str(rep[task][which][k]) for k in SHOWN[1:]])
     console.print(table)
     out = Path(args.out or ROOT / "benchmarks" / "measured" / f"tasks-{base.name}.json")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=1))
+    write_report(report, out)
     console.print(f"written {out}")
     return 0
 

@@ -16,6 +16,7 @@ from pathlib import Path
 import torch
 
 import proav_core
+from proav_core.benchmarking.report import write_report
 from proav_core.compiling import compile_model
 
 # the paper's proportions at a quarter of its size: 8 x 8 hw planes, 4 x 8 tw / th planes (padded)
@@ -74,8 +75,7 @@ def main() -> None:
     report = {"device": torch.cuda.get_device_name(0) if device == "cuda" else device, "torch": torch.__version__, "preset": args.preset,
               "precision": args.precision, "max_relative_difference": result}
     print(json.dumps(report, indent=1))
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=1))
+    write_report(report, args.out)
 
 
 if __name__ == "__main__":

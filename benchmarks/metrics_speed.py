@@ -10,7 +10,6 @@ AV-Align per clip (2 s at 24 fps, 128^2 and 256^2); log-mel statistics per clip.
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import sys
 from pathlib import Path
@@ -19,6 +18,7 @@ import numpy as np
 import torch
 
 from proav_core.benchmarking.measure import time_calls
+from proav_core.benchmarking.report import write_report
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "metrics" / "fixtures"))
@@ -79,8 +79,7 @@ def main() -> None:
     width = max(map(len, figures))
     for key, value in figures.items():
         print(f"{key:<{width}}  {value:.4g}" if isinstance(value, float) else f"{key:<{width}}  {value}")
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(figures, indent=2) + "\n")
+    write_report(figures, Path(args.out))
     print(f"wrote {args.out}")
 
 
