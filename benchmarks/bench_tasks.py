@@ -6,6 +6,8 @@ model and a multi-task generator is trained on the same latents (the config's ge
 train.generator.tasks = --tasks; in <output_dir>/<name>-tasks, resumed when there). When the
 demo trains a task mix itself (configs/demo.toml), its generator is the trained model (unless
 --tasks asks for another mix) and a joint generator is trained for zero-shot (<name>-joint).
+--multitask-ckpt scores another multi-task generator trained on the demo's latents (another
+recipe, a peer) as the trained model.
 Then scores, beside the real pairs and the shuffled-condition baseline:
   zero-shot   the joint generator, given planes held on the flow path
   trained     the multi-task generator, given planes clean with its task embedding
@@ -14,8 +16,8 @@ Prints a table and writes JSON (benchmarks/measured/tasks-<name>.json) with the 
 
     .venv/bin/python benchmarks/bench_tasks.py [--config configs/demo.toml]
         [--tasks "{joint = 0.5, a2v = 0.25, v2a = 0.25}"] [--steps N] [--set KEY=VALUE ...]
-        [--run-name NAME] [--seeds 0 1 2] [--given-label probe none] [--cfg 2] [--guide-scale 2]
-        [--out PATH]
+        [--run-name NAME | --multitask-ckpt CKPT] [--seeds 0 1 2] [--given-label probe none] [--cfg 2]
+        [--guide-scale 2] [--out PATH]
 
 With several --seeds each model samples the held-out clips once per seed; the figures and the
 targets are judged on the means (each seed's figures kept under "per_seed").
@@ -56,6 +58,30 @@ def held_out(cfg):
             for it in map(test.__getitem__, range(len(test)))]
 
 
+def given_multitask(args, cfg):
+    """(config, checkpoint) of --multitask-ckpt, or None without it; a UsageError naming the
+    option for a missing file, a generator trained for joint alone, or --tasks beside it."""
+    from proav_core.errors import CheckpointError
+    from proav_core.training.checkpoint import peek_checkpoint, require_kind
+
+    path = args.multitask_ckpt
+    if path is None:
+        return None
+    if args.tasks is not None or args.steps is not None:
+        raise UsageError("--multitask-ckpt scores a generator already trained; --tasks and --steps train one here: "
+                         "give one or the other")
+    try:
+        raw = peek_checkpoint(path)
+        require_kind(raw, path, "generator", "--multitask-ckpt")
+    except CheckpointError as err:
+        raise UsageError(f"--multitask-ckpt: {err}") from err
+    if set(raw.get("tasks") or {"joint": 1.0}) == {"joint"}:
+        raise UsageError(f"--multitask-ckpt {path}: a generator trained for joint alone; give one trained with "
+                         "train.generator.tasks holding a2v and v2a")
+    run_config = path.parent / "config.toml"
+    return (load_config(run_config) if run_config.is_file() else cfg), path
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--config", default=str(ROOT / "configs" / "demo.toml"))
@@ -64,6 +90,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--steps", type=int, default=None, help="multi-task generator steps (default: the config's)")
     ap.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     ap.add_argument("--run-name", default=None, help="run name of the multi-task generator (default <name>-tasks)")
+    ap.add_argument("--multitask-ckpt", type=Path, default=None,
+                    help="score this finished multi-task generator checkpoint (trained on the demo's latents, e.g. "
+                         "another recipe's <run>/generator/last.ckpt; its run's config.toml beside it, else --config's) "
+                         "as the trained model, in place of the demo's or one trained here")
     ap.add_argument("--seeds", type=int, nargs="+", default=[0], help="sampling seeds; figures are their means")
     ap.add_argument("--given-label", nargs="+", default=["probe"], choices=["probe", "none"],
                     help="what prompts the a2v / v2a samples: the class probe's reading of the given side, no "
@@ -101,8 +131,13 @@ def main(argv: list[str] | None = None) -> int:
     # when the demo trains a task mix (configs/demo.toml does), it is the trained multi-task model
     # (unless --tasks asks for another mix) and a joint generator is trained for zero-shot.
     demo_tasks = peek_checkpoint(demo_ckpt).get("tasks") or {"joint": 1.0}
+    given = given_multitask(args, cfg)
     began = time.perf_counter()
-    if set(demo_tasks) == {"joint"}:
+    if given is not None:
+        multi, multi_ckpt = given
+        joint, joint_ckpt = ((cfg, demo_ckpt) if set(demo_tasks) == {"joint"}
+                             else generator_run(f"{cfg.name}-joint", "{joint = 1.0}"))
+    elif set(demo_tasks) == {"joint"}:
         joint, joint_ckpt = cfg, demo_ckpt
         multi, multi_ckpt = generator_run(args.run_name or f"{cfg.name}-tasks", args.tasks or DEFAULT_TASKS)
     else:
@@ -113,6 +148,7 @@ def main(argv: list[str] | None = None) -> int:
             multi, multi_ckpt = generator_run(args.run_name or f"{cfg.name}-tasks", args.tasks)
     train_s = time.perf_counter() - began
 
+    trained = peek_checkpoint(multi_ckpt)  # what the scored multi-task generator was trained for, and how long
     real = held_out(cfg)
     params = {k: v for k, v in config_to_dict(base)["dataset"].items() if k in ("num_classes", "shape_size")}
     models = {"zero-shot (joint generator)": (joint, joint_ckpt, "zero_shot"),
@@ -121,10 +157,10 @@ def main(argv: list[str] | None = None) -> int:
     runs = {(name if label == "probe" else f"{name}, no prompt"): (*model, label)
             for label in args.given_label for name, model in models.items()}
     report = {"commit": git_commit(), "device": device_info(torch.device(device_type(args.accelerator))),
-              "config": args.config, "tasks": multi.train.generator.tasks,
+              "config": args.config, "tasks": trained["tasks"],
               "cfg_scale": args.cfg, "guide_scale": args.guide_scale,
               "multitask_run": str(multi_ckpt), "joint_run": str(joint_ckpt),
-              "multitask_steps": multi.train.generator.steps, "train_s_this_call": round(train_s, 1),
+              "multitask_steps": trained["step"], "train_s_this_call": round(train_s, 1),
               "held_out_clips": len(real), "runs": {}}
     for name, (c, ckpt, hold, label) in runs.items():
         pipe = SamplingPipeline.from_checkpoint(c, ckpt)

@@ -46,8 +46,40 @@ def test_tasks_benchmark_trains_the_multitask_generator_and_scores_both_modes(tm
         assert r["seeds"] == [0, 1] and [p["seed"] for p in r["per_seed"]] == [0, 1]
         per_seed = [p["v2a/generated"]["sync_f1"] for p in r["per_seed"]]
         assert r["v2a"]["generated"]["sync_f1"] == round(sum(per_seed) / 2, 3)  # the figure is the seeds' mean
-    assert (tmp_path / "runs" / "tiny-tasks" / "generator" / "last.ckpt").is_file()
+    multi = tmp_path / "runs" / "tiny-tasks" / "generator" / "last.ckpt"
+    assert multi.is_file()
     assert "a2v / v2a on 2 held-out syncshapes clips" in capsys.readouterr().out
+
+    # a finished multi-task generator given by path is scored as the trained model, nothing trained
+    import shutil
+
+    other = tmp_path / "elsewhere" / "generator"
+    shutil.copytree(multi.parent, other)
+    shutil.rmtree(multi.parent.parent)
+    again = tmp_path / "given.json"
+    assert bench.main(["--config", str(config), "--multitask-ckpt", str(other / "last.ckpt"), "--out", str(again)]) == 0
+    given = json.loads(again.read_text())
+    assert given["multitask_run"] == str(other / "last.ckpt") and given["joint_run"] == report["joint_run"]
+    assert given["tasks"] == report["tasks"] and given["multitask_steps"] == 3  # read from the checkpoint
+    assert given["runs"]["trained (multi-task generator)"]["a2v"]["mode"] == "trained"
+    assert not (tmp_path / "runs" / "tiny-tasks").exists()
+
+    # what it cannot score is refused, naming the option, before anything is trained
+    import pytest
+
+    from proav_core.errors import UsageError
+
+    runs = tmp_path / "runs" / "tiny"
+    cases = {"a generator trained for joint alone": runs / "generator" / "last.ckpt",  # the tiny demo trains joint
+             "is an autoencoder checkpoint; --multitask-ckpt needs a generator": runs / "autoencoder" / "last.ckpt",
+             "--multitask-ckpt: checkpoint not found": tmp_path / "missing.ckpt"}
+    for message, path in cases.items():
+        with pytest.raises(UsageError, match=message):
+            bench.main(["--config", str(config), "--multitask-ckpt", str(path), "--out", str(tmp_path / "refused.json")])
+    with pytest.raises(UsageError, match="give one or the other"):
+        bench.main(["--config", str(config), "--multitask-ckpt", str(runs / "generator" / "last.ckpt"), "--steps", "3"])
+    assert not (tmp_path / "runs" / "tiny-tasks").exists() and not (tmp_path / "runs" / "tiny-joint").exists()
+    assert not (tmp_path / "refused.json").exists()
 
 
 def test_a_demo_that_trains_tasks_is_the_trained_model_and_a_joint_generator_is_trained_for_zero_shot(tmp_path):
