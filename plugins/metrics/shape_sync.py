@@ -68,7 +68,8 @@ class ShapeSync:
         protocol = (f"shape_sync: value = mean per-clip F1 of bounces vs audio onsets matched one-to-one within "
                     f"+-{s.window} frames at {self.clip.fps:g} fps (F1 = 1 for a clip with neither); "
                     f"{s.num_classes} classes, shape_size {s.shape_size:g}, objects >= {s.min_area_fraction:g} "
-                    f"of the expected area, whole shapes at template IoU >= {s.min_shape_iou:g}, onsets {s.onset_threshold_db:g} dB of floor-lifted log-mel flux")
+                    f"of the expected area, whole shapes at template IoU >= {s.min_shape_iou:g}, "
+                    f"onsets {s.onset_threshold_db:g} dB of floor-lifted log-mel flux")
         reason = None if value is not None else "no generated clips were given"
         return MetricResult(self.name, value, details=details, num_real=len(self.judgements["real"]),
                             num_fake=len(self.judgements["fake"]), protocol=protocol, reason=reason)

@@ -211,12 +211,10 @@ def run_reconstruction(cfg: ExperimentConfig, hardware: Hardware, *, minutes: fl
     loop.update(steps=steps, checkpoint_every=max(1, steps // 4), eval_every=max(1, steps // evaluations))
     if stage2_share is not None:
         tree["model"]["autoencoder"].setdefault("loss", {})["disc_start"] = int(steps * (1 - stage2_share))
-    run_cfg = config_from_dict(tree, source=f"{cfg.name} (reconstruction benchmark, "
-                              + (f"{steps} steps)" if minutes is None else f"{minutes:g} min)"))
-    if minutes is None:
-        say(f"{cfg.name}: {steps} autoencoder steps")
-    else:
-        say(f"{cfg.name}: {per_step:.3f} s/step -> {steps} autoencoder steps in {minutes:g} min")
+    budget = f"{steps} steps" if minutes is None else f"{minutes:g} min"
+    run_cfg = config_from_dict(tree, source=f"{cfg.name} (reconstruction benchmark, {budget})")
+    say(f"{cfg.name}: {steps} autoencoder steps" if minutes is None
+        else f"{cfg.name}: {per_step:.3f} s/step -> {steps} autoencoder steps in {budget}")
     started = time.perf_counter()
     train_autoencoder(run_cfg, hardware, overwrite=True)
     seconds = time.perf_counter() - started
