@@ -2,10 +2,11 @@
 trained from scratch for --minutes-per-row on the same syncshapes clips (the quality
 benchmark's reconstruction part), then scored on held-out clips. Prints the table beside the
 paper's rFVD, says whether the paper's ordering holds, and writes JSON. Rows already in the
-JSON (same base, same budget) are kept, so an interrupted run resumes at the next row.
+JSON (same base, same budget) are kept, and a row interrupted mid-run continues from its last
+checkpoint with the steps it was given (--fresh starts every row over).
 
     .venv/bin/python benchmarks/bench_ablations.py --base configs/demo.toml --minutes-per-row 4
-        [--rows full no_kl ...] [--clips 128] [--stage2-share 0.3] [--out PATH]
+        [--rows full no_kl ...] [--clips 128] [--stage2-share 0.3] [--fresh] [--out PATH]
 
 --steps-per-row N in place of --minutes-per-row trains each row for N steps, whatever they take:
 a row beside one measured on a faster or slower machine, at the same steps and schedule.
@@ -59,6 +60,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     ap.add_argument("--clips", type=int, default=128)
     ap.add_argument("--stage2-share", type=float, default=0.3, help="share of each run in stage 2 (KL finetune)")
+    ap.add_argument("--fresh", action="store_true", help="start every row over: neither the JSON's rows nor a row's "
+                    "interrupted run are kept")
     ap.add_argument("--accelerator", default="cpu")
     ap.add_argument("--out", default=None, help="JSON path (default benchmarks/measured/ablations-<base>.json)")
     args = ap.parse_args(argv)
@@ -68,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     report = json.loads(out.read_text()) if out.is_file() else {}
     budget = ({"minutes_per_row": args.minutes_per_row} if args.steps_per_row is None
               else {"steps_per_row": args.steps_per_row})
-    if report.get("base") != base.name or {k: report.get(k) for k in budget} != budget:
+    if args.fresh or report.get("base") != base.name or {k: report.get(k) for k in budget} != budget:
         report = {"base": base.name, **budget, "rows": {}}
     data_base = shared_data(base, args.clips)
     for row in args.rows:
@@ -78,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
         cfg = ablation_config(data_base, ROOT / "configs" / "ablations" / f"{row}.toml")
         report["rows"][row] = run_reconstruction(cfg, Hardware(accelerator=args.accelerator),
                                                  minutes=args.minutes_per_row, steps=args.steps_per_row,
-                                                 stage2_share=args.stage2_share,
+                                                 stage2_share=args.stage2_share, resume=not args.fresh,
                                                  say=console.print)
         report["rows"][row]["commit"] = git_commit()
         write_report(report, out)

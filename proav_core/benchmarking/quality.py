@@ -187,15 +187,48 @@ def run_quality(cfg: ExperimentConfig, hardware: Hardware, *, minutes: float, ae
     return report
 
 
+BUDGET_KEYS = ("steps", "checkpoint_every", "eval_every")  # the [train.autoencoder] keys a budget sets
+
+
+def _without_budget(tree: dict[str, Any]) -> dict[str, Any]:
+    """A config tree without what a reconstruction budget sets (step counts, disc_start)."""
+    tree = {**tree, "train": {**tree.get("train", {})}, "model": {**tree.get("model", {})}}
+    tree["train"]["autoencoder"] = {k: v for k, v in tree["train"].get("autoencoder", {}).items()
+                                    if k not in BUDGET_KEYS}
+    ae = tree["model"]["autoencoder"] = {**tree["model"].get("autoencoder", {})}
+    ae["loss"] = {k: v for k, v in ae.get("loss", {}).items() if k != "disc_start"}
+    return tree
+
+
+def interrupted_run(cfg: ExperimentConfig, directory: Path) -> ExperimentConfig | None:
+    """The config of the reconstruction run left in `directory` (its autoencoder stage folder)
+    when that run is `cfg`'s under some budget (steps, disc_start); None when the folder holds no
+    checkpoint; a UsageError when it holds another run's."""
+    from proav_core.config import load_config
+    from proav_core.training.common import CHECKPOINT
+
+    saved = directory / "config.toml"
+    if not (directory / CHECKPOINT).is_file() or not saved.is_file():
+        return None
+    before = load_config(saved)
+    if _without_budget(config_to_dict(before)) != _without_budget(config_to_dict(cfg)):
+        raise UsageError(f"{directory} holds the checkpoint of another run than {cfg.name}'s (its config.toml differs "
+                         "beyond the step counts); delete that folder, or start over (bench_ablations.py --fresh)")
+    return before
+
+
 def run_reconstruction(cfg: ExperimentConfig, hardware: Hardware, *, minutes: float | None = None,
                        steps: int | None = None, evaluations: int = 10, stage2_share: float | None = None,
-                       say: Callable[[str], None] = print) -> dict[str, Any]:
+                       resume: bool = False, say: Callable[[str], None] = print) -> dict[str, Any]:
     """The benchmark's reconstruction part: train only the autoencoder of `cfg` (on its own
     dataset, which needs a test split) for `minutes` (steps calibrated on this machine) or for
     exactly `steps` (one of the two: the same run on any machine, to compare a change with a
     run made on another), from scratch; returns seconds per step, steps, the held-out PSNR curve
     and the final held-out PSNR of the EMA weights, overall and per class.
-    `stage2_share` puts the loss's stage 2 (disc_start) at that share of the end of the run."""
+    `stage2_share` puts the loss's stage 2 (disc_start) at that share of the end of the run.
+    With `resume`, a run of `cfg` left in its folder by an interruption continues from its last
+    checkpoint with the steps it was given (`interrupted_run`); its seconds then count its
+    training over every session."""
     from proav_core.build import build_component
     from proav_core.training.autoencoder_loop import psnr_report, train_autoencoder
     from proav_core.training.common import run_dir
@@ -203,28 +236,36 @@ def run_reconstruction(cfg: ExperimentConfig, hardware: Hardware, *, minutes: fl
 
     if (minutes is None) == (steps is None):
         raise ValueError("run_reconstruction: give minutes or steps, one of the two")
-    if steps is None:
-        per_step = calibrate(cfg, hardware, parts=("autoencoder",))["autoencoder"]
-        steps = max(20, int(minutes * 60 / per_step))
-    tree = config_to_dict(cfg)
-    loop = tree.setdefault("train", {}).setdefault("autoencoder", {})
-    loop.update(steps=steps, checkpoint_every=max(1, steps // 4), eval_every=max(1, steps // evaluations))
-    if stage2_share is not None:
-        tree["model"]["autoencoder"].setdefault("loss", {})["disc_start"] = int(steps * (1 - stage2_share))
-    budget = f"{steps} steps" if minutes is None else f"{minutes:g} min"
-    run_cfg = config_from_dict(tree, source=f"{cfg.name} (reconstruction benchmark, {budget})")
-    say(f"{cfg.name}: {steps} autoencoder steps" if minutes is None
-        else f"{cfg.name}: {per_step:.3f} s/step -> {steps} autoencoder steps in {budget}")
+    directory = run_dir(cfg) / "autoencoder"
+    interrupted = interrupted_run(cfg, directory) if resume else None
+    if interrupted is not None:
+        run_cfg, steps = interrupted, interrupted.train.autoencoder.steps
+        say(f"{cfg.name}: resuming its run of {steps} autoencoder steps ({directory})")
+    else:
+        if steps is None:
+            per_step = calibrate(cfg, hardware, parts=("autoencoder",))["autoencoder"]
+            steps = max(20, int(minutes * 60 / per_step))
+        tree = config_to_dict(cfg)
+        loop = tree.setdefault("train", {}).setdefault("autoencoder", {})
+        loop.update(steps=steps, checkpoint_every=max(1, steps // 4), eval_every=max(1, steps // evaluations))
+        if stage2_share is not None:
+            tree["model"]["autoencoder"].setdefault("loss", {})["disc_start"] = int(steps * (1 - stage2_share))
+        budget = f"{steps} steps" if minutes is None else f"{minutes:g} min"
+        run_cfg = config_from_dict(tree, source=f"{cfg.name} (reconstruction benchmark, {budget})")
+        say(f"{cfg.name}: {steps} autoencoder steps" if minutes is None
+            else f"{cfg.name}: {per_step:.3f} s/step -> {steps} autoencoder steps in {budget}")
     started = time.perf_counter()
-    train_autoencoder(run_cfg, hardware, overwrite=True)
+    train_autoencoder(run_cfg, hardware, resume=interrupted is not None, overwrite=interrupted is None)
     seconds = time.perf_counter() - started
-    if minutes is None:  # what the run took, evaluations and checkpoints included
+    curve = autoencoder_curve(directory / "metrics.csv")
+    if interrupted is not None and curve:
+        seconds = curve[-1]["train_s"]  # training time carried over the resumes
+    if minutes is None or interrupted is not None:  # what the run took, evaluations and checkpoints included
         per_step = seconds / steps
     audio_repr = None if run_cfg.audio_repr is None else build_component(run_cfg.audio_repr, clip=run_cfg.clip)
     test = build_component(run_cfg.dataset, clip=run_cfg.clip, audio_repr=audio_repr, split="test")
     final, per_class = psnr_report(load_autoencoder(run_cfg), test, torch.device("cpu"))
     return {"config": cfg.name, "minutes": minutes, "seconds_per_step": per_step, "steps": steps,
-            "stage2_from": tree["model"]["autoencoder"].get("loss", {}).get("disc_start"),
-            "seconds": round(seconds, 1), "held_out_clips": len(test),
-            "curve": autoencoder_curve(run_dir(run_cfg) / "autoencoder" / "metrics.csv"),
-            "final": {k: round(v, 2) for k, v in final.items()}, "final_per_class": per_class}
+            "stage2_from": config_to_dict(run_cfg)["model"]["autoencoder"].get("loss", {}).get("disc_start"),
+            "seconds": round(seconds, 1), "held_out_clips": len(test), "resumed": interrupted is not None,
+            "curve": curve, "final": {k: round(v, 2) for k, v in final.items()}, "final_per_class": per_class}

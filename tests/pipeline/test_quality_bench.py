@@ -97,6 +97,33 @@ def test_reconstruction_run_of_a_fixed_number_of_steps_skips_calibration(tmp_pat
         run_reconstruction(cfg, Hardware(accelerator="cpu"))
 
 
+def test_reconstruction_run_resumes_what_an_interruption_left_and_refuses_another_runs_folder(tmp_path):
+    from proav_core.training.common import run_dir
+
+    cfg = load_config(tiny_config(tmp_path))
+    hw, quiet = Hardware(accelerator="cpu"), (lambda _: None)
+    first = run_reconstruction(cfg, hw, steps=4, evaluations=2, say=quiet)
+    folder = run_dir(cfg) / "autoencoder"
+    saved = folder / "config.toml"
+    # as if the run had been given 8 steps and stopped at its step-4 checkpoint
+    saved.write_text(saved.read_text().replace("steps = 4\n", "steps = 8\n", 1))
+    said = []
+    report = run_reconstruction(cfg, hw, steps=6, evaluations=2, resume=True, say=said.append)
+    assert said == [f"{cfg.name}: resuming its run of 8 autoencoder steps ({folder})"]
+    assert report["resumed"] and report["steps"] == 8  # the interrupted run's steps, not this call's 6
+    assert [row["step"] for row in report["curve"]] == [2, 4, 6, 8]  # its evaluations kept, then continued
+    assert report["curve"][1] == first["curve"][1]
+    assert report["seconds"] == pytest.approx(report["curve"][-1]["train_s"], abs=0.05)  # both sessions' training
+    assert report["curve"][-1]["train_s"] > report["curve"][1]["train_s"]
+    # a folder holding another run (here: another learning rate) is refused, naming it
+    saved.write_text(saved.read_text().replace("[train.autoencoder.optim]\nlr = ", "[train.autoencoder.optim]\nlr = 9", 1))
+    with pytest.raises(UsageError, match="holds the checkpoint of another run than tiny's"):
+        run_reconstruction(cfg, hw, steps=6, evaluations=2, resume=True, say=quiet)
+    # without resume the row starts over
+    again = run_reconstruction(cfg, hw, steps=6, evaluations=2, say=quiet)
+    assert not again["resumed"] and [row["step"] for row in again["curve"]] == [3, 6]
+
+
 def test_autoencoder_curve_pairs_held_out_psnr_with_the_training_batches_since_the_last_evaluation(tmp_path):
     from proav_core.benchmarking.quality import autoencoder_curve
 
@@ -185,3 +212,13 @@ def test_ablation_script_runs_rows_on_shared_clips_and_resumes(tmp_path, capsys)
     assert "paper's order" in printed and f"mel content-only floor of these clips: {report['mel_content_floor']} dB" in printed
     assert bench.main(args) == 0  # a rerun keeps both rows
     assert "full: kept from" in capsys.readouterr().out and json.loads(out.read_text())["rows"] == report["rows"]
+    # a row missing from the JSON whose folder holds its run (killed in its final evaluation) resumes it
+    kept = json.loads(out.read_text())
+    del kept["rows"]["no_kl"]
+    out.write_text(json.dumps(kept))
+    assert bench.main(args) == 0
+    assert "tiny-no_kl: resuming its run of 20 autoencoder steps" in " ".join(capsys.readouterr().out.split())
+    assert json.loads(out.read_text())["rows"]["no_kl"]["resumed"]
+    assert bench.main([*args, "--fresh"]) == 0  # every row trained again from scratch
+    assert "kept from" not in capsys.readouterr().out
+    assert not any(r["resumed"] for r in json.loads(out.read_text())["rows"].values())
