@@ -125,6 +125,7 @@ def main(argv: list[str] | None = None) -> int:
         report["seed_spread"] = seed_spread(report["generators"], args.seeds)
         spread = Table(title=f"mean (min-max) over seeds {', '.join(map(str, args.seeds))}")
         columns = {"1 object": "single_object_share", "whole shape": "whole_shape_share",
+                   "steady shape": "steady_shape_share",
                    "video class": "video_accuracy", "audio class": "audio_accuracy",
                    "sync F1": "sync_f1", "above chance": "sync_above_chance",
                    "on the commonest pattern": "modal_pattern_share", "timing overlap": "pattern_overlap"}

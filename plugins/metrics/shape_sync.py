@@ -6,7 +6,8 @@ trajectory, audio onset frames, and bounce-onset matching within +-window frames
 
 The headline `value` is the sync F1: the mean over generated clips of the per-clip F1 of
 bounce-onset matching (a clip with neither bounces nor onsets scores 1, counted in
-details["clips_without_events"]). Details hold the rest: single_object_share, class
+details["clips_without_events"]). Details hold the rest: single_object_share,
+whole_shape_share, steady_shape_share (a whole shape of the clip's own size and colour), class
 accuracies against the intended classes (colour, shape, video, audio) when batches carry
 "label" (syncshapes class indices) or "class_name" (names such as 'circle-drum-0', in any
 dataset order), audio-video class agreement, pooled F1, precision, recall, mean offset
@@ -68,7 +69,8 @@ class ShapeSync:
         protocol = (f"shape_sync: value = mean per-clip F1 of bounces vs audio onsets matched one-to-one within "
                     f"+-{s.window} frames at {self.clip.fps:g} fps (F1 = 1 for a clip with neither); "
                     f"{s.num_classes} classes, shape_size {s.shape_size:g}, objects >= {s.min_area_fraction:g} "
-                    f"of the expected area, whole shapes at template IoU >= {s.min_shape_iou:g}, "
+                    f"of the expected area, whole shapes at template IoU >= {s.min_shape_iou:g}, steady ones within "
+                    f"+-{s.size_tolerance:g} of the clip's median area and {s.colour_tolerance:g} turns of its hue, "
                     f"onsets {s.onset_threshold_db:g} dB of floor-lifted log-mel flux")
         reason = None if value is not None else "no generated clips were given"
         return MetricResult(self.name, value, details=details, num_real=len(self.judgements["real"]),

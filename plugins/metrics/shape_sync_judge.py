@@ -9,7 +9,11 @@ c's timbre at sample round(k * S / T). Per clip (`judge_clip`):
    frames with exactly one object / T. whole_shape_share: frames with exactly one object that
    fits a shape template (best IoU over the kinds >= min_shape_iou) / T: a misshapen blob
    (generators that blend classes draw them in two classes' colours) or a broken shape is one
-   object but no whole shape; colour purity is not judged.
+   object but no whole shape. steady_shape_share: frames whose whole shape also keeps the
+   clip's size (soft-coverage area within size_tolerance of the median over the clip's clear
+   objects) and colour (mean hue within colour_tolerance of the clip's colour class) / T: a shape
+   that swells, shrinks or drifts in colour fits a template in every frame but is not one
+   object moving.
 2. Class: every frame's clear object (the only one, or twice the next one's area) votes for
    the nearest class hue (colour_class) and for the best-fitting shape template (shape_kind;
    shape_class = the first class of that kind); video_class maximises colour + shape votes
@@ -40,13 +44,15 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
 import numpy as np
+import torch
 from pydantic import Field
 from torch import Tensor
 
 from proav_core import ComponentParams
 
 from proav_plugins.metrics.shape_sync_audio import classify_audio, detect_onsets
-from proav_plugins.metrics.shape_sync_video import analyse_video, class_kinds, find_bounces
+from proav_plugins.metrics.shape_sync_video import (VideoAnalysis, analyse_video, class_kinds, find_bounces,
+                                                      hue_distance)
 
 
 class ShapeSyncParams(ComponentParams):
@@ -65,6 +71,12 @@ class ShapeSyncParams(ComponentParams):
     min_shape_iou: float = Field(
         0.75, gt=0, le=1, description="a lone object is a whole shape from this template IoU (real clips: >= 0.84; "
                                       "two-coloured blobs and fragments: 0.45-0.7)")
+    size_tolerance: float = Field(
+        0.15, gt=0, description="a whole shape is steady while its area stays within this fraction of the clip's "
+                                "median (real clips: within 0.05; a swelling visible by eye: 0.15 and more)")
+    colour_tolerance: float = Field(
+        0.03, gt=0, le=0.5, description="... and its mean hue within this many turns of its colour class's hue "
+                                        "(real clips: within 0.02)")
     min_prominence: float = Field(0.02, ge=0, description="a bounce rises at least this many shape radii on each side")
     onset_threshold_db: float = Field(
         3.0, gt=0, description="an onset's strength (floor-lifted log-mel flux) peaks this many dB above its median")
@@ -77,6 +89,7 @@ class ClipJudgement:
     objects_per_frame: list[int]
     single_object_share: float
     whole_shape_share: float  # frames with one object that fits a shape template (min_shape_iou) / T
+    steady_shape_share: float  # frames with a whole shape of the clip's size and colour / T
     colour_class: int | None
     shape_kind: str | None
     shape_class: int | None  # first class of that kind
@@ -131,6 +144,19 @@ def sync_scores(bounces: Sequence[int], onsets: Sequence[int], window: int = 1) 
             "mean_offset": float(np.mean([on - bo for bo, on in matches])) if matches else None}
 
 
+def steady_frames(seen: VideoAnalysis, colour: int | None, settings: ShapeSyncParams) -> set[int]:
+    """Frames whose clear object has the clip's size (area within settings.size_tolerance of the
+    median over the clip's clear objects) and its colour (mean hue within settings.colour_tolerance
+    of colour class `colour`'s hue); empty when no object was seen."""
+    if colour is None:
+        return set()
+    known = ~seen.areas.isnan()  # (T,) frames with a clear object
+    typical = seen.areas[known].median()
+    size_ok = (seen.areas / typical - 1).abs() <= settings.size_tolerance  # NaN: False
+    colour_ok = hue_distance(seen.hues, torch.tensor([colour / settings.num_classes]))[:, 0] <= settings.colour_tolerance
+    return {int(k) for k in torch.nonzero(known & size_ok & colour_ok).flatten()}
+
+
 def judge_clip(video: Tensor, waveform: Tensor, sample_rate: int, label: int | None = None,
                settings: ShapeSyncParams | None = None) -> ClipJudgement:
     """Judge one clip: video (3, T, H, W) in [-1, 1], waveform (S,) at `sample_rate` spanning the
@@ -156,9 +182,11 @@ def judge_clip(video: Tensor, waveform: Tensor, sample_rate: int, label: int | N
         audio_class = classify_audio(waveform, sample_rate, t, s.num_classes)[0]
     counts = seen.objects_per_frame
     whole = [c == 1 and float(iou) >= s.min_shape_iou for c, iou in zip(counts, seen.best_iou)]  # NaN: False
+    kept = steady_frames(seen, colour, s)
+    steady = [w and k in kept for k, w in enumerate(whole)]  # whole shapes of the clip's size and colour
     return ClipJudgement(
         objects_per_frame=counts, single_object_share=sum(c == 1 for c in counts) / t,
-        whole_shape_share=sum(whole) / t, colour_class=colour,
+        whole_shape_share=sum(whole) / t, steady_shape_share=sum(steady) / t, colour_class=colour,
         shape_kind=shape_kind, shape_class=shape_class, video_class=video_class, audio_class=audio_class,
         label=None if label is None else int(label), bounces=bounces, onsets=onsets,
         background_saturation=seen.background_saturation,
@@ -193,7 +221,8 @@ def _mean(values: Sequence[float]) -> float | None:
 def aggregate(judgements: Sequence[ClipJudgement], num_classes: int = 4) -> dict:
     """Summary of many clips (None where there is nothing to average):
 
-    single_object_share, whole_shape_share (one object fitting a shape template), empty_frame_share
+    single_object_share, whole_shape_share (one object fitting a shape template), steady_shape_share
+    (a whole shape of the clip's size and colour), empty_frame_share
     (over all frames), objects_per_frame; with labels
     (`labelled_clips` of them): colour_, shape_ (kind), video_, audio_accuracy; always
     av_class_agreement (video_class == audio_class, both seen); sync_f1 (mean per-clip F1, the headline),
@@ -214,6 +243,7 @@ def aggregate(judgements: Sequence[ClipJudgement], num_classes: int = 4) -> dict
     return {
         "clips": len(js), "single_object_share": _mean([c == 1 for c in frames]),
         "whole_shape_share": float(np.mean([j.whole_shape_share for j in js])),
+        "steady_shape_share": float(np.mean([j.steady_shape_share for j in js])),
         "objects_per_frame": float(np.mean(frames)), "empty_frame_share": _mean([c == 0 for c in frames]),
         "labelled_clips": len(labelled),
         "colour_accuracy": _mean([j.colour_class == j.label for j in labelled]),

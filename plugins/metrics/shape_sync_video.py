@@ -16,6 +16,11 @@
 - Shape fit: the clear object's best template IoU over the kinds (best_iou): a whole syncshapes
   shape fits its template at 0.84 or more (the demo's 128 clips: 0.84-0.99, median 0.93); a
   misshapen blob of two classes' colours or a fragment fits at 0.45-0.71, yet still votes for a kind.
+- Steadiness: the clear object's area (its soft coverage summed, in pixels) and circular mean
+  hue per frame (areas, hues). A syncshapes shape keeps its size and colour through the clip
+  (the demo's 128 clips: area within 4.1 % of the clip's median, mean hue within 0.018 turns
+  of the class hue); a generated one may swell, shrink or drift in colour from frame to frame
+  while every frame still fits a template (shape_sync_judge's steady_shape_share).
 - Bounces: frames where the object's (coverage-weighted) centroid is lowest, see find_bounces.
 - Background saturation: the HSV saturation of the clip's mean background colour (every pixel
   below min_value and at least one pixel away from a palette pixel). syncshapes walls are dark
@@ -191,6 +196,8 @@ class VideoAnalysis:
     kind_votes: Tensor
     mean_iou: Tensor  # (K,) mean template IoU over voting frames (breaks vote ties)
     best_iou: Tensor  # (T,) the clear object's best template IoU over the kinds (NaN: none)
+    areas: Tensor  # (T,) the clear object's soft-coverage area, pixels (NaN: none)
+    hues: Tensor  # (T,) the clear object's circular mean hue, turns (NaN: none)
     background_saturation: float | None = None  # saturation of the mean background colour
 
 
@@ -205,21 +212,23 @@ def analyse_video(video: Tensor, num_classes: int, min_area: float, min_value: f
             if objs and (len(objs) == 1 or objs[0].sum() >= DOMINANCE * objs[1].sum())]
     largest = torch.stack([objects[k][0] for k in seen]) if seen else torch.zeros(0, h, w, dtype=torch.bool)
     hues = torch.arange(num_classes) / num_classes
-    colour = torch.tensor([int(hue_distance(torch.tensor(mean_hue(hue[k][m])), hues).argmin())
-                           for k, m in zip(seen, largest)], dtype=torch.long)  # (F,)
+    object_hues = torch.tensor([mean_hue(hue[k][m]) for k, m in zip(seen, largest)])  # (F,)
+    colour = hue_distance(object_hues, hues).argmin(-1) if seen else torch.zeros(0, dtype=torch.long)  # (F,)
     palette = torch.stack([shape_colour(c / num_classes) for c in range(num_classes)])  # (C, 3)
     cover = soft_coverage(rearrange(rgb[:, seen], "c f h w -> f c h w"), largest, palette[colour])  # (F, H, W)
     y = torch.full((t,), math.nan)
     y[seen] = weighted_centroid(cover)[0]
     kinds = list(dict.fromkeys(class_kinds(num_classes)))
     ious = shape_ious(cover, kinds)  # (F, K)
-    best = torch.full((t,), math.nan)
+    best, areas, frame_hues = (torch.full((t,), math.nan) for _ in range(3))
     best[seen] = ious.amax(1)
+    areas[seen] = cover.sum((1, 2))
+    frame_hues[seen] = object_hues
     ones = torch.ones(len(seen))
     return VideoAnalysis(
         objects_per_frame=[len(objs) for objs in objects], y=y,
         colour_votes=torch.zeros(num_classes).index_add_(0, colour, ones), kinds=kinds,
         kind_votes=torch.zeros(len(kinds)).index_add_(0, ious.argmax(1), ones),
-        mean_iou=ious.mean(0) if seen else torch.zeros(len(kinds)), best_iou=best,
+        mean_iou=ious.mean(0) if seen else torch.zeros(len(kinds)), best_iou=best, areas=areas, hues=frame_hues,
         background_saturation=background_saturation(rgb, mask, min_value),
     )

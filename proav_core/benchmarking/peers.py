@@ -50,7 +50,7 @@ from proav_core.training.generator_loop import train_generator
 from proav_core.training.hardware import Hardware
 from proav_core.training.prior_loop import train_prior
 
-SYNC_FIGURES = ("single_object_share", "whole_shape_share", "video_accuracy", "audio_accuracy", "sync_f1",
+SYNC_FIGURES = ("single_object_share", "whole_shape_share", "steady_shape_share", "video_accuracy", "audio_accuracy", "sync_f1",
                 "background_saturation", "modal_pattern_share", "pattern_overlap")
 
 
@@ -109,7 +109,7 @@ def generator_config(path: str | Path, cached: ExperimentConfig, steps: int, ove
     return Compared(label, str(path), config_from_dict(tree, source=source))
 
 
-SPREAD_FIGURES = ("single_object_share", "whole_shape_share", "video_accuracy", "audio_accuracy", "sync_f1",
+SPREAD_FIGURES = ("single_object_share", "whole_shape_share", "steady_shape_share", "video_accuracy", "audio_accuracy", "sync_f1",
                   "modal_pattern_share", "pattern_overlap")
 
 

@@ -10,7 +10,7 @@ Every judged pair goes through an mp4 file and back, as the demo's samples do.
 
 Figures per set: sync_f1 (the headline), av_class_agreement (the generated side's class equals
 the given side's), the generated side's class against the clip's label, single_object_share,
-whole_shape_share.
+whole_shape_share, steady_shape_share.
 Per task also sync_above_chance: the outputs' sync F1 above the shuffled-condition baseline,
 (F1 - baseline) / (1 - baseline) (demo_scores.above_chance); over several seeds, of the means.
 """
@@ -27,7 +27,7 @@ import torch
 from proav_core.demo_scores import Clip, above_chance, metric
 
 FIGURES = ("sync_f1", "av_class_agreement", "video_accuracy", "audio_accuracy", "single_object_share",
-           "whole_shape_share", "bounces_per_clip", "onsets_per_clip", "background_saturation")
+           "whole_shape_share", "steady_shape_share", "bounces_per_clip", "onsets_per_clip", "background_saturation")
 
 
 def through_mp4(clips: list[Clip], cfg: Any, folder: Path) -> list[Clip]:

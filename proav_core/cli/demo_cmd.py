@@ -70,10 +70,13 @@ def command(config, overrides, clips, samples_per_class, cfg_scale, guide_scale,
                      f"{guided['guide_condition']} condition"
                      if guided["kind"] == "autoguidance" else ""), highlight=False)
     console.print(scores_table(result.scores))
-    min_iou = metric(cfg, "shape_sync").settings.min_shape_iou  # the config's [[metrics]] section, else the default
+    judged = metric(cfg, "shape_sync").settings  # the config's [[metrics]] section, else the defaults
     console.print("sync F1: bounces seen in the video vs onsets heard in the audio, one-to-one within +-1 frame "
                   "(shape_sync, from syncshapes' known truth). whole shape: frames holding one object that fits "
-                  f"a shape template (IoU >= {min_iou:g}; a blob or a broken shape is one object but no whole shape). "
+                  f"a shape template (IoU >= {judged.min_shape_iou:g}; a blob or a broken shape is one object but no "
+                  "whole shape). steady shape: a whole shape of the clip's own size (area within "
+                  f"+-{judged.size_tolerance:.0%} of its median) and colour (hue within {judged.colour_tolerance:g} "
+                  "turns of its class's); a shape that swells or shifts colour is whole but not steady. "
                   "AV-Align rewards matched flow peaks and onsets "
                   "within +-3 frames, so clips with peaks on most frames (flicker, noise) score high by chance: "
                   "read it beside the peak counts. wall satur.: saturation of a clip's mean background colour "
@@ -124,7 +127,7 @@ def scores_table(scores) -> Group:
     sync_table = Table(title=f"shape_sync: syncshapes' ground truth ({counts}; samples read back from their mp4 files)",
                        box=box.SIMPLE_HEAD, pad_edge=False)
     sync_table.add_column("clips", ratio=1)
-    for column in ("sync\nF1", "1 object\n/ frame", "whole\nshape", "class\nvideo", "class\naudio",
+    for column in ("sync\nF1", "1 object\n/ frame", "whole\nshape", "steady\nshape", "class\nvideo", "class\naudio",
                    "bounces,\nonsets", "wall\nsatur."):
         sync_table.add_column(column, justify="right", no_wrap=True)
     align_table = Table(title="AV-Align")
@@ -135,7 +138,8 @@ def scores_table(scores) -> Group:
         sync, align = by["shape_sync"], by["av_align"]
         d, a = sync.details, align.details
         sync_table.add_row(name, _fmt(sync.value), _fmt(d.get("single_object_share")),
-                           _fmt(d.get("whole_shape_share")), _fmt(d.get("video_accuracy")),
+                           _fmt(d.get("whole_shape_share")), _fmt(d.get("steady_shape_share")),
+                           _fmt(d.get("video_accuracy")),
                            _fmt(d.get("audio_accuracy")),
                            f"{_fmt(d.get('bounces_per_clip'), 1)}, {_fmt(d.get('onsets_per_clip'), 1)}",
                            _fmt(d.get("background_saturation"), 2))

@@ -56,6 +56,7 @@ def _score(video, waveform, labels=None, settings=SETTINGS):
 
 def _assert_high(summary):
     assert summary["single_object_share"] >= 0.95 and summary["whole_shape_share"] >= 0.95, summary
+    assert summary["steady_shape_share"] >= 0.95, summary  # one shape of one size and colour throughout
     for key in ("colour_accuracy", "shape_accuracy", "video_accuracy", "audio_accuracy", "av_class_agreement"):
         assert summary[key] >= 0.9, (key, summary)
     assert summary["sync_f1"] >= 0.9 and summary["sync_f1_pooled"] >= 0.9, summary
@@ -134,6 +135,41 @@ def test_a_broken_shape_is_one_object_but_no_whole_shape(real):
     assert summary["whole_shape_share"] <= 0.3, summary  # ... that fits no shape template
 
 
+def _still_clip(kind, radii, colours):
+    """A shape of `kind` at rest mid-floor on a syncshapes wall, radius radii[k] (T,) and colour
+    colours[k] (T, 3) on frame k: (3, T, H, W) in [-1, 1]."""
+    t = CLIP.frames
+    out = torch.full((3, t, 32, 32), 0.15)  # a dark grey wall, in [0, 1]
+    cover = (0.5 - signed_distance(kind, torch.full((t,), 16.0), torch.full((t,), 18.0), radii[:, None, None],
+                                   32, 32)).clamp(0, 1)  # (T, H, W)
+    out = out * (1 - cover) + colours.T[:, :, None, None] * cover
+    return out * 2 - 1
+
+
+def test_a_swelling_or_recoloured_shape_is_whole_but_not_steady():
+    """What a generator that does not hold its object draws: a shape that grows by half over the
+    clip, or one whose colour drifts towards the next class's on some frames, fits a shape
+    template in every frame (a whole shape), but is not one object of one size and colour."""
+    t, radius = CLIP.frames, 0.2 * 32
+    cyan = shape_colour(2 / 4).expand(t, 3)  # class 2: triangle-bell
+    steady = _still_clip("triangle", torch.full((t,), radius), cyan)
+    swelling = _still_clip("triangle", torch.linspace(0.85, 1.3, t) * radius, cyan)
+    drift = cyan.clone()
+    drift[4:8] = shape_colour(2 / 4 + 0.045)  # still within the palette's hue tolerance (0.06)
+    recoloured = _still_clip("triangle", torch.full((t,), radius), drift)
+    silence = torch.zeros(CLIP.num_samples)
+    judged = {name: judge_clip(v, silence, CLIP.sample_rate, 2, SETTINGS)
+              for name, v in [("steady", steady), ("swelling", swelling), ("recoloured", recoloured)]}
+    for name, j in judged.items():
+        assert j.single_object_share == 1.0 and j.whole_shape_share == 1.0 and j.video_class == 2, (name, j)
+    assert judged["steady"].steady_shape_share == 1.0
+    assert judged["swelling"].steady_shape_share <= 0.6, judged["swelling"]  # only the middle frames near the median
+    assert judged["recoloured"].steady_shape_share == pytest.approx(12 / 16)  # the four drifted frames are out
+    loose = SETTINGS.model_copy(update={"size_tolerance": 0.7, "colour_tolerance": 0.06})
+    assert judge_clip(swelling, silence, CLIP.sample_rate, 2, loose).steady_shape_share == 1.0
+    assert judge_clip(recoloured, silence, CLIP.sample_rate, 2, loose).steady_shape_share == 1.0
+
+
 def test_noise_frames_drop_the_single_object_share(real):
     gen = torch.Generator().manual_seed(0)
     video = real["video"][:8].clone()
@@ -202,6 +238,7 @@ def test_sync_scores_by_hand():
 
 def _judgement(bounces, onsets, label=None, cls=0):
     return ClipJudgement(objects_per_frame=[1, 1, 0, 2], single_object_share=0.5, whole_shape_share=0.25,
+                         steady_shape_share=0.125 * (1 + cls),
                          colour_class=cls, shape_kind="circle",
                          shape_class=cls, video_class=cls, audio_class=0, label=label, bounces=bounces,
                          onsets=onsets, **sync_scores(bounces, onsets, 1))
@@ -215,6 +252,7 @@ def test_aggregate_by_hand():
     assert out["mean_offset"] == 1.0 and out["clips_without_events"] == 1
     assert out["bounces_per_clip"] == 1.0 and out["onsets_per_clip"] == 1.0
     assert out["single_object_share"] == 0.5 and out["whole_shape_share"] == 0.25 and out["labelled_clips"] == 2
+    assert out["steady_shape_share"] == pytest.approx((0.125 + 0.125 + 0.25) / 3)
     assert out["colour_accuracy"] == 1.0 and out["shape_accuracy"] == 0.5  # class 1 is a square
     assert out["av_class_agreement"] == pytest.approx(2 / 3)
     assert out["background_saturation"] is None  # no clip had a background figure

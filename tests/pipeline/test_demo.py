@@ -49,6 +49,7 @@ def test_demo_runs_every_stage_and_resumes(tmp_path, capsys):
     real = scores["real clips"]["shape_sync"]["details"]
     assert real["single_object_share"] == 1.0 and real["video_accuracy"] == 1.0 and real["audio_accuracy"] == 1.0
     assert real["whole_shape_share"] == 1.0 and "whole shape" in " ".join(out.split())  # each one a whole shape
+    assert real["steady_shape_share"] == 1.0 and "steady shape" in " ".join(out.split())  # of one size and colour
     assert "(IoU >= 0.7;" in " ".join(out.split())  # the config's threshold, not the default's 0.75
     # the samples' timing mix beside that of every clip of the data (training and held-out: the
     # reference of the samples' set), whose judged patterns are the synthesised clips' true events

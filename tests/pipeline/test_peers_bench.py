@@ -79,7 +79,8 @@ def test_peers_benchmark_trains_each_generator_the_same_steps_and_scores_it(tmp_
             assert g["generator"]["name"] == label and g["first_stage"] is None and g["steps"] == 3
             assert g["parameters"]["trainable"] == g["parameters"]["total"] > 0
         assert g["batch"] == 2 and g["s_per_sample_batched"] > 0 and g["s_one_sample"] > 0
-        assert set(g["shape_sync"]) == {"single_object_share", "whole_shape_share", "video_accuracy", "audio_accuracy", "sync_f1",
+        assert set(g["shape_sync"]) == {"single_object_share", "whole_shape_share", "steady_shape_share",
+                                         "video_accuracy", "audio_accuracy", "sync_f1",
                                          "background_saturation", "modal_pattern_share", "pattern_overlap",
                                          "bounce_patterns"}
         assert set(g["shuffled samples"]) == set(g["shape_sync"])  # each sample's video with another's sound
