@@ -59,8 +59,9 @@ def held_out(cfg):
 
 
 def given_multitask(args, cfg):
-    """(config, checkpoint) of --multitask-ckpt, or None without it; a UsageError naming the
-    option for a missing file, a generator trained for joint alone, or --tasks beside it."""
+    """(config, checkpoint, its peeked contents) of --multitask-ckpt, or None without it; a
+    UsageError naming the option for a missing file, a generator trained for joint alone, or
+    --tasks beside it."""
     from proav_core.errors import CheckpointError
     from proav_core.training.checkpoint import peek_checkpoint, require_kind
 
@@ -79,7 +80,7 @@ def given_multitask(args, cfg):
         raise UsageError(f"--multitask-ckpt {path}: a generator trained for joint alone; give one trained with "
                          "train.generator.tasks holding a2v and v2a")
     run_config = path.parent / "config.toml"
-    return (load_config(run_config) if run_config.is_file() else cfg), path
+    return (load_config(run_config) if run_config.is_file() else cfg), path, raw
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -133,8 +134,9 @@ def main(argv: list[str] | None = None) -> int:
     demo_tasks = peek_checkpoint(demo_ckpt).get("tasks") or {"joint": 1.0}
     given = given_multitask(args, cfg)
     began = time.perf_counter()
+    trained = None  # what the scored multi-task generator was trained for, and how long
     if given is not None:
-        multi, multi_ckpt = given
+        multi, multi_ckpt, trained = given
         joint, joint_ckpt = ((cfg, demo_ckpt) if set(demo_tasks) == {"joint"}
                              else generator_run(f"{cfg.name}-joint", "{joint = 1.0}"))
     elif set(demo_tasks) == {"joint"}:
@@ -148,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
             multi, multi_ckpt = generator_run(args.run_name or f"{cfg.name}-tasks", args.tasks)
     train_s = time.perf_counter() - began
 
-    trained = peek_checkpoint(multi_ckpt)  # what the scored multi-task generator was trained for, and how long
+    trained = trained or peek_checkpoint(multi_ckpt)
     real = held_out(cfg)
     params = {k: v for k, v in config_to_dict(base)["dataset"].items() if k in ("num_classes", "shape_size")}
     models = {"zero-shot (joint generator)": (joint, joint_ckpt, "zero_shot"),

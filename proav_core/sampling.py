@@ -89,10 +89,11 @@ class SamplingPipeline:
         latents = raw["latents"]
         normalizer = (LatentNormalizer.from_dict(latents["normalization"]) if latents.get("normalization")
                       else None)  # generator checkpoints from before normalisation
-        ae_path = autoencoder_checkpoint or encoding_autoencoder(checkpoint, latents["autoencoder_checkpoint"],
-                                                                 latents.get("autoencoder_sha256", ""))
+        recorded, sha256 = Path(latents["autoencoder_checkpoint"]), latents.get("autoencoder_sha256", "")
+        ae_path = Path(autoencoder_checkpoint or encoding_autoencoder(checkpoint, recorded, sha256))
         autoencoder = load_autoencoder(cfg, ae_path, option="--ae-ckpt" if autoencoder_checkpoint else None)
-        if autoencoder_changed(ae_path, latents.get("autoencoder_sha256", "")):
+        matched = autoencoder_checkpoint is None and ae_path != recorded  # a moved run's copy, its sha256 checked
+        if not matched and autoencoder_changed(ae_path, sha256):
             warnings.warn(f"{ae_path} is not the autoencoder checkpoint the generator's latents were encoded with "
                           f"({latents['autoencoder_checkpoint']} as it was then): its decoder may not read what the "
                           "generator makes (grey or garbled samples); give that checkpoint with --ae-ckpt, or encode "

@@ -14,6 +14,7 @@ import pytest
 import torch
 
 import proav_core
+from proav_core.data import manifest
 from proav_core.training.checkpoint import checkpoint_kind, peek_checkpoint
 from proav_core.training.latent_cache import LatentDataset, LatentManifest
 
@@ -244,9 +245,10 @@ def test_another_autoencoder_checkpoint_is_warned_about(trained, tmp_path, capsy
     assert f"warning: {other} is not the autoencoder checkpoint the generator's latents were encoded with ({ae}" in err
 
 
-def test_a_moved_run_folder_samples_with_its_own_autoencoder(trained, tmp_path, capsys):
+def test_a_moved_run_folder_samples_with_its_own_autoencoder(trained, tmp_path, capsys, monkeypatch):
     """The generator records the autoencoder path its latents were encoded with; when the run
-    folder has moved, the autoencoder beside the generator is used if it is that very file."""
+    folder has moved, the autoencoder beside the generator is used if it is that very file
+    (hashed once: the match is the check)."""
     run = run_folder(trained)
     moved = tmp_path / "elsewhere" / "tiny"
     shutil.copytree(run / "generator", moved / "generator")  # the original autoencoder path is gone here...
@@ -256,8 +258,17 @@ def test_a_moved_run_folder_samples_with_its_own_autoencoder(trained, tmp_path, 
     assert raw["latents"]["autoencoder_checkpoint"] == str(recorded)
     hidden = recorded.with_name("hidden.ckpt")
     recorded.rename(hidden)  # ...as it is after a move
+    hashed = []
+    real_sha256 = manifest.file_sha256
+
+    def counted_sha256(path, *args, **kwargs):
+        hashed.append(Path(path))
+        return real_sha256(path, *args, **kwargs)
+
+    monkeypatch.setattr(manifest, "file_sha256", counted_sha256)
     try:
         assert cli(*sample_args(trained, tmp_path / "a", ckpt=moved / "generator" / "last.ckpt")) == 0
+        assert hashed.count(moved / "autoencoder" / "last.ckpt") == 1, hashed
         assert len(list((tmp_path / "a").glob("sample_*.mp4"))) == 2  # --num 1 of each class
         assert "is not the autoencoder checkpoint" not in capsys.readouterr().err
         state = torch.load(moved / "autoencoder" / "last.ckpt", weights_only=True)
