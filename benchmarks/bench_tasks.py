@@ -165,7 +165,7 @@ def main(argv: list[str] | None = None) -> int:
               "multitask_steps": trained["step"], "train_s_this_call": round(train_s, 1),
               "held_out_clips": len(real), "runs": {}}
     for name, (c, ckpt, hold, label) in runs.items():
-        pipe = SamplingPipeline.from_checkpoint(c, ckpt)
+        pipe = SamplingPipeline.from_checkpoint(c, ckpt, demo / "autoencoder" / CHECKPOINT)  # trained on its latents
         if args.guide_scale != 1.0:
             pipe.load_guide(ckpt.parent / GUIDE_CHECKPOINT)
         rep = mean_over_seeds([evaluate_tasks(pipe, real, params, hold=hold, seed=s, given_label=label,

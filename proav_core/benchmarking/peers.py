@@ -299,7 +299,7 @@ def compare(demo_cfg: ExperimentConfig, demo_path: str | Path, generators: Seque
         first = None if peer.first_stage is None else train_first_stage(peer, demo / "latents", accelerator, say)
         train_stage(cfg, demo / "latents", accelerator, say, label)
         curve = training_curve(run / "generator" / "metrics.csv")
-        pipe = SamplingPipeline.from_checkpoint(cfg, ckpt)
+        pipe = SamplingPipeline.from_checkpoint(cfg, ckpt, demo / "autoencoder" / CHECKPOINT)  # trained on its latents
         if guide_scale != 1.0:
             load_own_guide(pipe, run / "generator" / GUIDE_CHECKPOINT, label)
         generated, timing = sample_and_time(pipe, samples_per_class, cfg_scale, cfg.seed, guide_scale)

@@ -98,6 +98,15 @@ def test_a_demo_that_trains_tasks_is_the_trained_model_and_a_joint_generator_is_
     assert not (runs / "tiny-tasks").exists()
     joint = torch.load(runs / "tiny-joint" / "generator" / "last.ckpt", map_location="cpu", weights_only=False)
     assert joint["tasks"] == {"joint": 1.0} and joint["step"] == 3
+
+    # the demo's run folder moved after its latents were encoded (the autoencoder path they
+    # recorded is gone): the generators trained on them decode with the demo's autoencoder
+    moved = tmp_path / "moved"
+    runs.rename(moved)
+    config.write_text(config.read_text().replace(f'"{runs}"', f'"{moved}"'))
+    again = tmp_path / "moved.json"
+    assert load_bench().main(["--config", str(config), "--steps", "3", "--out", str(again)]) == 0
+    assert json.loads(again.read_text())["joint_run"] == str(moved / "tiny-joint" / "generator" / "last.ckpt")
     modes = {name: (r["a2v"]["mode"], r["v2a"]["mode"]) for name, r in report["runs"].items()}
     assert modes == {"zero-shot (joint generator)": ("zero-shot", "zero-shot"),
                      "trained (multi-task generator)": ("trained", "trained"),
