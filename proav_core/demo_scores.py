@@ -136,10 +136,13 @@ def targets(scores: dict[str, dict[str, MetricResult]], reconstruction: dict[str
 
 
 def clip_note(judge: Any, clip: Clip) -> str:
-    """What shape_sync saw in one clip, in two short lines for the contact sheet."""
+    """What shape_sync saw in one clip, in three short lines for the contact sheet: frames with
+    one object, frames with a steady shape (whole, of the clip's size and colour), events."""
     j = judge(clip.video, clip.waveform)
+    frames = len(j.objects_per_frame)
     single = sum(c == 1 for c in j.objects_per_frame)
-    return (f"1 object in {single}/{len(j.objects_per_frame)}\n"
+    steady = round(j.steady_shape_share * frames)
+    return (f"1 object in {single}/{frames}\nsteady shape in {steady}/{frames}\n"
             f"bounce {','.join(map(str, j.bounces)) or '-'} onset {','.join(map(str, j.onsets)) or '-'}")
 
 

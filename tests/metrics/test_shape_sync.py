@@ -165,6 +165,13 @@ def test_a_swelling_or_recoloured_shape_is_whole_but_not_steady():
     assert judged["steady"].steady_shape_share == 1.0
     assert judged["swelling"].steady_shape_share <= 0.6, judged["swelling"]  # only the middle frames near the median
     assert judged["recoloured"].steady_shape_share == pytest.approx(12 / 16)  # the four drifted frames are out
+    from proav_core.demo_scores import Clip, clip_note  # what the demo's contact sheet writes beside each clip
+
+    def judge(video, waveform):
+        return judge_clip(video, waveform, CLIP.sample_rate, None, SETTINGS)
+
+    assert clip_note(judge, Clip(recoloured, silence, "triangle-bell-2")).split("\n")[:2] == [
+        "1 object in 16/16", "steady shape in 12/16"]
     loose = SETTINGS.model_copy(update={"size_tolerance": 0.7, "colour_tolerance": 0.06})
     assert judge_clip(swelling, silence, CLIP.sample_rate, 2, loose).steady_shape_share == 1.0
     assert judge_clip(recoloured, silence, CLIP.sample_rate, 2, loose).steady_shape_share == 1.0
