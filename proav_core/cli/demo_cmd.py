@@ -24,7 +24,7 @@ def default_config_path() -> str:
               help="samples per class that are scored (the contact sheet shows 2)")
 @click.option("--cfg", "cfg_scale", default=2.0, show_default=True, type=float,
               help="classifier-free guidance scale (used when the config keeps no autoguidance guide)")
-@click.option("--guide-scale", default=2.0, show_default=True, type=float,
+@click.option("--guide-scale", default=1.5, show_default=True, type=float,  # demo.GUIDE_SCALE
               help="autoguidance scale, when the config keeps a guide ([train.generator] guide_fraction)")
 @click.option("--fresh", is_flag=True, help="delete the run folder first instead of resuming it")
 @click.option("--compile/--no-compile", "compile_generator", default=None,
@@ -66,8 +66,8 @@ def command(config, overrides, clips, samples_per_class, cfg_scale, guide_scale,
     guided = result.guidance
     kind = "autoguidance" if guided["kind"] == "autoguidance" else "classifier-free guidance"
     console.print(f"samples guided by {kind}, scale {guided['scale']:g}"
-                  + (f", away from the generator at step {guided['guide_step']} ({guided['guide']}) under its "
-                     f"{guided['guide_condition']} condition"
+                  + (f", away from the generator at step {guided['guide_step']} ({guided['guide']}) under "
+                     + ("its null condition" if guided["guide_condition"] == "null" else "the sample's prompt")
                      if guided["kind"] == "autoguidance" else ""), highlight=False)
     console.print(scores_table(result.scores))
     judged = metric(cfg, "shape_sync").settings  # the config's [[metrics]] section, else the defaults

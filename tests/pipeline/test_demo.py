@@ -82,10 +82,10 @@ def test_demo_runs_every_stage_and_resumes(tmp_path, capsys):
         assert probe_media(seen["file"]).fps == 4.0 and 0.0 <= seen["sync_f1"] <= 1.0
         assert f"{task} (zero-shot), a held-out {seen['source_class']} clip" in out
     guide = run / "generator" / "guide.ckpt"
-    assert summary["guidance"] == {"kind": "autoguidance", "scale": 2.0, "guide": str(guide), "guide_step": 1,
-                                   "guide_condition": "null"}
-    assert (f"samples guided by autoguidance, scale 2, away from the generator at step 1 ({guide}) under its null "
-            "condition") in " ".join(out.split())
+    assert summary["guidance"] == {"kind": "autoguidance", "scale": 1.5, "guide": str(guide), "guide_step": 1,
+                                   "guide_condition": "prompt"}
+    assert (f"samples guided by autoguidance, scale 1.5, away from the generator at step 1 ({guide}) under the "
+            "sample's prompt") in " ".join(out.split())
     sheet = Image.open(summary["contact_sheet"])
     # 2 classes x (1 real + 1 generated) rows, then a2v and v2a x (given + generated) rows: 8 rows of 16 px x 2
     assert sheet.width > 16 * 4 * 2 and sheet.height > 8 * 16 * 2
