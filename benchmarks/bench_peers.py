@@ -12,13 +12,16 @@ then two samples of each generator).
 
     .venv/bin/python benchmarks/bench_peers.py [--demo-config configs/demo.toml]
         [--demo-set name=demo-quality] [--generators configs/demo.toml configs/peers/av_dit_tiny.toml ...] [--steps N]
-        [--samples-per-class 5] [--cfg-scale 2 | --guide-scale 2] [--seeds 0 1 2] [--no-fvd] [--out PATH]
+        [--samples-per-class 5] [--cfg-scale 2 | --guide-scale 1.5 [--guide-condition prompt]] [--seeds 0 1 2]
+        [--no-fvd] [--out PATH]
 A generator config may carry a label: `label=path` (e.g. stdit=configs/demo.toml).
 --seeds trains and samples each generator at every seed given and adds the spread over them
 (mean, min, max): one training seed can put a generator's samples on one timing pattern that
 its other seeds do not (docs/quality.md, "The samples' timing mix").
---guide-scale W samples as the demo does: autoguidance by each run's own guide.ckpt (the
-configs that extend demo.toml keep one at [train.generator] guide_fraction) in place of CFG.
+--guide-scale W: autoguidance by each run's own guide.ckpt (the configs that extend demo.toml
+keep one at [train.generator] guide_fraction) in place of CFG, the guide under its null condition
+or, with --guide-condition prompt, under the sample's prompt (the demo's since 37a0057:
+--guide-scale 1.5 --guide-condition prompt).
 """
 
 from __future__ import annotations
@@ -65,7 +68,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cfg-scale", type=float, default=None,
                     help="classifier-free guidance scale (default 2; 1 with --guide-scale)")
     ap.add_argument("--guide-scale", type=float, default=1.0,
-                    help="autoguidance scale by each run's own guide.ckpt, as the demo samples (default 1: off)")
+                    help="autoguidance scale by each run's own guide.ckpt (default 1: off; the demo's: 1.5)")
+    ap.add_argument("--guide-condition", choices=("null", "prompt"), default="null",
+                    help="with --guide-scale: the guide under its null condition or the sample's prompt (the demo's)")
     ap.add_argument("--no-fvd", dest="fvd", action="store_false", help="skip the I3D FVD and KVD (about 1-3 s per clip)")
     ap.add_argument("--fvd-real-clips", type=int, default=64, help="training clips on the real side of FVD/KVD")
     ap.add_argument("--accelerator", default="cpu")
@@ -88,11 +93,13 @@ def main(argv: list[str] | None = None) -> int:
               "demo_config": args.demo_config, "demo_overrides": args.demo_overrides,
               "steps": steps, "seeds": args.seeds,
               **compare(demo_cfg, args.demo_config, peers, samples_per_class=args.samples_per_class,
-                        cfg_scale=args.cfg_scale, guide_scale=args.guide_scale, fvd=args.fvd,
+                        cfg_scale=args.cfg_scale, guide_scale=args.guide_scale,
+                        guide_condition=args.guide_condition, fvd=args.fvd,
                         fvd_real_clips=args.fvd_real_clips,
                         accelerator=args.accelerator, say=lambda m: console.print(m, highlight=False))}
 
-    guidance = (f"autoguidance {args.guide_scale:g}" if args.guide_scale != 1.0 else f"CFG {args.cfg_scale:g}")
+    guidance = (f"autoguidance {args.guide_scale:g} (guide under the {args.guide_condition})"
+                if args.guide_scale != 1.0 else f"CFG {args.cfg_scale:g}")
     table = Table(title=f"generators on {report['held_out_clips']} held-out syncshapes clips, {steps} steps each, "
                         f"{guidance} (commit {report['commit'][:7]})")
     for col in ("generator", "params (trainable)", "s/step", "train min", "s/sample", "1 object", "whole shape",

@@ -195,11 +195,14 @@ class VideoDistances:
 
 
 def sample_and_time(pipe: Any, samples_per_class: int, cfg_scale: float, seed: int,
-                    guide_scale: float = 1.0) -> tuple[Any, dict[str, float]]:
+                    guide_scale: float = 1.0, guide_condition: str = "null") -> tuple[Any, dict[str, float]]:
     """The batch of samples and its timings: s/sample in the batch, and one sample alone.
-    `guide_scale` != 1: autoguidance by the guide the pipeline has loaded (cfg_scale 1)."""
+    `guide_scale` != 1: autoguidance by the guide the pipeline has loaded (cfg_scale 1), under
+    `guide_condition` ("null" or "prompt")."""
     names = [c for c in pipe.classes for _ in range(samples_per_class)]
     guidance = {"cfg_scale": cfg_scale, "guide_scale": guide_scale, "seed": seed}
+    if guide_scale != 1.0:
+        guidance["guide_condition"] = guide_condition
     pipe.sample([class_prompt(names[0])], **guidance)  # warm-up (allocations)
     began = time.perf_counter()
     pipe.sample([class_prompt(names[0])], **guidance)
@@ -255,7 +258,8 @@ def train_first_stage(peer: Compared, latents: Path, accelerator: str, say: Call
 
 
 def compare(demo_cfg: ExperimentConfig, demo_path: str | Path, generators: Sequence[Compared], *,
-            samples_per_class: int = 5, cfg_scale: float = 2.0, guide_scale: float = 1.0, fvd: bool = True,
+            samples_per_class: int = 5, cfg_scale: float = 2.0, guide_scale: float = 1.0,
+            guide_condition: str = "null", fvd: bool = True,
             fvd_real_clips: int = 64, accelerator: str = "cpu",
             say: Callable[[str], None] = print) -> dict[str, Any]:
     """Train (or reuse) each generator on the demo's latents, sample, score; the report (module doc).
@@ -273,7 +277,9 @@ def compare(demo_cfg: ExperimentConfig, demo_path: str | Path, generators: Seque
     train_real = split_clips(cached, "train")
     data = train_real + real  # the timing mix's reference: every clip (the generator learnt the training split's)
     report: dict[str, Any] = {"demo_run": str(demo), "held_out_clips": len(real), "samples_per_class": samples_per_class,
-                              "cfg_scale": cfg_scale, "guide_scale": guide_scale, "reference": {}, "generators": {}}
+                              "cfg_scale": cfg_scale, "guide_scale": guide_scale,
+                              "guide_condition": guide_condition if guide_scale != 1.0 else None,
+                              "reference": {}, "generators": {}}
     say(f"references: shape_sync of {len(real)} held-out clips and shuffled pairs")
     report["reference"]["real clips"] = sync_figures(cached, real, shape_params)
     report["reference"]["shuffled real pairs"] = sync_figures(cached, shuffled(real), shape_params)
@@ -302,7 +308,7 @@ def compare(demo_cfg: ExperimentConfig, demo_path: str | Path, generators: Seque
         pipe = SamplingPipeline.from_checkpoint(cfg, ckpt, demo / "autoencoder" / CHECKPOINT)  # trained on its latents
         if guide_scale != 1.0:
             load_own_guide(pipe, run / "generator" / GUIDE_CHECKPOINT, label)
-        generated, timing = sample_and_time(pipe, samples_per_class, cfg_scale, cfg.seed, guide_scale)
+        generated, timing = sample_and_time(pipe, samples_per_class, cfg_scale, cfg.seed, guide_scale, guide_condition)
         mp4s = [p for p in write_samples(run / "samples", generated, cfg) if p.suffix == ".mp4"]
         fake = [Clip(*read_clip(p, cfg.clip), prompt_class(name), audio)
                 for p, name, audio in zip(mp4s, generated.prompts, generated.audio)]

@@ -113,11 +113,16 @@ def test_peers_benchmark_trains_each_generator_the_same_steps_and_scores_it(tmp_
     monkeypatch.setattr(SamplingPipeline, "load_guide",
                         lambda pipe, path: loaded.append(Path(path)) or load_guide(pipe, path))
     common = [*argv[:-2], "--steps", "4", "--no-fvd", "--out", str(out), "--guide-scale", "2"]
-    assert load_bench().main([*common, "--generators", f"guided={guided}"]) == 0
+    conditions = []
+    sample = SamplingPipeline.sample
+    monkeypatch.setattr(SamplingPipeline, "sample",
+                        lambda pipe, *a, **k: conditions.append(k.get("guide_condition")) or sample(pipe, *a, **k))
+    assert load_bench().main([*common, "--generators", f"guided={guided}", "--guide-condition", "prompt"]) == 0
     report = json.loads(out.read_text())
-    assert (report["guide_scale"], report["cfg_scale"]) == (2.0, 1.0)
+    assert (report["guide_scale"], report["cfg_scale"], report["guide_condition"]) == (2.0, 1.0, "prompt")
+    assert conditions and set(conditions) == {"prompt"}  # every sampling call, the demo's way
     assert loaded == [tmp_path / "runs" / "tiny-peer-guided" / "generator" / "guide.ckpt"] and loaded[0].is_file()
-    assert "autoguidance 2" in capsys.readouterr().out
+    assert "autoguidance 2 (guide under the prompt)" in " ".join(capsys.readouterr().out.split())
     with pytest.raises(UsageError, match="stdit: no .*guide.ckpt for autoguidance.*guide_fraction"):
         load_bench().main([*common, "--generators", f"stdit={config}"])  # its config keeps no guide
     with pytest.raises(UsageError, match="leave the CFG scale at 1"):
