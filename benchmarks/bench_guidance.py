@@ -12,12 +12,13 @@ setting's effect is measured on it, not on the recipe (training seeds differ mor
 bench_peers.py --seeds).
 
     .venv/bin/python benchmarks/bench_guidance.py [--config configs/demo.toml]
-        [--guidance auto:2 auto-prompt:2 auto:1.5 cfg:2 none] [--seeds 0 1 2] [--samples-per-class 24]
+        [--guidance auto-prompt:1.5 auto:2 cfg:2 none] [--seeds 0 1 2] [--samples-per-class 24]
         [--set KEY=VALUE ...] [--generator CKPT] [--out benchmarks/measured/guidance-<name>.json]
 
 Settings: `auto:S` autoguidance at scale S by the run's guide.ckpt under the null condition
-(the demo's: auto:2), `auto-prompt:S` the same with the guide under the sample's prompt,
-`cfg:S` classifier-free guidance at scale S, `none` neither. `--set`
+(the demo's until 37a0057: auto:2), `auto-prompt:S` the same with the guide under the sample's
+prompt (the demo's since: auto-prompt:1.5), `cfg:S` classifier-free guidance at scale S, `none`
+neither. `--set`
 applies to the config before sampling (e.g. `sampler.eta=1.0`, `sampler.steps=60`).
 `--generator CKPT` samples another generator trained on the demo run's latents in place of the
 demo's own, e.g. another training seed of the recipe: `proav train generator configs/demo.toml
@@ -102,8 +103,9 @@ def spread(per_seed: list[dict]) -> dict:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--config", default=str(ROOT / "configs" / "demo.toml"))
-    ap.add_argument("--guidance", nargs="+", default=["auto:2", "auto:1.5"], metavar="SETTING",
-                    help="auto:SCALE, auto-prompt:SCALE, cfg:SCALE or none (default: auto:2 auto:1.5)")
+    ap.add_argument("--guidance", nargs="+", default=["auto-prompt:1.5", "auto:2"], metavar="SETTING",
+                    help="auto:SCALE, auto-prompt:SCALE, cfg:SCALE or none (default: auto-prompt:1.5, the demo's, "
+                         "and auto:2, its earlier one)")
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="sampling seeds")
     ap.add_argument("--samples-per-class", type=int, default=24)
     ap.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
