@@ -153,7 +153,8 @@ def steady_frames(seen: VideoAnalysis, colour: int | None, settings: ShapeSyncPa
     known = ~seen.areas.isnan()  # (T,) frames with a clear object
     typical = seen.areas[known].median()
     size_ok = (seen.areas / typical - 1).abs() <= settings.size_tolerance  # NaN: False
-    colour_ok = hue_distance(seen.hues, torch.tensor([colour / settings.num_classes]))[:, 0] <= settings.colour_tolerance
+    offset = hue_distance(seen.hues, torch.tensor([colour / settings.num_classes]))[:, 0]  # (T,) turns, NaN: none
+    colour_ok = offset <= settings.colour_tolerance
     return {int(k) for k in torch.nonzero(known & size_ok & colour_ok).flatten()}
 
 

@@ -50,8 +50,8 @@ from proav_core.training.generator_loop import train_generator
 from proav_core.training.hardware import Hardware
 from proav_core.training.prior_loop import train_prior
 
-SYNC_FIGURES = ("single_object_share", "whole_shape_share", "steady_shape_share", "video_accuracy", "audio_accuracy", "sync_f1",
-                "background_saturation", "modal_pattern_share", "pattern_overlap")
+SYNC_FIGURES = ("single_object_share", "whole_shape_share", "steady_shape_share", "video_accuracy",
+                "audio_accuracy", "sync_f1", "background_saturation", "modal_pattern_share", "pattern_overlap")
 
 
 @dataclass
@@ -109,8 +109,8 @@ def generator_config(path: str | Path, cached: ExperimentConfig, steps: int, ove
     return Compared(label, str(path), config_from_dict(tree, source=source))
 
 
-SPREAD_FIGURES = ("single_object_share", "whole_shape_share", "steady_shape_share", "video_accuracy", "audio_accuracy", "sync_f1",
-                  "modal_pattern_share", "pattern_overlap")
+SPREAD_FIGURES = ("single_object_share", "whole_shape_share", "steady_shape_share", "video_accuracy",
+                  "audio_accuracy", "sync_f1", "modal_pattern_share", "pattern_overlap")
 
 
 def seed_spread(generators: dict[str, dict[str, Any]], seeds: Sequence[int]) -> dict[str, dict[str, Any]]:
@@ -305,7 +305,7 @@ def compare(demo_cfg: ExperimentConfig, demo_path: str | Path, generators: Seque
         first = None if peer.first_stage is None else train_first_stage(peer, demo / "latents", accelerator, say)
         train_stage(cfg, demo / "latents", accelerator, say, label)
         curve = training_curve(run / "generator" / "metrics.csv")
-        pipe = SamplingPipeline.from_checkpoint(cfg, ckpt, demo / "autoencoder" / CHECKPOINT)  # trained on its latents
+        pipe = SamplingPipeline.from_checkpoint(cfg, ckpt, demo / "autoencoder" / CHECKPOINT)  # on its latents
         if guide_scale != 1.0:
             load_own_guide(pipe, run / "generator" / GUIDE_CHECKPOINT, label)
         generated, timing = sample_and_time(pipe, samples_per_class, cfg_scale, cfg.seed, guide_scale, guide_condition)
