@@ -141,15 +141,15 @@ def main(argv: list[str] | None = None) -> int:
                          "[train.generator] guide_fraction); use cfg:SCALE or none")
 
     pipe = SamplingPipeline.from_checkpoint(cfg, ckpt, autoencoder)  # the demo run's, wherever the run was encoded
-    data = fed(metric(cfg, "shape_sync", **params), split_clips(cfg, "train") + split_clips(cfg, "test"), "real")
-    data_patterns = data.compute().details["real_bounce_patterns"]  # every clip of the run's data, as the demo's
+    data = split_clips(cfg, "train") + split_clips(cfg, "test")  # every clip of the run's data, as the demo's
+    data_patterns = fed(metric(cfg, "shape_sync", **params), data, "real").compute().details["real_bounce_patterns"]
     guide_step = pipe.load_guide(guide) if guide.is_file() else None
     names = [c for c in pipe.classes for _ in range(args.samples_per_class)]
     report = {"commit": git_commit(), "device": device_info(torch.device("cpu")), "config": args.config,
               "overrides": args.overrides, "generator": str(ckpt), "guide_step": guide_step,
               "autoencoder": str(autoencoder),
               "samples_per_class": args.samples_per_class, "seeds": args.seeds,
-              "sampler": cfg.sampler.name if cfg.sampler else None, "data_clips": len(data.judgements["real"]),
+              "sampler": cfg.sampler.name if cfg.sampler else None, "data_clips": len(data),
               "data_bounce_patterns": {k: round(v, 3) for k, v in data_patterns.items()}, "settings": {}}
     for spec, kwargs in settings.items():
         per_seed = []
