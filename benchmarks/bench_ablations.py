@@ -26,7 +26,7 @@ from rich.table import Table  # noqa: E402
 
 from proav_core.benchmarking.ablations import PAPER_TABLE5, ablation_config, paper_order_holds  # noqa: E402
 from proav_core.benchmarking.quality import git_commit, run_reconstruction  # noqa: E402
-from proav_core.benchmarking.report import write_report  # noqa: E402
+from proav_core.benchmarking.report import run_script, write_report  # noqa: E402
 from proav_core.cli.common import console  # noqa: E402
 from proav_core.config import config_from_dict, config_to_dict, load_config  # noqa: E402
 from proav_core.training.hardware import Hardware  # noqa: E402
@@ -110,4 +110,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    run_script(main, console)

@@ -27,7 +27,7 @@ import torch  # noqa: E402
 from rich.table import Table  # noqa: E402
 
 from proav_core.benchmarking.quality import autoencoder_curve, git_commit  # noqa: E402
-from proav_core.benchmarking.report import write_report  # noqa: E402
+from proav_core.benchmarking.report import run_script, write_report  # noqa: E402
 from proav_core.cli.common import console  # noqa: E402
 from proav_core.config import ExperimentConfig, config_from_dict, config_to_dict, load_config  # noqa: E402
 from proav_core.demo import demo_configs, finished, synthesise_clips  # noqa: E402
@@ -134,4 +134,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    run_script(main, console)

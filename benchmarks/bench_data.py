@@ -34,7 +34,7 @@ sys.path.insert(0, str(ROOT))
 
 import proav_core  # noqa: E402
 from proav_core import ClipSpec, load_config  # noqa: E402
-from proav_core.benchmarking.report import write_report  # noqa: E402
+from proav_core.benchmarking.report import run_script, write_report  # noqa: E402
 from proav_core.data.prepare import prepare  # noqa: E402
 from proav_core.data.synth import synthesize  # noqa: E402
 from proav_core.metrics.psnr import psnr  # noqa: E402
@@ -150,4 +150,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_script(main)

@@ -29,7 +29,6 @@ runs/demo-g-s1/generator/last.ckpt`. The samples are decoded by the demo run's a
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
 import tempfile
 import time
@@ -42,10 +41,10 @@ import torch  # noqa: E402
 from rich.table import Table  # noqa: E402
 
 from proav_core.benchmarking.quality import git_commit  # noqa: E402
-from proav_core.benchmarking.report import write_report  # noqa: E402
+from proav_core.benchmarking.report import run_script, spread, write_report  # noqa: E402
 from proav_core.cli.common import console  # noqa: E402
 from proav_core.config import load_config  # noqa: E402
-from proav_core.errors import ProavError, UsageError  # noqa: E402
+from proav_core.errors import UsageError  # noqa: E402
 from proav_core.machine import device_info  # noqa: E402
 
 GUIDE_CONDITIONS = {"auto": "null", "auto-prompt": "prompt"}  # setting -> the guide's condition
@@ -90,14 +89,9 @@ def judged(cfg, clips, params: dict, data_patterns: dict[str, float]) -> dict:
     return {k: None if v is None else round(float(v), 4) for k, v in figures.items()}
 
 
-def spread(per_seed: list[dict]) -> dict:
+def seed_spread(per_seed: list[dict]) -> dict:
     """Per figure the mean, min and max over the seeds (None where a seed has none)."""
-    out = {}
-    for k in FIGURES:
-        values = [p[k] for p in per_seed]
-        out[k] = None if None in values else {"mean": round(statistics.fmean(values), 4), "min": min(values),
-                                              "max": max(values)}
-    return out
+    return {k: spread([p[k] for p in per_seed], digits=4) for k in FIGURES}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -163,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
             per_seed.append({"seed": seed, "sample_s": round(seconds, 2), **judged(cfg, clips, params, data_patterns)})
             console.print(f"{spec}, seed {seed}: " + ", ".join(f"{k} {per_seed[-1][k]}" for k in FIGURES),
                           highlight=False)
-        report["settings"][spec] = {"kwargs": kwargs, "per_seed": per_seed, **spread(per_seed)}
+        report["settings"][spec] = {"kwargs": kwargs, "per_seed": per_seed, **seed_spread(per_seed)}
 
     table = Table(title=f"{len(names)} samples per seed, seeds {', '.join(map(str, args.seeds))}: mean (min-max)")
     for col in ("guidance", *SHOWN):
@@ -186,8 +180,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except ProavError as err:  # bad options, a missing or mismatched checkpoint: one line, no traceback
-        console.print(f"[red]error:[/] {err}", highlight=False)
-        sys.exit(2)
+    run_script(main, console)

@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import proav_core  # noqa: E402
-from proav_core.benchmarking.report import write_report  # noqa: E402
+from proav_core.benchmarking.report import run_script, write_report  # noqa: E402
 
 CONFIGS = {"tiny": "configs/mdsa_tiny.toml", "base": "configs/mdsa_base.toml", "paper": "configs/mdsa_paper.toml"}
 PARTS = ("encoder", "projector", "decoder")
@@ -109,4 +109,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_script(main)

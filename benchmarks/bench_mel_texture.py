@@ -20,7 +20,7 @@ sys.path.insert(0, str(ROOT))
 
 from proav_core import load_config  # noqa: E402
 from proav_core.benchmarking.quality import git_commit  # noqa: E402
-from proav_core.benchmarking.report import write_report  # noqa: E402
+from proav_core.benchmarking.report import run_script, write_report  # noqa: E402
 from proav_plugins.data.syncshapes_texture import autoencoder_split, floor_rows, texture_floor  # noqa: E402
 
 
@@ -62,4 +62,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_script(main)

@@ -37,7 +37,7 @@ import torch  # noqa: E402
 from rich.table import Table  # noqa: E402
 
 from proav_core.benchmarking.quality import git_commit  # noqa: E402
-from proav_core.benchmarking.report import write_report  # noqa: E402
+from proav_core.benchmarking.report import run_script, write_report  # noqa: E402
 from proav_core.cli.common import console  # noqa: E402
 from proav_core.config import load_config  # noqa: E402
 from proav_core.machine import device_info  # noqa: E402
@@ -149,4 +149,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_script(main, console)

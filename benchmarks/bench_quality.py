@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT))
 from rich.table import Table  # noqa: E402
 
 from proav_core.benchmarking.quality import run_quality  # noqa: E402
-from proav_core.benchmarking.report import write_report  # noqa: E402
+from proav_core.benchmarking.report import run_script, write_report  # noqa: E402
 from proav_core.cli.common import console  # noqa: E402
 from proav_core.cli.demo_cmd import scores_table  # noqa: E402
 from proav_core.config import load_config  # noqa: E402
@@ -97,4 +97,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    run_script(main, console)

@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 
 import proav_core
-from proav_core.benchmarking.report import write_report
+from proav_core.benchmarking.report import run_script, write_report
 from proav_core.compiling import compile_model
 
 # the paper's proportions at a quarter of its size: 8 x 8 hw planes, 4 x 8 tw / th planes (padded)
@@ -79,4 +79,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_script(main)

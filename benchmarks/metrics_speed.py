@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from proav_core.benchmarking.measure import time_calls
-from proav_core.benchmarking.report import write_report
+from proav_core.benchmarking.report import run_script, write_report
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "metrics" / "fixtures"))
@@ -84,4 +84,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_script(main)

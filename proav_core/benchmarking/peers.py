@@ -34,6 +34,7 @@ from typing import Any
 
 import torch
 
+from proav_core.benchmarking.report import spread
 from proav_core.build import build
 from proav_core.config import ExperimentConfig, config_from_dict, config_to_dict, load_config
 from proav_core.data import read_clip
@@ -130,9 +131,7 @@ def seed_spread(generators: dict[str, dict[str, Any]], seeds: Sequence[int]) -> 
             continue
         figures = {k: [r["shape_sync"].get(k) for r in runs] for k in SPREAD_FIGURES}
         figures["sync_above_chance"] = [r.get("sync_above_chance") for r in runs]
-        out[base] = {"seeds": list(seeds), **{k: None if None in v else
-                                              {"mean": round(sum(v) / len(v), 3), "min": min(v), "max": max(v)}
-                                              for k, v in figures.items()}}
+        out[base] = {"seeds": list(seeds), **{k: spread(v) for k, v in figures.items()}}
     return out
 
 

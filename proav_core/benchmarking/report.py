@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import json
+import statistics
+import sys
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from rich import box
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
+
+from proav_core.errors import ProavError
 
 
 def si(value: float | None, unit: str = "") -> str:
@@ -103,3 +109,23 @@ def write_report(report: dict[str, Any], path: str | Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(report, indent=2, default=str) + "\n")
     return path
+
+
+def spread(values: Sequence[float | None], digits: int = 3) -> dict[str, float] | None:
+    """{"mean", "min", "max"} of one figure over seeds (the mean rounded to `digits`); None when
+    any seed has no value for it (e.g. sync above chance where the shuffled pairs line up)."""
+    if not values or any(v is None for v in values):
+        return None
+    return {"mean": round(statistics.fmean(values), digits), "min": min(values), "max": max(values)}
+
+
+def run_script(main: Callable[[], int | None], console: Console | None = None) -> NoReturn:
+    """A benchmark script's entry point: exit with main()'s status; a ProavError (a bad option, a
+    missing run or checkpoint, a config that does not fit) is one red line naming what to do and
+    exit status 2, as `proav` prints it, not a traceback."""
+    try:
+        status = main()
+    except ProavError as err:
+        (console or Console(stderr=True, soft_wrap=True)).print(f"[red]error:[/] {escape(str(err))}", highlight=False)
+        sys.exit(2)
+    sys.exit(status or 0)
