@@ -43,7 +43,7 @@ python3 -c 'import torch; print("torch", torch.__version__, torch.cuda.get_devic
 
 for part in "${parts[@]}"; do
     case $part in
-        eager) bench eager 150 --warmup 2 --repeats 5 ;;  # MDSA stages, generator step, sample
+        eager) bench eager 150 --warmup 2 --repeats 5 --breakdown ;;  # MDSA stages, generator step, sample; kernel time by op
         compile) bench compile 240 --compile "${gen_only[@]}" --warmup 1 --repeats 5 ;;
         padding-compute) bench padding-compute 90 "${gen_only[@]}" --warmup 2 --repeats 5 \
             --set model.generator.padding=compute ;;  # the padded path before issue 15

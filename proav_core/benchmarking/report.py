@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from proav_core.benchmarking.breakdown import SHORT_NAMES
 from proav_core.errors import ProavError
 
 
@@ -69,9 +70,30 @@ def parameters_table(report: dict[str, Any]) -> Table:
     return table
 
 
+def breakdown_table(report: dict[str, Any]) -> Table:
+    """--breakdown: per measured item, the share of its profiled time in each operator category
+    (proav_core.benchmarking.breakdown: attn = attention, norm = normalisation, optim = optimiser
+    and EMA), the aten operators it ran (ops) and its profiled seconds."""
+    rows = [row for row in report["rows"] if row.get("breakdown")]
+    categories = list(rows[0]["breakdown"]["shares"])
+    time_of = "kernel time" if report["device"]["type"] == "cuda" else "CPU time"
+    table = Table(title=f"where the time goes: share of each item's {time_of} by operator (one profiled call)",
+                  box=box.SIMPLE_HEAD, pad_edge=False)
+    table.add_column("item", min_width=12)
+    for column in (*(SHORT_NAMES.get(c, c) for c in categories), "ops", "prof. s"):
+        table.add_column(column, justify="right", no_wrap=True)
+    for row in rows:
+        b = row["breakdown"]
+        table.add_row(row["label"], *(f"{b['shares'][c]:.0%}" for c in categories), f"{b['operators']:,}",
+                      f"{b['profiled_seconds']:.3g}")
+    return table
+
+
 def print_report(report: dict[str, Any], console: Console) -> None:
     """Tables, then notes: what each row ran, the memory scope, skipped items, checks."""
     console.print(results_table(report))
+    if any(row.get("breakdown") for row in report["rows"]):
+        console.print(breakdown_table(report))
     if report["parameters"]:
         console.print(parameters_table(report))
     for row in report["rows"]:

@@ -15,6 +15,7 @@ from typing import Any
 import torch
 from lightning_fabric import Fabric
 
+from proav_core.benchmarking.breakdown import op_breakdown
 from proav_core.benchmarking.measure import Measurement, count_flops, measure
 from proav_core.benchmarking.peaks import Peak, achieved, find_peak
 from proav_core.benchmarking.workloads import AutoencoderBench, GeneratorBench, SampleBench, Workload
@@ -49,6 +50,7 @@ class BenchSettings:
     skip: tuple[str, ...] = ()
     compile_scope: str | None = None  # --compile: "blocks", "network" or "cudagraphs" (proav_core.compiling); None: eager
     peak_tflops: float | None = None  # --peak-tflops: the device's peak (default: the table's, GPUs only)
+    breakdown: bool = False  # --breakdown: one more call per item under the profiler, its time by category
 
 
 def make_fabric(settings: BenchSettings) -> Fabric:
@@ -160,11 +162,16 @@ class _Session:
 
     def run(self, w: Workload, analytic_forward: int | None = None) -> None:
         s = self.settings
-        total = s.warmup + s.repeats + int(s.flops)
+        total = s.warmup + s.repeats + int(s.flops) + int(s.breakdown)
         with self.progress(total, f"bench {w.key}") if self.progress else nullcontext() as advance:
             m = measure(w.run, self.device, warmup=s.warmup, repeats=s.repeats, flops=s.flops, watch=w.watch,
                         advance=advance)
-        self.report["rows"].append(_row(w, m, analytic_forward, self.peak))
+            row = _row(w, m, analytic_forward, self.peak)
+            if s.breakdown:
+                row["breakdown"] = op_breakdown(w.run, self.device)
+                if advance:
+                    advance()
+        self.report["rows"].append(row)
 
     def all_parts(self) -> None:
         cfg = self.cfg

@@ -1,7 +1,8 @@
 """`proav bench CONFIG`: seconds per training step (autoencoder stages and generator apart),
 seconds per sample (30 steps, CFG, decode included), peak memory, parameters, FLOPs per step
 and achieved FLOP/s on the current device with its share of the device's peak (where known);
-a table and a JSON (proav_core.benchmarking). --compile measures the compiled models."""
+a table and a JSON (proav_core.benchmarking). --compile measures the compiled models;
+--breakdown adds where each item's time goes (proav_core.benchmarking.breakdown)."""
 
 from __future__ import annotations
 
@@ -36,9 +37,12 @@ from proav_core.cli.common import compile_options, config_argument, console, loa
 @click.option("--peak-tflops", default=None, type=click.FloatRange(min=0, min_open=True),
               help="the device's peak TFLOP/s for the precision used (default: a table of known GPUs; "
               "unknown on CPU)")
+@click.option("--breakdown", is_flag=True,
+              help="profile one more call per item and show where its time goes: attention, matmul, convolution, "
+              "normalisation, compiled kernels, optimiser, other")
 @compile_options
 def command(config, overrides, accelerator, precision, threads, batch_size, sample_batch, steps, cfg_scale, warmup,
-            repeats, no_flops, skip, out_path, peak_tflops, compile_scope) -> None:
+            repeats, no_flops, skip, out_path, peak_tflops, breakdown, compile_scope) -> None:
     """Measure training and sampling cost with fresh weights on synthetic batches."""
     from proav_core.benchmarking import BenchSettings, print_report, run_benchmarks, write_report
     from proav_core.progress import progress_bar
@@ -47,7 +51,7 @@ def command(config, overrides, accelerator, precision, threads, batch_size, samp
     settings = BenchSettings(accelerator=accelerator, precision=precision, threads=threads, batch_size=batch_size,
                              sample_batch=sample_batch, steps=steps, cfg_scale=cfg_scale, warmup=warmup,
                              repeats=repeats, flops=not no_flops, skip=tuple(skip), compile_scope=compile_scope,
-                             peak_tflops=peak_tflops)
+                             peak_tflops=peak_tflops, breakdown=breakdown)
     report = run_benchmarks(cfg, settings, progress=progress_bar)
     report["overrides"] = list(overrides)  # e.g. checkpoint_blocks: the JSON says what was measured
     print_report(report, console)
