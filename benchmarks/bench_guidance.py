@@ -41,7 +41,7 @@ import torch  # noqa: E402
 from rich.table import Table  # noqa: E402
 
 from proav_core.benchmarking.quality import git_commit  # noqa: E402
-from proav_core.benchmarking.report import run_script, spread, write_report  # noqa: E402
+from proav_core.benchmarking.report import run_script, spread, spread_text, write_report  # noqa: E402
 from proav_core.cli.common import console  # noqa: E402
 from proav_core.config import load_config  # noqa: E402
 from proav_core.errors import UsageError  # noqa: E402
@@ -166,9 +166,7 @@ def main(argv: list[str] | None = None) -> int:
     def cell(rep: dict, key: str | tuple) -> str:
         if isinstance(key, tuple):
             return " / ".join(cell(rep, k) for k in key)
-        f = rep[key]
-        return "-" if f is None else (f"{f['mean']:.3f}" if f["min"] == f["max"] else
-                                      f"{f['mean']:.3f} ({f['min']:.3f}-{f['max']:.3f})")
+        return spread_text(rep[key])
 
     for spec, rep in report["settings"].items():
         table.add_row(spec, *(cell(rep, key) for key in SHOWN.values()))

@@ -37,7 +37,7 @@ import torch  # noqa: E402
 from rich.table import Table  # noqa: E402
 
 from proav_core.benchmarking.quality import git_commit  # noqa: E402
-from proav_core.benchmarking.report import run_script, write_report  # noqa: E402
+from proav_core.benchmarking.report import run_script, spread_text, write_report  # noqa: E402
 from proav_core.cli.common import console  # noqa: E402
 from proav_core.config import load_config  # noqa: E402
 from proav_core.machine import device_info  # noqa: E402
@@ -139,8 +139,7 @@ def main(argv: list[str] | None = None) -> int:
         for col in ("generator", *columns):
             spread.add_column(col)
         for label, figures in report["seed_spread"].items():
-            spread.add_row(label, *("-" if (f := figures[k]) is None else f"{f['mean']:.3f} ({f['min']:.3g}-{f['max']:.3g})"
-                                    for k in columns.values()))
+            spread.add_row(label, *(spread_text(figures[k]) for k in columns.values()))
         console.print(spread)
     out = Path(args.out or ROOT / "benchmarks" / "measured" / f"peers-{demo_cfg.name}.json")
     write_report(report, out)

@@ -141,6 +141,15 @@ def spread(values: Sequence[float | None], digits: int = 3) -> dict[str, float] 
     return {"mean": round(statistics.fmean(values), digits), "min": min(values), "max": max(values)}
 
 
+def spread_text(figure: dict[str, float] | None) -> str:
+    """A spread (see `spread`) for a table cell: "0.912 (0.861-0.957)", the mean alone where every
+    seed gave the same value, "-" for None."""
+    if figure is None:
+        return "-"
+    mean = f"{figure['mean']:.3f}"
+    return mean if figure["min"] == figure["max"] else f"{mean} ({figure['min']:.3f}-{figure['max']:.3f})"
+
+
 def run_script(main: Callable[[], int | None], console: Console | None = None) -> NoReturn:
     """A benchmark script's entry point: exit with main()'s status; a ProavError (a bad option, a
     missing run or checkpoint, a config that does not fit) is one red line naming what to do and

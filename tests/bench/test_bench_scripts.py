@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from proav_core.benchmarking.report import run_script, spread
+from proav_core.benchmarking.report import run_script, spread, spread_text
 from proav_core.errors import CheckpointError, UsageError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -74,6 +74,9 @@ def test_spread_over_seeds():
     assert spread([0.1, 0.2, 0.2], digits=2) == {"mean": 0.17, "min": 0.1, "max": 0.2}
     assert spread([0.5, None]) is None  # a seed without the figure: no spread rather than a partial one
     assert spread([]) is None
+    assert spread_text(spread([0.5, 0.75, 1.0])) == "0.750 (0.500-1.000)"
+    assert spread_text(spread([1.0, 1.0])) == "1.000"  # every seed the same: the value alone
+    assert spread_text(None) == "-"
 
 
 def test_usage_errors_are_proav_errors():  # what run_script catches covers the option errors too
