@@ -113,7 +113,7 @@ def test_reconstruction_run_resumes_what_an_interruption_left_and_refuses_anothe
     assert report["resumed"] and report["steps"] == 8  # the interrupted run's steps, not this call's 6
     assert [row["step"] for row in report["curve"]] == [2, 4, 6, 8]  # its evaluations kept, then continued
     assert report["curve"][1] == first["curve"][1]
-    assert report["seconds"] == pytest.approx(report["curve"][-1]["train_s"], abs=0.05)  # both sessions' training
+    assert report["seconds"] == round(report["curve"][-1]["train_s"], 1)  # both sessions' training, to 0.1 s
     assert report["curve"][-1]["train_s"] > report["curve"][1]["train_s"]
     # a folder holding another run (here: another learning rate) is refused, naming it
     saved.write_text(saved.read_text().replace("[train.autoencoder.optim]\nlr = ", "[train.autoencoder.optim]\nlr = 9", 1))
