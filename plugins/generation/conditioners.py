@@ -28,6 +28,15 @@ def normalise(name: str) -> str:
     return " ".join(name.replace("_", " ").replace("-", " ").lower().split())
 
 
+def check_labels(labels: Tensor, classes: Sequence[str], conditioner: str) -> None:
+    """Refuse labels a conditioner of `classes` cannot read: none at all, or out of range."""
+    if not classes:
+        raise UsageError(f"{conditioner} conditioner has no classes to read labels as (the dataset has no "
+                         "labels); sample with prompts, or use conditioner 'none' for unconditional training")
+    if labels.numel() and (int(labels.min()) < 0 or int(labels.max()) >= len(classes)):
+        raise UsageError(f"class labels must lie in [0, {len(classes)}), got {labels.tolist()}")
+
+
 class ClassLabelParams(ComponentParams):
     dim: int = Field(256, ge=1, description="width of each condition token (the generator's cond_dim)")
     tokens: int = Field(1, ge=1, description="condition tokens per class (L)")
@@ -58,11 +67,7 @@ class ClassLabelConditioner(nn.Module):
 
     def from_labels(self, labels: Tensor) -> Tensor:
         """(B,) int64 class indices -> (B, L, dim)."""
-        if not self.classes:
-            raise UsageError("class_label conditioner has no classes (the dataset has no labels); "
-                             "use conditioner 'none' for unconditional training")
-        if labels.numel() and (int(labels.min()) < 0 or int(labels.max()) >= len(self.classes)):
-            raise UsageError(f"class labels must lie in [0, {len(self.classes)}), got {labels.tolist()}")
+        check_labels(labels, self.classes, "class_label")
         return self.table[labels.to(self.table.device)]  # (B, L, dim)
 
     def class_index(self, prompt: str) -> int | None:

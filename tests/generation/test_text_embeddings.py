@@ -1,0 +1,143 @@
+"""text_embeddings conditioner: a file of prompt embeddings -> condition tokens, errors naming the file."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+import proav_core
+from proav_core.errors import ConfigError, MissingWeightsError, UsageError
+from proav_core.interfaces import Conditioner
+from proav_core.testing import check_component
+
+from .helpers import TINY, random_planes
+
+CLASSES = ["dog", "drum"]
+PROMPTS = ["a video of dog", "a video of drum", "a dog barks at a drum"]
+
+
+def embeddings_file(tmp_path, prompts=PROMPTS, tokens=3, width=5, mask=True, **extra):
+    torch.manual_seed(0)
+    data = {"prompts": list(prompts), "embeddings": torch.randn(len(prompts), tokens, width), **extra}
+    if mask:
+        data["mask"] = torch.arange(tokens)[None].expand(len(prompts), -1) < torch.tensor([3, 2, 1])[:len(prompts), None]
+    path = tmp_path / "prompt_embeddings.pt"
+    torch.save(data, path)
+    return path
+
+
+def conditioner(path, classes=CLASSES, **params):
+    return proav_core.build("conditioner", "text_embeddings", classes=classes, embeddings_path=str(path), **params)
+
+
+def test_the_generation_contract_holds_with_a_file(tmp_path):
+    check_component("conditioner", "text_embeddings", embeddings_path=str(embeddings_file(tmp_path)), dim=8)
+
+
+def test_labels_read_their_class_prompt_and_prompts_read_their_row(tmp_path):
+    cond = conditioner(embeddings_file(tmp_path), dim=8)
+    assert isinstance(cond, Conditioner) and cond.dim == 8 and cond.tokens == 3 and cond.classes == CLASSES
+    by_label = cond.from_labels(torch.tensor([1, 0, 1]))
+    assert by_label.shape == (3, 3, 8)
+    same = cond.from_prompts(["a video of drum", "  A Video of DOG ", "drum"])  # case, spacing, bare class
+    assert torch.allclose(same, by_label)
+    free = cond.from_prompts(["a dog barks at a drum"])  # any prompt of the file, not only class prompts
+    file = torch.load(cond.path, weights_only=True)
+    expected = cond.proj(file["embeddings"][2] * file["mask"][2, :, None])  # (L, dim)
+    assert torch.allclose(free[0], expected)
+    empty = cond.from_prompts(["", "dog"])
+    assert torch.equal(empty[0], cond.null(1)[0]) and not torch.equal(empty[0], empty[1])
+
+
+def test_padding_tokens_become_the_projections_bias(tmp_path):
+    cond = conditioner(embeddings_file(tmp_path), dim=4)
+    tokens = cond.from_prompts(PROMPTS)  # real tokens per prompt: 3, 2, 1
+    bias = cond.proj.bias.detach()
+    assert torch.allclose(tokens[1, 2], bias) and torch.allclose(tokens[2, 1:], bias.expand(2, -1))
+    assert not torch.allclose(tokens[0, 2], bias)
+
+
+def test_only_the_projection_and_the_null_learn(tmp_path):
+    cond = conditioner(embeddings_file(tmp_path), dim=4)
+    assert {n for n, _ in cond.named_parameters()} == {"proj.weight", "proj.bias", "null_tokens"}
+    assert "embeddings" not in cond.state_dict()  # frozen, read from the file again when sampling
+    (cond.from_labels(torch.tensor([0, 1])).square().sum() + cond.null(2).sum()).backward()
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in cond.parameters())
+
+
+def test_template_and_max_tokens(tmp_path):
+    path = embeddings_file(tmp_path, prompts=["dog sound", "drum sound"], mask=False)
+    cond = conditioner(path, dim=4, template="{cls} sound", max_tokens=2)
+    assert cond.tokens == 2 and cond.from_labels(torch.tensor([0])).shape == (1, 2, 4)
+    assert torch.equal(cond.from_prompts(["dog"]), cond.from_prompts(["Dog Sound"]))
+    with pytest.raises(proav_core.ParameterError, match="template must hold '\\{cls\\}'"):
+        conditioner(path, template="a video")
+
+
+def test_a_two_dimensional_file_is_one_token_per_prompt(tmp_path):
+    path = tmp_path / "pooled.pt"
+    torch.save({"prompts": PROMPTS, "embeddings": torch.randn(3, 6), "encoder": "clip-pooled"}, path)
+    assert conditioner(path, dim=4).from_prompts(["a dog barks at a drum"]).shape == (1, 1, 4)
+
+
+def test_missing_unreadable_and_misshapen_files_name_the_file(tmp_path):
+    with pytest.raises(MissingWeightsError, match=r"model.conditioner.embeddings_path: .*nowhere.pt does not exist"):
+        conditioner(tmp_path / "nowhere.pt")
+    junk = tmp_path / "junk.pt"
+    junk.write_bytes(b"not a torch file")
+    with pytest.raises(MissingWeightsError, match=r"cannot read .*junk.pt") as err:
+        conditioner(junk)
+    assert "weights_only=False" not in str(err.value)
+    wrong = tmp_path / "wrong.pt"
+    torch.save({"texts": PROMPTS}, wrong)
+    with pytest.raises(ConfigError, match=r"wrong.pt: holds \['texts'\], without the keys 'prompts' and 'embeddings'"):
+        conditioner(wrong)
+    torch.save({"prompts": PROMPTS, "embeddings": torch.randn(2, 3, 5)}, wrong)
+    with pytest.raises(ConfigError, match="3 prompts but 2 embeddings"):
+        conditioner(wrong)
+    torch.save({"prompts": PROMPTS, "embeddings": torch.randn(3, 3, 5), "mask": torch.ones(3, 4)}, wrong)
+    with pytest.raises(ConfigError, match=r"'mask' is not a tensor of shape \(N, L\) = \(3, 3\)"):
+        conditioner(wrong)
+    torch.save({"prompts": ["a video of dog", "A  video of Dog"], "embeddings": torch.randn(2, 5)}, wrong)
+    with pytest.raises(ConfigError, match="are the same once case and spacing are ignored"):
+        conditioner(wrong)
+
+
+def test_a_class_without_its_prompt_and_an_unknown_prompt_are_named(tmp_path):
+    path = embeddings_file(tmp_path, encoder="t5-small")
+    with pytest.raises(ConfigError, match=r"\(t5-small\) has no embeddings for the prompts of 1 of the dataset's 3 "
+                                          r"classes: 'a video of bell'; add them"):
+        conditioner(path, classes=["dog", "drum", "bell"])
+    cond = conditioner(path, dim=4)
+    with pytest.raises(UsageError, match=r"prompt 'a video of drums' has no embedding in .*prompt_embeddings.pt; "
+                                         r"closest: 'a video of drum'.*Encode new prompts with t5-small"):
+        cond.from_prompts(["a video of drums"])
+    unlabelled = conditioner(path, classes=[], dim=4)
+    assert unlabelled.from_prompts(["a video of dog"]).shape == (1, 3, 4)
+    with pytest.raises(UsageError, match="no classes to read labels as"):
+        unlabelled.from_labels(torch.tensor([0]))
+
+
+def test_a_generator_trains_and_samples_on_it(tmp_path):
+    from proav_core.training.generator_loop import FlowModel
+
+    cfg = proav_core.config_from_dict({
+        "name": "text-wiring",
+        "model": {"stacker": "stack6",
+                  "conditioner": {"name": "text_embeddings", "dim": 16, "embeddings_path": str(embeddings_file(tmp_path))},
+                  "generator": {"name": "stdit", "preset": "tiny", "depth": 1, "hidden": 32}},
+        "objective": {"name": "reflected_flow", "cond_dropout": 0.2},
+        "sampler": {"name": "reflected_flow", "steps": 2},
+    })
+    parts = proav_core.build_generation(cfg, TINY, 2.0, CLASSES)
+    flow = FlowModel(parts.generator, parts.conditioner, parts.objective, parts.stacker.loss_mask())
+    x = parts.stacker.stack(random_planes(TINY, batch=2))
+    loss = parts.objective.loss(parts.generator, x, parts.conditioner.from_labels(torch.tensor([0, 1])),
+                                parts.conditioner.null(2), mask=flow.loss_mask)
+    loss.backward()
+    assert parts.conditioner.proj.weight.grad is not None
+    with torch.no_grad():
+        out = parts.sampler(parts.generator, torch.randn(2, *parts.stacker.latent_shape),
+                            cond=parts.conditioner.from_prompts(["a dog barks at a drum", "drum"]),
+                            null_cond=parts.conditioner.null(2), cfg_scale=2.0)
+    assert out.shape == (2, *parts.stacker.latent_shape) and torch.isfinite(out).all()
