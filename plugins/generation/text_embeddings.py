@@ -21,8 +21,9 @@ cross-attention takes no mask).
 
 Training conditions on class labels: label k reads the prompt `template` makes of class k
 (default "a video of {cls}"), and every class of the dataset must have its prompt in the file.
-Sampling reads any prompt of the file (case and spacing ignored); a bare class name goes
-through the template; an empty prompt is the null condition.
+Sampling reads any prompt of the file (case and spacing ignored); a class name, bare or as
+"a video of <class>" (the prompt proav's sampling writes per class), goes through the template;
+an empty prompt is the null condition.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ from torch import Tensor, nn
 import proav_core
 from proav_core import ComponentParams
 from proav_core.errors import ConfigError, MissingWeightsError, UsageError, did_you_mean, load_error_reason
-from proav_plugins.generation.conditioners import check_labels, normalise
+from proav_plugins.generation.conditioners import PROMPT_PREFIX, check_labels, normalise
 
 PATH_KEY = "model.conditioner.embeddings_path"
 FORMAT = ('a torch file of {"prompts": N strings, "embeddings": (N, L, E) float tensor, '
@@ -146,14 +147,16 @@ class TextEmbeddingsConditioner(nn.Module):
         return self.proj(self.embeddings[self.label_rows[labels.to(self.label_rows.device)]])  # (B, L, dim)
 
     def row(self, prompt: str) -> int | None:
-        """The file's row of a prompt (a bare class name through the template), None for ""."""
+        """The file's row of a prompt; a class name, bare or as "a video of <class>", through the
+        template; None for ""."""
         key = prompt_key(prompt)
         if not key:
             return None
         if key in self._row:
             return self._row[key]
-        if normalise(prompt) in self._class_of:
-            return self._row[prompt_key(self.class_prompt(self.classes[self._class_of[normalise(prompt)]]))]
+        name = normalise(PROMPT_PREFIX.sub("", prompt.strip()))  # "a video of <class>", proav's class prompt
+        if name in self._class_of:
+            return self._row[prompt_key(self.class_prompt(self.classes[self._class_of[name]]))]
         raise UsageError(f"prompt '{prompt}' has no embedding in {self.path}{did_you_mean(prompt, self.prompts)}; "
                          f"it holds {len(self.prompts)} prompts (e.g. '{self.prompts[0]}'). Encode new prompts "
                          f"with {self.encoder} and add them to the file.")

@@ -70,6 +70,7 @@ def test_template_and_max_tokens(tmp_path):
     cond = conditioner(path, dim=4, template="{cls} sound", max_tokens=2)
     assert cond.tokens == 2 and cond.from_labels(torch.tensor([0])).shape == (1, 2, 4)
     assert torch.equal(cond.from_prompts(["dog"]), cond.from_prompts(["Dog Sound"]))
+    assert torch.allclose(cond.from_prompts(["a video of drum"]), cond.from_labels(torch.tensor([1])))  # proav's class prompt
     with pytest.raises(proav_core.ParameterError, match="template must hold '\\{cls\\}'"):
         conditioner(path, template="a video")
 
