@@ -156,7 +156,7 @@ class TextEmbeddingsConditioner(nn.Module):
             return self._row[key]
         name = normalise(PROMPT_PREFIX.sub("", prompt.strip()))  # "a video of <class>", proav's class prompt
         if name in self._class_of:
-            return self._row[prompt_key(self.class_prompt(self.classes[self._class_of[name]]))]
+            return int(self.label_rows[self._class_of[name]])
         raise UsageError(f"prompt '{prompt}' has no embedding in {self.path}{did_you_mean(prompt, self.prompts)}; "
                          f"it holds {len(self.prompts)} prompts (e.g. '{self.prompts[0]}'). Encode new prompts "
                          f"with {self.encoder} and add them to the file.")
@@ -164,8 +164,10 @@ class TextEmbeddingsConditioner(nn.Module):
     def from_prompts(self, prompts: Sequence[str]) -> Tensor:
         """B prompts -> (B, L, dim); an empty prompt gives the null condition."""
         rows = [self.row(p) for p in prompts]
-        out = [self.null_tokens if r is None else self.proj(self.embeddings[r]) for r in rows]
-        return torch.stack(out) if out else self.null_tokens.new_zeros(0, self.tokens, self.dim)  # (B, L, dim)
+        is_null = torch.tensor([r is None for r in rows], dtype=torch.bool, device=self.embeddings.device)
+        index = torch.tensor([r or 0 for r in rows], dtype=torch.long, device=self.embeddings.device)
+        tokens = self.proj(self.embeddings[index])  # (B, L, dim), one projection for the batch
+        return torch.where(is_null[:, None, None], self.null_tokens, tokens)  # (B, L, dim)
 
     def null(self, batch_size: int) -> Tensor:
         """(B, L, dim) learned null condition."""
