@@ -13,7 +13,10 @@ local torch file (the way those pipelines cache their T5 outputs):
         "encoder": "t5-v1_1-xxl",                        # optional: what made them (shown in errors)
     }, "prompt_embeddings.pt")
 
-The embeddings are frozen buffers (not saved in checkpoints: sampling reads the same file).
+The embeddings are frozen buffers (not saved in checkpoints: sampling reads the file again).
+What the checkpoint keeps is a fingerprint of every prompt's embedding (its extra state), so a
+checkpoint loaded with a file whose embedding of some prompt differs (another encoder, another
+token length) is refused, naming the prompts; prompts added to the file since are fine.
 Trained: one Linear E -> dim over every token, and a learned null condition (L, dim) for
 classifier-free guidance. Padding tokens (mask False) enter the projection as zeros, so they
 become its bias, one constant token the generator learns to ignore (the generators'
@@ -28,7 +31,8 @@ an empty prompt is the null condition.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import hashlib
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -94,7 +98,7 @@ def read_embeddings(path: str | Path) -> dict[str, Any]:
         raise bad(f"{len(prompts)} prompts but {emb.shape[0]} embeddings")
     mask = data.get("mask")
     if mask is None:
-        mask = torch.ones(emb.shape[:2], dtype=torch.bool)
+        mask = torch.ones(emb.shape[:2], dtype=torch.bool, device=emb.device)  # on the file's device under meta too
     elif not isinstance(mask, Tensor) or tuple(mask.shape) != tuple(emb.shape[:2]):
         raise bad(f"'mask' is not a tensor of shape (N, L) = {tuple(emb.shape[:2])}")
     seen: dict[str, str] = {}
@@ -104,6 +108,17 @@ def read_embeddings(path: str | Path) -> dict[str, Any]:
         seen[prompt_key(p)] = p
     return {"prompts": list(prompts), "embeddings": emb.float(), "mask": mask.bool(),
             "encoder": str(data.get("encoder", "an unnamed text encoder"))}
+
+
+def row_digests(prompts: Sequence[str], embeddings: Tensor) -> dict[str, str]:
+    """{prompt key: 16 hex digits of SHA-256 over its (L, E) float32 embedding row}."""
+    rows = embeddings.detach().to("cpu", torch.float32).contiguous()
+    return {prompt_key(p): hashlib.sha256(rows[i].numpy().tobytes()).hexdigest()[:16] for i, p in enumerate(prompts)}
+
+
+def _tolerate_missing_fingerprint(module: nn.Module, state_dict: dict[str, Any], prefix: str, *args: Any) -> None:
+    """A checkpoint written before the fingerprint loads unchecked (its extra state None)."""
+    state_dict.setdefault(prefix + "_extra_state", None)
 
 
 class TextEmbeddingsConditioner(nn.Module):
@@ -136,6 +151,30 @@ class TextEmbeddingsConditioner(nn.Module):
         self.register_buffer("label_rows", torch.tensor(label_rows, dtype=torch.long), persistent=False)  # (K,)
         self.proj = nn.Linear(emb.shape[2], dim)
         self.null_tokens = nn.Parameter(torch.randn(self.tokens, dim) * 0.02)
+        self.digests = row_digests(self.prompts, self.embeddings)  # what get_extra_state saves
+        self.register_load_state_dict_pre_hook(_tolerate_missing_fingerprint)
+
+    def get_extra_state(self) -> dict[str, Any]:
+        """Saved with the weights: the encoder's name and each prompt's embedding fingerprint."""
+        return {"encoder": self.encoder, "digests": dict(self.digests)}
+
+    def set_extra_state(self, state: Mapping[str, Any] | None) -> None:
+        """Refuse weights trained on other embeddings of the same prompts (ConfigError naming the
+        file, the prompts and both encoders); None (a checkpoint without a fingerprint) passes."""
+        if state is None:
+            return
+        saved = state.get("digests", {})
+        changed = sorted(k for k, d in saved.items() if k in self.digests and self.digests[k] != d)
+        if not changed:
+            return
+        shared = sum(k in self.digests for k in saved)
+        raise ConfigError(
+            f"{self.path} ({self.encoder}) is not the file these conditioner weights were trained with "
+            f"({state.get('encoder', 'an unnamed text encoder')}): its embeddings of {len(changed)} of the {shared} "
+            "prompts both hold differ (" + ", ".join(f"'{k}'" for k in changed[:3]) + (", ..." if len(changed) > 3
+                                                                                      else "")
+            + f"). Point {PATH_KEY} at the training run's file, or encode the prompts again with the same encoder "
+            "and token length", path=PATH_KEY)
 
     def class_prompt(self, class_name: str) -> str:
         """The prompt a class label reads: the template with the class name."""

@@ -70,14 +70,35 @@ def unset_sections(cfg) -> list[str]:
     return missing
 
 
-def build_on_meta(cfg) -> None:
+def check_classes(cfg) -> tuple[list[str], str | None]:
+    """The class names the model is checked with: the dataset's (a conditioner may need them, e.g.
+    text_embeddings' prompt per class), else as many placeholders as its `num_classes`, with a
+    note saying why."""
+    from proav_core.build import Assembly
+    from proav_core.errors import ProavError
+
+    if cfg.model.conditioner is None or cfg.dataset is None:
+        return [], None
+    try:
+        classes = list(getattr(Assembly(config=cfg).dataset("train"), "classes", []))
+    except ProavError as err:
+        why = f"the dataset's classes are unavailable ({err})"
+    else:
+        if classes:
+            return classes, None
+        why = "the dataset names no classes"
+    count = int(getattr(getattr(cfg.dataset, "params", None), "num_classes", 0) or 0)
+    checked = f"with {count} placeholder class names" if count else "without class names"
+    return [f"class{i}" for i in range(count)], f"the model was checked {checked}: {why}"
+
+
+def build_on_meta(cfg, classes: list[str]) -> None:
     """Build the config's model sections on the meta device (no memory, no weights read but those
-    a component's own factory reads), with as many classes as its dataset says."""
+    a component's own factory reads) for `classes`."""
     import torch
 
     from proav_core.cli.model_cmd import build_model_sections
 
-    classes = [f"class{i}" for i in range(int(getattr(getattr(cfg.dataset, "params", None), "num_classes", 0) or 0))]
     with torch.device("meta"):
         build_model_sections(cfg, classes)
 
@@ -91,9 +112,10 @@ def check_cmd(config: str, overrides: tuple[str, ...]) -> None:
 
     cfg = load_cli_config(config, overrides)
     weights_note = None
+    classes, classes_note = check_classes(cfg)
     try:
         if cfg.model.autoencoder is not None:  # without it nothing sizes the rest (the check names it missing)
-            build_on_meta(cfg)  # sizes that only building reveals: patches that do not divide the latent, ...
+            build_on_meta(cfg, classes)  # sizes that only building reveals: patches that do not divide the latent, ...
     except MissingWeightsError as err:  # a file another stage writes (e.g. AV-DiT's backbone run): not the config's fault
         weights_note = f"note: the model was not built, it reads weights that are not there yet: {err}"
     except ProavError:
@@ -102,8 +124,9 @@ def check_cmd(config: str, overrides: tuple[str, ...]) -> None:
         raise ConfigError(f"{config}: the model cannot be built from it: {type(err).__name__}: {err}") from None
     console.print(_component_tree(cfg))
     console.print(f"[green]ok[/]: {config} is valid")
-    if weights_note:
-        console.print(weights_note, markup=False, highlight=False)
+    for note in (weights_note, classes_note and f"note: {classes_note}"):
+        if note:
+            console.print(note, markup=False, highlight=False)
     missing = unset_sections(cfg)
     if missing:  # e.g. a recipe fragment: valid, but not every command can run it
         console.print("not set here: " + "; ".join(missing), markup=False, highlight=False)

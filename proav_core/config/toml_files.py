@@ -6,11 +6,12 @@ import copy
 import math
 import re
 import tomllib
+import warnings
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from proav_core.errors import ConfigError
+from proav_core.errors import ConfigError, ProavWarning
 
 
 def read_config_tree(path: str | Path, _chain: tuple[Path, ...] = ()) -> dict[str, Any]:
@@ -81,8 +82,14 @@ UNSET = "default"  # `--set key=default`: the key takes its default again (e.g. 
 
 def apply_overrides(tree: dict[str, Any], overrides: Iterable[str]) -> dict[str, Any]:
     """Apply `a.b.c=value` overrides to a config tree (returns a new tree); `a.b.c=default`
-    removes the key, so it takes its default (None for an optional key: unset)."""
+    removes the key, so it takes its default (None for an optional key: unset).
+
+    `a.b.name=other` on a component table replaces the component: the previous one's parameters
+    are dropped (they need not mean anything to the new one), with a ProavWarning naming those
+    no later override sets again, so a size that falls back to a default is not a surprise.
+    """
     tree = copy.deepcopy(tree)
+    replaced: list[tuple[str, str, str, dict[str, Any], dict[str, Any]]] = []  # (table, old, new, dropped, node)
     for item in overrides:
         key, sep, text = item.partition("=")
         key = key.strip()
@@ -107,8 +114,19 @@ def apply_overrides(tree: dict[str, Any], overrides: Iterable[str]) -> dict[str,
         value = parse_value(text.strip())
         is_component = len(parts) > 1  # the root's `name` is the run's name, not a component
         if is_component and last == "name" and isinstance(value, str) and node.get("name") not in (None, value):
+            dropped = {k: v for k, v in node.items() if k != "name"}
+            replaced.append((".".join(parts[:-1]), str(node["name"]), value, dropped, node))
             node.clear()  # another component: the previous one's parameters do not apply
         node[last] = value
+    for table, old, new, dropped, node in replaced:
+        if node.get("name") != new:  # replaced again later: that override's own warning
+            continue
+        lost = {k: v for k, v in dropped.items() if k not in node}
+        if lost:
+            shown = ", ".join(f"{k} = {'{...}' if isinstance(v, dict) else repr(v)}" for k, v in lost.items())
+            warnings.warn(f"--set {table}.name={new}: the parameters set for '{old}' were dropped with it "
+                          f"({shown}); '{new}' takes its defaults for them. Give any it shares again after that "
+                          f"--set, e.g. --set {table}.{next(iter(lost))}=...", ProavWarning, stacklevel=2)
     return tree
 
 

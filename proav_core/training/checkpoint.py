@@ -315,12 +315,14 @@ def load_saved_conditioner(conditioner: torch.nn.Module, saved: dict[str, Any], 
 
 
 def state_mismatch(expected: dict[str, Any], saved: dict[str, Any], show: int = 3) -> str:
-    """One line on how a saved state dict differs from the model's ("" when it fits)."""
+    """One line on how a saved state dict differs from the model's ("" when it fits). A module's
+    extra state (`_extra_state`, e.g. text_embeddings' fingerprint) missing from older weights is
+    not a difference: such modules load without it."""
     def shape(v: Any) -> tuple[int, ...]:
         return tuple(getattr(v, "shape", ()))
 
     resized = [k for k in expected if k in saved and shape(expected[k]) != shape(saved[k])]
-    missing = [k for k in expected if k not in saved]
+    missing = [k for k in expected if k not in saved and not k.endswith("_extra_state")]
     extra = [k for k in saved if k not in expected]
     parts = []
     if resized:

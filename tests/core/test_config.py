@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import tomllib
+import warnings
 from pathlib import Path
 
 import pytest
 
 import proav_core
 from proav_core.config import apply_overrides, config_to_dict, config_to_toml, load_config, parse_value, to_toml
-from proav_core.errors import ConfigError, ParameterError, UnknownComponentError
+from proav_core.errors import ConfigError, ParameterError, ProavWarning, UnknownComponentError
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 
@@ -194,7 +195,23 @@ def test_set_overrides_nest_and_expand_shorthand():
 
 def test_set_name_change_drops_old_parameters():
     tree = {"sampler": {"name": "a", "steps": 30}}
-    assert apply_overrides(tree, ["sampler.name=b"]) == {"sampler": {"name": "b"}}
+    with pytest.warns(ProavWarning, match=r"--set sampler.name=b: the parameters set for 'a' were dropped with it "
+                                          r"\(steps = 30\); 'b' takes its defaults for them\. Give any it shares "
+                                          r"again after that --set, e.g. --set sampler.steps=\.\.\."):
+        assert apply_overrides(tree, ["sampler.name=b"]) == {"sampler": {"name": "b"}}
+
+
+def test_set_name_change_warns_only_of_what_stays_dropped():
+    tree = {"model": {"conditioner": {"name": "class_label", "dim": 32, "extra": {"name": "x"}}}}
+    with pytest.warns(ProavWarning, match=r"model.conditioner.name=text: .* \(extra = \{\.\.\.\}\)"):
+        out = apply_overrides(tree, ["model.conditioner.name=text", "model.conditioner.dim=32"])
+    assert out == {"model": {"conditioner": {"name": "text", "dim": 32}}}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # nothing dropped, or the same name again: no warning
+        apply_overrides(tree, ["model.conditioner.name=class_label"])
+        apply_overrides({"sampler": {"name": "a"}}, ["sampler.name=b"])
+        apply_overrides(tree, ["model.conditioner.name=text", "model.conditioner.dim=32",
+                               "model.conditioner.extra.name=x"])
 
 
 def test_set_run_name_keeps_everything_else():

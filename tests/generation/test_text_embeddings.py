@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -9,9 +11,11 @@ import proav_core
 from proav_core.errors import ConfigError, MissingWeightsError, UsageError
 from proav_core.interfaces import Conditioner
 from proav_core.testing import check_component
+from proav_core.training.checkpoint import state_mismatch
 
 from .helpers import TINY, random_planes
 
+CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 CLASSES = ["dog", "drum"]
 PROMPTS = ["a video of dog", "a video of drum", "a dog barks at a drum"]
 
@@ -119,6 +123,46 @@ def test_a_class_without_its_prompt_and_an_unknown_prompt_are_named(tmp_path):
         unlabelled.from_labels(torch.tensor([0]))
 
 
+def saved_and_read(module, path):
+    torch.save(module.state_dict(), path)
+    return torch.load(path, weights_only=True)  # as checkpoints are read
+
+
+def test_weights_load_only_beside_the_embeddings_they_were_trained_on(tmp_path):
+    trained = conditioner(embeddings_file(tmp_path, encoder="t5-small"), dim=4)
+    state = saved_and_read(trained, tmp_path / "weights.pt")
+    assert state["_extra_state"]["encoder"] == "t5-small" and len(state["_extra_state"]["digests"]) == 3
+
+    (other := tmp_path / "grown").mkdir()  # the same embeddings, a prompt added since: loads
+    grown = embeddings_file(other, prompts=[*PROMPTS, "a drum alone"], mask=False, encoder="t5-small")
+    data = torch.load(grown, weights_only=True)
+    data["embeddings"][:3] = torch.load(trained.path, weights_only=True)["embeddings"]
+    data["mask"] = torch.ones(4, 3, dtype=torch.bool)
+    data["mask"][:3] = torch.load(trained.path, weights_only=True)["mask"]
+    torch.save(data, grown)
+    loaded = conditioner(grown, dim=4)
+    loaded.load_state_dict(state)
+    assert torch.equal(loaded.from_labels(torch.tensor([0, 1])), trained.from_labels(torch.tensor([0, 1])))
+
+    data["embeddings"][1] += 0.5  # another encoder's view of 'a video of drum'
+    data["encoder"] = "clip-l"
+    torch.save(data, grown)
+    with pytest.raises(ConfigError, match=r"grown/prompt_embeddings.pt \(clip-l\) is not the file these conditioner "
+                                          r"weights were trained with \(t5-small\): its embeddings of 1 of the 3 "
+                                          r"prompts both hold differ \('a video of drum'\)\. Point "
+                                          r"model.conditioner.embeddings_path at the training run's file"):
+        conditioner(grown, dim=4).load_state_dict(state)
+
+
+def test_weights_saved_before_the_fingerprint_still_load(tmp_path):
+    trained = conditioner(embeddings_file(tmp_path), dim=4)
+    state = {k: v for k, v in trained.state_dict().items() if k != "_extra_state"}
+    fresh = conditioner(trained.path, dim=4)
+    assert state_mismatch(fresh.state_dict(), state) == ""  # what the loaders check first
+    fresh.load_state_dict(state)
+    assert torch.equal(fresh.proj.weight, trained.proj.weight)
+
+
 def test_a_generator_trains_and_samples_on_it(tmp_path):
     from proav_core.training.generator_loop import FlowModel
 
@@ -142,3 +186,29 @@ def test_a_generator_trains_and_samples_on_it(tmp_path):
                             cond=parts.conditioner.from_prompts(["a dog barks at a drum", "drum"]),
                             null_cond=parts.conditioner.null(2), cfg_scale=2.0)
     assert out.shape == (2, *parts.stacker.latent_shape) and torch.isfinite(out).all()
+
+
+def test_config_check_builds_it_with_the_datasets_class_names(tmp_path, capsys):
+    """`proav config check` sizes the conditioner with the dataset's real classes (syncshapes'
+    'circle-drum-0', ...), so a file holding their prompts passes and one without fails; where the
+    dataset cannot say its classes the placeholders are named beside the error."""
+    from proav_core.cli import main
+
+    classes = ["circle-drum-0", "square-wood-1", "triangle-bell-2", "diamond-pluck-3"]
+    good = embeddings_file(tmp_path, prompts=[f"a video of {c}" for c in classes] + ["x"], mask=False)
+    demo = str(CONFIGS / "demo.toml")
+    args = ["--set", "model.conditioner.name=text_embeddings", "--set", "model.conditioner.dim=32"]
+    assert main(["config", "check", demo, *args, "--set", f"model.conditioner.embeddings_path={good}"]) == 0
+    assert "is valid" in capsys.readouterr().out
+    (other := tmp_path / "short").mkdir()
+    short = embeddings_file(other, prompts=[f"a video of {c}" for c in classes[:3]], mask=False)
+    assert main(["config", "check", demo, *args, "--set", f"model.conditioner.embeddings_path={short}"]) == 2
+    assert "'a video of diamond-pluck-3'; add them" in capsys.readouterr().err
+    assert main(["config", "check", demo, *args, "--set", f"model.conditioner.embeddings_path={good}",
+                 "--set", "dataset.num_classes=5"]) == 2  # syncshapes' fifth class, 'ring-drum-4', is not in it
+    assert "'a video of ring-drum-4'" in capsys.readouterr().err
+    unprepared = ["--set", "dataset.name=prepared", "--set", f"dataset.root={tmp_path / 'none'}"]
+    assert main(["config", "check", demo, *args, "--set", f"model.conditioner.embeddings_path={short}",
+                 *unprepared]) == 0
+    assert "note: the model was checked without class names: the dataset's classes are unavailable" in (
+        capsys.readouterr().out)
