@@ -13,7 +13,9 @@ generators taking turns within each mode.
         [--threads 2] [--warmup 5] [--repeats 20] [--out PATH]
 
 A generator that reads a file an earlier stage writes (AV-DiT's frozen backbone, JavisDiT's
-prior) takes its path by `--set`, e.g. `--set av_dit_2step:model.generator.backbone_checkpoint=...`.
+prior) takes its path by `--set`, e.g. `--set av_dit_adapters:model.generator.backbone_checkpoint=...`;
+a missing one stops the script in one line naming it. `av_dit_backbone` always gets
+`model.generator.train=backbone` (AV-DiT's first step) before the overrides given.
 """
 
 from __future__ import annotations
@@ -53,6 +55,12 @@ def parse_sets(items: list[str], labels: list[str]) -> dict[str, list[str]]:
     return out
 
 
+def label_overrides(labels: list[str], given: list[str]) -> dict[str, list[str]]:
+    """Each label's overrides: DEFAULT_SETS for the labels present, then the `--set` items given."""
+    defaults = [item for item in DEFAULT_SETS if item.partition(":")[0] in labels]
+    return parse_sets([*defaults, *given], labels)
+
+
 def row_seconds(report: dict, key: str) -> dict | None:
     """The median and fastest seconds of the report's row `key` (None when it was not measured)."""
     for row in report["rows"]:
@@ -82,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     if any(not sep for _, sep, _ in specs):
         raise UsageError("--generators takes LABEL=CONFIG items, e.g. stdit=configs/demo.toml")
     labels = [label for label, _, _ in specs]
-    sets = parse_sets(DEFAULT_SETS if args.sets is None else args.sets, labels)
+    sets = label_overrides(labels, args.sets or [])
     configs = {label: load_config(path, sets[label]) for label, _, path in specs}
 
     report = {"commit": git_commit(), "settings": vars(args), "generators": {label: {"config": path,

@@ -30,6 +30,13 @@ def test_overrides_go_to_their_generator_and_an_unknown_label_is_named(bench):
         bench.parse_sets(["seed=1"], ["a"])
 
 
+def test_the_backbone_step_is_set_before_the_overrides_given(bench):
+    given = ["av_dit_backbone:seed=1", "x:seed=2"]
+    assert bench.label_overrides(["av_dit_backbone", "x"], given) == {
+        "av_dit_backbone": ["model.generator.train=backbone", "seed=1"], "x": ["seed=2"]}
+    assert bench.label_overrides(["x"], []) == {"x": []}
+
+
 def test_each_generator_gets_its_step_sample_and_decode_per_mode(bench, tmp_path, capsys):
     out = tmp_path / "speed.json"
     status = bench.main(["--generators", f"stdit={ROOT / 'configs' / 'demo.toml'}",
@@ -39,7 +46,7 @@ def test_each_generator_gets_its_step_sample_and_decode_per_mode(bench, tmp_path
                          "--repeats", "1", "--sample-repeats", "1", "--threads", "1", "--out", str(out)])
     assert status == 0
     report = json.loads(out.read_text())
-    assert set(report["generators"]) == {"stdit", "dit"}
+    assert set(report["generators"]) == {"stdit", "dit"}  # no av_dit_backbone here: its default left out
     for label, g in report["generators"].items():
         assert g["overrides"] == ["model.generator.depth=1"]
         assert g["parameters"]["total"]["generator"] > 0
