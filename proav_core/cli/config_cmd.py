@@ -70,26 +70,48 @@ def unset_sections(cfg) -> list[str]:
     return missing
 
 
-def check_classes(cfg) -> tuple[list[str], str | None]:
-    """The class names the model is checked with: the dataset's (a conditioner may need them, e.g.
-    text_embeddings' prompt per class), else as many placeholders as its `num_classes`, with a
-    note saying why."""
+def placeholder_classes(cfg) -> list[str]:
+    """As many placeholder class names as the dataset's `num_classes` (none without one)."""
+    if cfg.model.conditioner is None or cfg.dataset is None:
+        return []
+    return [f"class{i}" for i in range(int(getattr(getattr(cfg.dataset, "params", None), "num_classes", 0) or 0))]
+
+
+def dataset_classes(cfg) -> tuple[list[str] | None, str]:
+    """The dataset's class names (None when it cannot say) and, when None, why. Building the
+    dataset may read every file of a raw folder, so the check asks only when it must."""
     from proav_core.build import Assembly
     from proav_core.errors import ProavError
 
     if cfg.model.conditioner is None or cfg.dataset is None:
-        return [], None
+        return None, "the config has no conditioner or no dataset"
     try:
         classes = list(getattr(Assembly(config=cfg).dataset("train"), "classes", []))
     except ProavError as err:
-        why = f"the dataset's classes are unavailable ({err})"
-    else:
-        if classes:
-            return classes, None
-        why = "the dataset names no classes"
-    count = int(getattr(getattr(cfg.dataset, "params", None), "num_classes", 0) or 0)
-    checked = f"with {count} placeholder class names" if count else "without class names"
-    return [f"class{i}" for i in range(count)], f"the model was checked {checked}: {why}"
+        return None, f"the dataset's classes are unavailable ({err})"
+    return (classes, "") if classes else (None, "the dataset names no classes")
+
+
+def build_checked(cfg) -> None:
+    """Build on the meta device with placeholder class names (fast: no data read); where that
+    fails, again with the dataset's own names, since a conditioner may need them (text_embeddings
+    reads a prompt per class name): the config is refused only when the real names fail too."""
+    from proav_core.errors import ConfigError, MissingWeightsError, ProavError
+
+    placeholders = placeholder_classes(cfg)
+    try:
+        build_on_meta(cfg, placeholders)
+        return
+    except MissingWeightsError:
+        raise
+    except ProavError as first:
+        real, why = dataset_classes(cfg)
+        if real is None:
+            if placeholders and isinstance(first, ConfigError):
+                raise ConfigError(f"{first} (checked with {len(placeholders)} placeholder class names: {why})",
+                                  path=first.path) from None
+            raise
+    build_on_meta(cfg, real)
 
 
 def build_on_meta(cfg, classes: list[str]) -> None:
@@ -112,10 +134,9 @@ def check_cmd(config: str, overrides: tuple[str, ...]) -> None:
 
     cfg = load_cli_config(config, overrides)
     weights_note = None
-    classes, classes_note = check_classes(cfg)
     try:
         if cfg.model.autoencoder is not None:  # without it nothing sizes the rest (the check names it missing)
-            build_on_meta(cfg, classes)  # sizes that only building reveals: patches that do not divide the latent, ...
+            build_checked(cfg)  # sizes that only building reveals: patches that do not divide the latent, ...
     except MissingWeightsError as err:  # a file another stage writes (e.g. AV-DiT's backbone run): not the config's fault
         weights_note = f"note: the model was not built, it reads weights that are not there yet: {err}"
     except ProavError:
@@ -124,9 +145,8 @@ def check_cmd(config: str, overrides: tuple[str, ...]) -> None:
         raise ConfigError(f"{config}: the model cannot be built from it: {type(err).__name__}: {err}") from None
     console.print(_component_tree(cfg))
     console.print(f"[green]ok[/]: {config} is valid")
-    for note in (weights_note, classes_note and f"note: {classes_note}"):
-        if note:
-            console.print(note, markup=False, highlight=False)
+    if weights_note:
+        console.print(weights_note, markup=False, highlight=False)
     missing = unset_sections(cfg)
     if missing:  # e.g. a recipe fragment: valid, but not every command can run it
         console.print("not set here: " + "; ".join(missing), markup=False, highlight=False)

@@ -188,11 +188,12 @@ def test_a_generator_trains_and_samples_on_it(tmp_path):
     assert out.shape == (2, *parts.stacker.latent_shape) and torch.isfinite(out).all()
 
 
-def test_config_check_builds_it_with_the_datasets_class_names(tmp_path, capsys):
-    """`proav config check` sizes the conditioner with the dataset's real classes (syncshapes'
-    'circle-drum-0', ...), so a file holding their prompts passes and one without fails; where the
-    dataset cannot say its classes the placeholders are named beside the error."""
-    from proav_core.cli import main
+def test_config_check_builds_it_with_the_datasets_class_names(tmp_path, capsys, monkeypatch):
+    """`proav config check` builds with placeholder class names first (no data read); where that
+    fails it builds again with the dataset's real classes (syncshapes' 'circle-drum-0', ...), so a
+    file holding their prompts passes and one without fails naming them; where the dataset cannot
+    say its classes, the placeholders are named beside the error."""
+    from proav_core.cli import config_cmd, main
 
     classes = ["circle-drum-0", "square-wood-1", "triangle-bell-2", "diamond-pluck-3"]
     good = embeddings_file(tmp_path, prompts=[f"a video of {c}" for c in classes] + ["x"], mask=False)
@@ -207,8 +208,19 @@ def test_config_check_builds_it_with_the_datasets_class_names(tmp_path, capsys):
     assert main(["config", "check", demo, *args, "--set", f"model.conditioner.embeddings_path={good}",
                  "--set", "dataset.num_classes=5"]) == 2  # syncshapes' fifth class, 'ring-drum-4', is not in it
     assert "'a video of ring-drum-4'" in capsys.readouterr().err
-    unprepared = ["--set", "dataset.name=prepared", "--set", f"dataset.root={tmp_path / 'none'}"]
-    assert main(["config", "check", demo, *args, "--set", f"model.conditioner.embeddings_path={short}",
-                 *unprepared]) == 0
-    assert "note: the model was checked without class names: the dataset's classes are unavailable" in (
-        capsys.readouterr().out)
+
+    monkeypatch.setattr(config_cmd, "dataset_classes", lambda cfg: (None, "the dataset's classes are unavailable (x)"))
+    assert main(["config", "check", demo, *args, "--set", f"model.conditioner.embeddings_path={good}"]) == 2
+    assert ("'a video of class0', 'a video of class1', 'a video of class2', 'a video of class3'; add them" in
+            (err := capsys.readouterr().err)) and "(checked with 4 placeholder class names: the dataset's classes" in err
+
+
+def test_config_check_reads_no_data_when_placeholders_build(monkeypatch, capsys):
+    from proav_core.cli import config_cmd, main
+
+    def no_data(cfg):
+        raise AssertionError("the dataset was built")
+
+    monkeypatch.setattr(config_cmd, "dataset_classes", no_data)
+    assert main(["config", "check", str(CONFIGS / "demo.toml")]) == 0
+    assert "is valid" in capsys.readouterr().out
