@@ -160,6 +160,16 @@ class Assembly:
         )
 
 
+def dataset_classes(cfg: ExperimentConfig) -> tuple[list[str], ProavError | None]:
+    """The class names of the config's training dataset, built for them (which may read every
+    file of a raw folder), and the ProavError that kept it from saying them ([] and None: the
+    dataset names none)."""
+    try:
+        return list(getattr(Assembly(config=cfg).dataset("train"), "classes", [])), None
+    except ProavError as err:
+        return [], err
+
+
 @dataclass
 class GenerationParts:
     """The generator side, wired from the latent geometry (no autoencoder needed)."""

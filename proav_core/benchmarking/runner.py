@@ -19,10 +19,10 @@ from proav_core.benchmarking.breakdown import op_breakdown
 from proav_core.benchmarking.measure import Measurement, count_flops, measure
 from proav_core.benchmarking.peaks import Peak, achieved, find_peak
 from proav_core.benchmarking.workloads import AutoencoderBench, GeneratorBench, SampleBench, Workload
-from proav_core.build import Assembly, build_component
+from proav_core.build import build_component, dataset_classes
 from proav_core.compiling import compile_model, compiled_summary, require_compile
 from proav_core.config import ExperimentConfig, config_from_dict, config_to_dict
-from proav_core.errors import ProavError, UsageError
+from proav_core.errors import UsageError
 from proav_core.machine import device_info
 from proav_core.training.hardware import default_precision
 from proav_core.training.hardware import make_fabric as guarded_fabric
@@ -74,14 +74,10 @@ def conditioner_classes(cfg: ExperimentConfig, notes: list[str]) -> list[str]:
     """The dataset's class names; two placeholders when it has none or cannot be built."""
     if cfg.model.conditioner is None:
         return []
-    try:
-        classes = list(getattr(Assembly(config=cfg).dataset("train"), "classes", []))
-    except ProavError as err:
-        classes, why = [], f"dataset unavailable ({err})"
-    else:
-        why = "the dataset has no classes"
+    classes, err = dataset_classes(cfg)
     if classes:
         return classes
+    why = f"dataset unavailable ({err})" if err is not None else "the dataset has no classes"
     notes.append(f"conditioner sized for two placeholder classes: {why}")
     return ["class_0", "class_1"]
 

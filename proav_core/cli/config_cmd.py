@@ -77,21 +77,6 @@ def placeholder_classes(cfg) -> list[str]:
     return [f"class{i}" for i in range(int(getattr(getattr(cfg.dataset, "params", None), "num_classes", 0) or 0))]
 
 
-def dataset_classes(cfg) -> tuple[list[str] | None, str]:
-    """The dataset's class names (None when it cannot say) and, when None, why. Building the
-    dataset may read every file of a raw folder, so the check asks only when it must."""
-    from proav_core.build import Assembly
-    from proav_core.errors import ProavError
-
-    if cfg.model.conditioner is None or cfg.dataset is None:
-        return None, "the config has no conditioner or no dataset"
-    try:
-        classes = list(getattr(Assembly(config=cfg).dataset("train"), "classes", []))
-    except ProavError as err:
-        return None, f"the dataset's classes are unavailable ({err})"
-    return (classes, "") if classes else (None, "the dataset names no classes")
-
-
 def build_checked(cfg) -> None:
     """Build on the meta device with placeholder class names (fast: no data read); where that
     fails, again with the dataset's own names, since a conditioner may need them (text_embeddings
@@ -105,9 +90,12 @@ def build_checked(cfg) -> None:
     except MissingWeightsError:
         raise
     except ProavError as first:
-        real, why = dataset_classes(cfg)
-        if real is None:
+        from proav_core.build import dataset_classes
+
+        real, err = dataset_classes(cfg) if cfg.model.conditioner is not None else ([], None)
+        if not real:
             if placeholders and isinstance(first, ConfigError):
+                why = f"the dataset's classes are unavailable ({err})" if err else "the dataset names no classes"
                 raise ConfigError(f"{first} (checked with {len(placeholders)} placeholder class names: {why})",
                                   path=first.path) from None
             raise

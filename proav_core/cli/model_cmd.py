@@ -53,16 +53,14 @@ def _describe(obj: Any) -> dict[str, Any] | None:
 
 
 def _classes(cfg: Any) -> list[str]:
-    from proav_core.build import Assembly
-    from proav_core.errors import ProavError
+    from proav_core.build import dataset_classes
 
     if cfg.model.conditioner is None or cfg.dataset is None:
         return []
-    try:
-        return list(getattr(Assembly(config=cfg).dataset("train"), "classes", []))
-    except ProavError as err:
+    classes, err = dataset_classes(cfg)
+    if err is not None:
         err_console.print(f"note: dataset classes unavailable ({err}); the conditioner is sized for none")
-        return []
+    return classes
 
 
 def build_model_sections(cfg: Any, classes: list[str]) -> Any:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
 
 import pytest
@@ -193,7 +194,9 @@ def test_config_check_builds_it_with_the_datasets_class_names(tmp_path, capsys, 
     fails it builds again with the dataset's real classes (syncshapes' 'circle-drum-0', ...), so a
     file holding their prompts passes and one without fails naming them; where the dataset cannot
     say its classes, the placeholders are named beside the error."""
-    from proav_core.cli import config_cmd, main
+    from proav_core.cli import main
+
+    build_module = importlib.import_module("proav_core.build")  # (proav_core.build is also the function)
 
     classes = ["circle-drum-0", "square-wood-1", "triangle-bell-2", "diamond-pluck-3"]
     good = embeddings_file(tmp_path, prompts=[f"a video of {c}" for c in classes] + ["x"], mask=False)
@@ -209,18 +212,20 @@ def test_config_check_builds_it_with_the_datasets_class_names(tmp_path, capsys, 
                  "--set", "dataset.num_classes=5"]) == 2  # syncshapes' fifth class, 'ring-drum-4', is not in it
     assert "'a video of ring-drum-4'" in capsys.readouterr().err
 
-    monkeypatch.setattr(config_cmd, "dataset_classes", lambda cfg: (None, "the dataset's classes are unavailable (x)"))
+    monkeypatch.setattr(build_module, "dataset_classes", lambda cfg: ([], ConfigError("x")))
     assert main(["config", "check", demo, *args, "--set", f"model.conditioner.embeddings_path={good}"]) == 2
     assert ("'a video of class0', 'a video of class1', 'a video of class2', 'a video of class3'; add them" in
             (err := capsys.readouterr().err)) and "(checked with 4 placeholder class names: the dataset's classes" in err
 
 
 def test_config_check_reads_no_data_when_placeholders_build(monkeypatch, capsys):
-    from proav_core.cli import config_cmd, main
+    from proav_core.cli import main
+
+    build_module = importlib.import_module("proav_core.build")  # (proav_core.build is also the function)
 
     def no_data(cfg):
         raise AssertionError("the dataset was built")
 
-    monkeypatch.setattr(config_cmd, "dataset_classes", no_data)
+    monkeypatch.setattr(build_module, "dataset_classes", no_data)
     assert main(["config", "check", str(CONFIGS / "demo.toml")]) == 0
     assert "is valid" in capsys.readouterr().out
