@@ -30,6 +30,19 @@ from proav_plugins.generation.dit_blocks import DiTBlock, run_blocks
 from proav_plugins.generation.stackers import Segment
 
 
+def require_token_stacker(generator: str, latent_shape: tuple[int, ...], stacker: Any,
+                          fix: str = 'Set model.stacker = "tokens".') -> None:
+    """ConfigError unless the factory context holds the `tokens` stacker: a latent (C, N) and
+    the stacker's plane layout (`segments`), which every token-sequence generator reads."""
+    if len(latent_shape) != 2 or not hasattr(stacker, "segments"):
+        raise ConfigError(
+            f"generator '{generator}' needs the 'tokens' stacker (latent (C, N) and its plane layout, offered "
+            f"as factory context `stacker`); got latent_shape {tuple(latent_shape)} and stacker "
+            f"{type(stacker).__name__}. {fix}",
+            path="model.generator",
+        )
+
+
 def check_plane_layout(generator: str, segments: list[Segment], tokens: int, patch: int) -> None:
     """ConfigError unless the stacker's planes hold the latent's `tokens` and `patch` divides
     every plane (the checks of every generator that patchifies the tokens stacker's planes)."""
@@ -139,13 +152,7 @@ def make_token_dit(preset: str, depth: int | None, hidden: int | None, heads: in
                    patch: int, checkpoint_blocks: int, latent_shape: tuple[int, ...], cond_dim: int,
                    stacker: Any = None) -> TokenDiT:
     """Registry factory: needs the `tokens` stacker (factory context) for the plane layout."""
-    if len(latent_shape) != 2 or not hasattr(stacker, "segments"):
-        raise ConfigError(
-            f"generator 'token_dit' needs the 'tokens' stacker (latent (C, N) and its plane layout, offered "
-            f"as factory context `stacker`); got latent_shape {tuple(latent_shape)} and stacker "
-            f"{type(stacker).__name__}. For the 'stack6' stacker use generator 'stdit'.",
-            path="model.generator",
-        )
+    require_token_stacker("token_dit", latent_shape, stacker, "For the 'stack6' stacker use generator 'stdit'.")
     size = L.resolve_size(preset, depth=depth, hidden=hidden, heads=heads, mlp_ratio=mlp_ratio)
     return TokenDiT(latent_shape, cond_dim, stacker.segments, size, patch, checkpoint_blocks)
 

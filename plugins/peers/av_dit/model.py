@@ -55,7 +55,7 @@ import proav_core
 from proav_core.errors import CheckpointError, ConfigError, MissingWeightsError
 from proav_plugins.generation import dit_layers as L
 from proav_plugins.generation.dit_blocks import DiTBlock
-from proav_plugins.generation.token_dit import TokenDiT, TokenDiTParams
+from proav_plugins.generation.token_dit import TokenDiT, TokenDiTParams, require_token_stacker
 from proav_plugins.peers.av_dit.parts import AdapterKind, AudioAdapter, FusionBlock, TemporalAttention
 
 TrainStep = Literal["all", "backbone", "adapters"]
@@ -225,11 +225,7 @@ def make_av_dit(preset: str, depth: int | None, hidden: int | None, heads: int |
     """Registry factory: needs the `tokens` stacker with both modalities' planes. With `restoring`
     (context: the generator checkpoint about to be loaded, when sampling) the backbone checkpoint
     is not read: every weight comes from the one being restored."""
-    if len(latent_shape) != 2 or not hasattr(stacker, "segments"):
-        raise ConfigError(
-            f"generator 'av_dit' needs the 'tokens' stacker (latent (C, N) and its plane layout, offered as "
-            f"factory context `stacker`); got latent_shape {tuple(latent_shape)} and stacker "
-            f"{type(stacker).__name__}. Set model.stacker = \"tokens\".", path="model.generator")
+    require_token_stacker("av_dit", latent_shape, stacker)
     types = {s.type_id for s in stacker.segments}
     if not types & set(VIDEO_TYPES) or types <= set(VIDEO_TYPES):
         raise ConfigError(f"generator 'av_dit' needs video and audio planes, the stacker holds "

@@ -60,7 +60,7 @@ from proav_core.interfaces.autoencoder import PLANE_NAMES
 from proav_core.layers import TimestepEmbedder, sincos_2d
 from proav_plugins.generation import dit_layers as L
 from proav_plugins.generation.stackers import Segment
-from proav_plugins.generation.token_dit import check_plane_layout, patchify_planes
+from proav_plugins.generation.token_dit import check_plane_layout, patchify_planes, require_token_stacker
 from proav_plugins.peers.javisdit.blocks import JavisLayer, row_names
 
 MODALITIES = ("video", "audio")
@@ -260,13 +260,7 @@ def make_javisdit(preset: str, depth: int | None, hidden: int | None, heads: int
     """Registry factory: needs the `tokens` stacker (factory context) with video and audio planes.
     `restoring` (context: the generator checkpoint about to be loaded, when sampling) holds the
     prior's stage record, so the prior is built from it and the prior checkpoint is not read."""
-    if len(latent_shape) != 2 or not hasattr(stacker, "segments"):
-        raise ConfigError(
-            f"generator 'javisdit' needs the 'tokens' stacker (latent (C, N) and its plane layout, offered "
-            f"as factory context `stacker`); got latent_shape {tuple(latent_shape)} and stacker "
-            f"{type(stacker).__name__}. Set model.stacker = \"tokens\".",
-            path="model.generator",
-        )
+    require_token_stacker("javisdit", latent_shape, stacker)
     missing = [m for m, segs in modality_segments(stacker.segments).items() if not segs]
     if missing:
         raise ConfigError(f"generator 'javisdit' has a video and an audio branch; the latent has no {missing[0]} "

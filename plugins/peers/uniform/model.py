@@ -75,7 +75,12 @@ from proav_core.layers import Attention, TimestepEmbedder, sincos_1d
 from proav_plugins.generation import dit_layers as L
 from proav_plugins.generation.dit_blocks import DiTBlock, run_blocks
 from proav_plugins.generation.stackers import Segment
-from proav_plugins.generation.token_dit import check_plane_layout, patchify_planes, unpatchify_planes
+from proav_plugins.generation.token_dit import (
+    check_plane_layout,
+    patchify_planes,
+    require_token_stacker,
+    unpatchify_planes,
+)
 
 GROUPS = ("condition", "video", "audio")  # rows of the group (modality) embedding
 AXES = ("hw", "tw", "th")  # rows of the axis embedding; tw and th have a time axis (their rows)
@@ -252,13 +257,7 @@ def make_uniform(preset: str, depth: int | None, hidden: int | None, heads: int 
                  patch: int, checkpoint_blocks: int, latent_shape: tuple[int, ...], cond_dim: int,
                  stacker: Any = None) -> UniForm:
     """Registry factory: needs the `tokens` stacker (factory context) for the plane layout."""
-    if len(latent_shape) != 2 or not hasattr(stacker, "segments"):
-        raise ConfigError(
-            f"generator 'uniform' needs the 'tokens' stacker (latent (C, N) and its plane layout, offered "
-            f"as factory context `stacker`); got latent_shape {tuple(latent_shape)} and stacker "
-            f"{type(stacker).__name__}. Set model.stacker = \"tokens\".",
-            path="model.generator",
-        )
+    require_token_stacker("uniform", latent_shape, stacker)
     unknown = [s.name for s in stacker.segments if s.name not in PLANE_NAMES]
     if unknown:
         raise ConfigError(f"uniform: planes {unknown} are not among {', '.join(PLANE_NAMES)}", path="model.stacker")
