@@ -180,6 +180,17 @@ def _say_where_interrupted(fabric: Fabric, description: str, directory: Path, sa
         raise
 
 
+def gather_ranks(fabric: Fabric, tensor: torch.Tensor) -> torch.Tensor:
+    """Every rank's `tensor` stacked: (world_size, *tensor.shape). Through torch.distributed's
+    all_gather where a process group is up (Fabric's all_gather goes through the deprecated
+    torch.distributed.nn.functional.all_gather, which warns on every rank), else Fabric's."""
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        parts = [torch.empty_like(tensor) for _ in range(fabric.world_size)]
+        torch.distributed.all_gather(parts, tensor.contiguous())
+        return torch.stack(parts)
+    return fabric.all_gather(tensor).reshape(fabric.world_size, *tensor.shape)
+
+
 def verify_replicas(fabric: Fabric, module: torch.nn.Module) -> str:
     """After data-parallel training every rank must hold the same weights; raise if not.
 
@@ -194,7 +205,7 @@ def verify_replicas(fabric: Fabric, module: torch.nn.Module) -> str:
     flat = torch.cat([p.detach().double().flatten().cpu() for p in module.parameters()])
     weights = torch.rand(flat.numel(), generator=torch.Generator().manual_seed(0), dtype=torch.float64)
     checksum = torch.stack([flat.sum(), (flat * weights).sum()]).to(fabric.device)
-    gathered = fabric.all_gather(checksum).reshape(fabric.world_size, 2).cpu()
+    gathered = gather_ranks(fabric, checksum).cpu()  # (world_size, 2)
     if not bool((gathered == gathered[0]).all()):
         raise TrainingError(f"ranks hold different weights after training: checksums {gathered.tolist()}")
     return f"weights identical on {fabric.world_size} ranks (checksum {float(gathered[0, 1]):.10g})"

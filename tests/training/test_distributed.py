@@ -35,6 +35,7 @@ def test_fabric_run_two_cpu_processes_keep_identical_weights(tmp_path):
     result = subprocess.run(cmd, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "weights identical on 2 ranks" in result.stdout
+    assert "deprecated" not in result.stderr  # the replica check's gather warned on every rank before
     assert result.stdout.count("generator checkpoint: ") == 1  # said by the first process alone
     ckpt = peek_checkpoint(tmp_path / "runs" / "toy" / "generator" / "last.ckpt")
     assert ckpt["step"] == 4 and ckpt["components"]["model.generator"] == "mlp_test"
