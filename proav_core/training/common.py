@@ -122,7 +122,9 @@ def run_steps(
     evaluate(steps_done) runs every `eval_every` steps and at the end, and its figures join
     that step's row. A checkpoint is written every `checkpoint_every` steps and at the end;
     the loss curve PNG at the end, one panel per group of `curve_panels` (whose figures the
-    progress bar also shows). `snapshots` {step: path}: the weights (and what inference reads:
+    progress bar also shows; with several processes a logged row's training figures are their
+    mean over the processes, each computed on its share of the batch, and the bar shows the
+    first process's). `snapshots` {step: path}: the weights (and what inference reads:
     config, components, step, ...) also written to that path once that many steps are done, and
     kept (e.g. the guide of autoguidance); without RESUME_ONLY_KEYS, as they are kept for
     sampling, not for resuming (half the file with Adam's two moments).
@@ -147,9 +149,12 @@ def run_steps(
             trained += time.perf_counter() - began
             done = step + 1
             evaluated = evaluate is not None and eval_every > 0 and (done % eval_every == 0 or done == steps)
+            logged = evaluated or done % log_every == 0 or done == steps
+            if logged:  # the same steps on every rank: the row describes the global batch
+                figures = mean_over_ranks(fabric, figures)
             if evaluated:
                 figures = {**figures, **evaluate(done)}
-            if evaluated or done % log_every == 0 or done == steps:
+            if logged:
                 log.log(done, {**figures, "train_s": round(trained, 2)})
             advance(1, **{k: v for k, v in figures.items() if k in curve_keys})
             if done % checkpoint_every == 0 or done == steps:
@@ -178,6 +183,17 @@ def _say_where_interrupted(fabric: Fabric, description: str, directory: Path, sa
             fabric.print(f"{description}: interrupted before the first checkpoint (every {checkpoint_every} steps, "
                          "train.*.checkpoint_every): nothing to resume, start again")
         raise
+
+
+def mean_over_ranks(fabric: Fabric, figures: dict[str, float]) -> dict[str, float]:
+    """`figures` averaged over the processes (one all-reduce); unchanged for one process. Every
+    rank must call it at the same steps with the same keys."""
+    if fabric.world_size == 1 or not figures:
+        return figures
+    keys = sorted(figures)
+    values = torch.tensor([float(figures[k]) for k in keys], dtype=torch.float64, device=fabric.device)
+    values = fabric.all_reduce(values, reduce_op="mean")
+    return dict(zip(keys, (float(v) for v in values.cpu()), strict=True))
 
 
 def gather_ranks(fabric: Fabric, tensor: torch.Tensor) -> torch.Tensor:

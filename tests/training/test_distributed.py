@@ -73,3 +73,30 @@ def test_usable_cores_are_the_affinity_mask_where_there_is_one(monkeypatch):
     assert usable_cores() == 3
     monkeypatch.delattr(os, "sched_getaffinity")
     assert usable_cores() == 64
+
+
+class _TwoRanks:
+    """A Fabric stand-in for rank 0 of two: all_reduce averages with the other rank's values."""
+
+    world_size, device = 2, __import__("torch").device("cpu")
+
+    def __init__(self, other: list[float]):
+        self.other, self.calls = other, []
+
+    def all_reduce(self, data, reduce_op="mean"):
+        import torch
+
+        self.calls.append(reduce_op)
+        return (data + torch.tensor(self.other, dtype=data.dtype)) / 2
+
+
+def test_logged_figures_are_the_mean_over_the_processes():
+    from proav_core.training.common import mean_over_ranks
+
+    # keys reduce in sorted order ("d_loss", "loss", "video/psnr") on every rank, whatever the dict's order
+    fabric = _TwoRanks(other=[0.25, 3.0, 21.0])
+    mean = mean_over_ranks(fabric, {"loss": 1.0, "video/psnr": 19.0, "d_loss": 0.75})
+    assert mean == {"d_loss": 0.5, "loss": 2.0, "video/psnr": 20.0} and fabric.calls == ["mean"]
+    one = type("One", (), {"world_size": 1})()
+    figures = {"loss": 1.5}
+    assert mean_over_ranks(one, figures) is figures  # one process: no collective, the figures as they are
