@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import torch
+
 from proav_core.training.checkpoint import peek_checkpoint
 
 from .conftest import toy_config, write_latents
@@ -23,29 +25,51 @@ def expose_toy_plugin(site: Path) -> None:
     (info / "entry_points.txt").write_text("[proav]\ntoygen = toy_generation\n")
 
 
-def test_fabric_run_two_cpu_processes_keep_identical_weights(tmp_path):
-    expose_toy_plugin(tmp_path / "site")
-    config = toy_config(tmp_path, steps=4)
-    write_latents(tmp_path / "runs" / "toy" / "latents")
+def two_process_run(tmp_path, steps, *extra):
+    """`fabric run` of the toy generator on 2 CPU processes in tmp_path, `steps` steps: last.ckpt
+    and the finished job (its stdout and stderr)."""
+    site = tmp_path / "site"
+    if not site.exists():
+        expose_toy_plugin(site)
+    config = toy_config(tmp_path, steps=steps)
+    if not (tmp_path / "runs" / "toy" / "latents").exists():
+        write_latents(tmp_path / "runs" / "toy" / "latents")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("LT_", "PROAV_DISABLE"))}
-    env["PYTHONPATH"] = os.pathsep.join([str(tmp_path / "site"), str(HERE)])
+    env["PYTHONPATH"] = os.pathsep.join([str(site), str(HERE)])
     fabric = Path(sys.executable).parent / "fabric"
     cmd = [str(fabric), "run", "--accelerator", "cpu", "--devices", "2", "--strategy", "ddp",
-           str(ROOT / "scripts" / "train.py"), "generator", str(config)]
+           str(ROOT / "scripts" / "train.py"), "generator", str(config), *extra]
     result = subprocess.run(cmd, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return tmp_path / "runs" / "toy" / "generator" / "last.ckpt", result
+
+
+def test_fabric_run_two_cpu_processes_keep_identical_weights(tmp_path):
+    ckpt, result = two_process_run(tmp_path, 4)
     assert "weights identical on 2 ranks" in result.stdout
     assert "deprecated" not in result.stderr  # the replica check's gather warned on every rank before
     assert result.stdout.count("generator checkpoint: ") == 1  # said by the first process alone
-    ckpt = peek_checkpoint(tmp_path / "runs" / "toy" / "generator" / "last.ckpt")
+    ckpt = peek_checkpoint(ckpt)
     assert ckpt["step"] == 4 and ckpt["components"]["model.generator"] == "mlp_test"
+
+
+def test_two_processes_resume_on_the_trajectory_they_left(tmp_path):
+    """Interrupted data-parallel training resumes bit for bit: the batches and the per-step
+    seeds depend on (seed, step, rank) only."""
+    straight = peek_checkpoint(two_process_run(tmp_path / "a", 4)[0])
+    two_process_run(tmp_path / "b", 2)
+    ckpt, result = two_process_run(tmp_path / "b", 4, "--resume")
+    assert "resuming at step 2 of 4" in result.stdout  # not trained again from step 0
+    resumed = peek_checkpoint(ckpt)
+    assert straight["step"] == resumed["step"] == 4
+    for key in ("model", "ema"):
+        for name, value in straight[key].items():
+            assert torch.equal(value, resumed[key][name]), f"{key}.{name} differs after a 2-process resume"
 
 
 def test_fabric_run_processes_share_the_cpu_threads(monkeypatch):
     """Each of `fabric run`'s processes on one machine is capped at its share of the threads
     (each taking them all ran 8x slower); a lower setting is kept."""
-    import torch
-
     from proav_core.training import hardware
     from proav_core.training.hardware import share_cpu_threads
 
@@ -78,14 +102,12 @@ def test_usable_cores_are_the_affinity_mask_where_there_is_one(monkeypatch):
 class _TwoRanks:
     """A Fabric stand-in for rank 0 of two: all_reduce averages with the other rank's values."""
 
-    world_size, device = 2, __import__("torch").device("cpu")
+    world_size, device = 2, torch.device("cpu")
 
     def __init__(self, other: list[float]):
         self.other, self.calls = other, []
 
     def all_reduce(self, data, reduce_op="mean"):
-        import torch
-
         self.calls.append(reduce_op)
         return (data + torch.tensor(self.other, dtype=data.dtype)) / 2
 
