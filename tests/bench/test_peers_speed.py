@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
@@ -10,15 +9,14 @@ import pytest
 
 from proav_core.errors import UsageError
 
+from .conftest import load_script
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
 def bench():
-    spec = importlib.util.spec_from_file_location("bench_peers_speed", ROOT / "benchmarks" / "bench_peers_speed.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("bench_peers_speed")
 
 
 def test_overrides_go_to_their_generator_and_an_unknown_label_is_named(bench):

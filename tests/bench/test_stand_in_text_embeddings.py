@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import pytest
@@ -11,16 +10,14 @@ import torch
 import proav_core
 from proav_core.errors import UsageError
 
+from .conftest import load_script
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
 def stand_in():
-    path = ROOT / "benchmarks" / "stand_in_text_embeddings.py"
-    spec = importlib.util.spec_from_file_location("stand_in_text_embeddings", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("stand_in_text_embeddings")
 
 
 def test_words_split_at_spaces_hyphens_and_underscores(stand_in):
