@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
+from collections.abc import Callable
+from pathlib import Path
+from types import ModuleType
 
 import pytest
 import torch
+
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 
 # Rich tables wrap at the terminal width; keep test output on one line per row.
 os.environ.setdefault("COLUMNS", "200")
@@ -36,3 +42,17 @@ def fresh_plugins():
     proav_core.reset_plugins()
     yield
     proav_core.reset_plugins()
+
+
+def load_script(path: Path) -> ModuleType:
+    """A Python file as a fresh module (benchmark scripts are files, not an installed package)."""
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="session")
+def benchmark_script() -> Callable[[str], ModuleType]:
+    """`benchmark_script("bench_tasks")`: benchmarks/bench_tasks.py as a fresh module."""
+    return lambda name: load_script(BENCHMARKS / f"{name}.py")

@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 
 from proav_core.cli import main
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
-BENCHMARKS = CONFIGS.parent / "benchmarks"
 TINY = ("--set", "clip.height=16", "--set", "clip.width=16", "--set", "clip.frames=4")
 FAST = ("--accelerator", "cpu", "--threads", "1", "--warmup", "0", "--repeats", "1")
 
@@ -42,11 +39,3 @@ def tiny_report_4_steps(tmp_path_factory) -> dict:
 
 def rows(report: dict) -> dict[str, dict]:
     return {row["key"]: row for row in report["rows"]}
-
-
-def load_script(name: str) -> ModuleType:
-    """benchmarks/<name>.py as a module (the scripts are files, not an installed package)."""
-    spec = importlib.util.spec_from_file_location(name, BENCHMARKS / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module

@@ -8,12 +8,10 @@ import pytest
 
 from proav_core.errors import UsageError
 
-from .conftest import load_script
-
 
 @pytest.fixture(scope="module")
-def bench():
-    return load_script("bench_cpu_ranks")
+def bench(benchmark_script):
+    return benchmark_script("bench_cpu_ranks")
 
 
 def test_the_global_batch_is_split_evenly_or_refused_naming_the_key(bench):

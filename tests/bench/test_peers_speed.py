@@ -9,14 +9,13 @@ import pytest
 
 from proav_core.errors import UsageError
 
-from .conftest import load_script
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
-def bench():
-    return load_script("bench_peers_speed")
+def bench(benchmark_script):
+    return benchmark_script("bench_peers_speed")
 
 
 def test_overrides_go_to_their_generator_and_an_unknown_label_is_named(bench):

@@ -10,14 +10,13 @@ import torch
 import proav_core
 from proav_core.errors import UsageError
 
-from .conftest import load_script
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
-def stand_in():
-    return load_script("stand_in_text_embeddings")
+def stand_in(benchmark_script):
+    return benchmark_script("stand_in_text_embeddings")
 
 
 def test_words_split_at_spaces_hyphens_and_underscores(stand_in):

@@ -4,26 +4,20 @@ held-out curve in the JSON, finished runs read back instead of trained again."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
-from pathlib import Path
 
 import pytest
 import torch
 
 from .conftest import tiny_config
 
-SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "bench_ae_schedule.py"
+
+@pytest.fixture
+def bench_main(benchmark_script):
+    return benchmark_script("bench_ae_schedule").main
 
 
-def bench_main(argv: list[str]) -> int:
-    spec = importlib.util.spec_from_file_location("bench_ae_schedule", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.main(argv)
-
-
-def test_each_run_trains_its_own_schedule_and_is_read_back_when_finished(tmp_path, capsys):
+def test_each_run_trains_its_own_schedule_and_is_read_back_when_finished(bench_main, tmp_path, capsys):
     config = tiny_config(tmp_path, ae_steps=2, disc_start=1)  # stage 2 over the second half
     out = tmp_path / "schedule.json"
     argv = ["--config", str(config), "--runs", "4:1e-3", "6:3e-3:5", "--eval-every", "2", "--clips", "12",
@@ -54,7 +48,7 @@ def test_each_run_trains_its_own_schedule_and_is_read_back_when_finished(tmp_pat
 
 
 @pytest.mark.parametrize("bad", ["900", "900:x", "0:1e-3", "900:-1", "900:1e-3:901", "900:1e-3:6:7"])
-def test_a_malformed_run_is_refused_before_anything_is_written(tmp_path, bad):
+def test_a_malformed_run_is_refused_before_anything_is_written(bench_main, tmp_path, bad):
     with pytest.raises(SystemExit, match="--runs: "):
         bench_main(["--config", str(tiny_config(tmp_path)), "--runs", bad, "--out", str(tmp_path / "x.json")])
     assert not (tmp_path / "runs").exists() and not (tmp_path / "x.json").exists()

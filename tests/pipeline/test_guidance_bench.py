@@ -3,25 +3,21 @@ settings and seeds, judges them with shape_sync, writes JSON; bad settings are r
 
 from __future__ import annotations
 
-import importlib.util
 import json
 
 import pytest
 
 from proav_core.errors import UsageError
 
-from .conftest import CONFIGS, cli, run_folder, tiny_config
+from .conftest import cli, run_folder, tiny_config
 
 
-def load_bench():
-    spec = importlib.util.spec_from_file_location("bench_guidance", CONFIGS.parent / "benchmarks" / "bench_guidance.py")
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
-    return bench
+@pytest.fixture
+def bench(benchmark_script):
+    return benchmark_script("bench_guidance")
 
 
-def test_guidance_settings_are_parsed_or_refused_naming_the_option():
-    bench = load_bench()
+def test_guidance_settings_are_parsed_or_refused_naming_the_option(bench):
     assert bench.guidance_kwargs("auto:1.5") == {"guide_scale": 1.5, "guide_condition": "null"}
     assert bench.guidance_kwargs("auto-prompt:2") == {"guide_scale": 2.0, "guide_condition": "prompt"}
     assert bench.guidance_kwargs("cfg:2") == {"cfg_scale": 2.0}
@@ -31,9 +27,8 @@ def test_guidance_settings_are_parsed_or_refused_naming_the_option():
             bench.guidance_kwargs(bad)
 
 
-def test_guidance_benchmark_samples_each_setting_and_seed(tmp_path):
+def test_guidance_benchmark_samples_each_setting_and_seed(bench, tmp_path):
     config = tiny_config(tmp_path)
-    bench = load_bench()
     with pytest.raises(UsageError, match="holds no finished demo run"):
         bench.main(["--config", str(config), "--out", str(tmp_path / "none.json")])
     assert cli("demo", "--config", config, "--clips", "12", "--samples-per-class", "1", "--accelerator", "cpu",

@@ -4,9 +4,7 @@ from the stored PSNRs."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
-from pathlib import Path
 
 import pytest
 
@@ -15,17 +13,13 @@ from proav_plugins.data.syncshapes_texture import texture_floor, variance_shares
 
 from .conftest import run_folder
 
-SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "bench_mel_texture.py"
+
+@pytest.fixture
+def bench_main(benchmark_script):
+    return benchmark_script("bench_mel_texture").main
 
 
-def bench_main(argv: list[str]) -> None:
-    spec = importlib.util.spec_from_file_location("bench_mel_texture", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    module.main(argv)
-
-
-def test_run_split_stores_the_floor_of_the_same_draws(trained, tmp_path, capsys):
+def test_run_split_stores_the_floor_of_the_same_draws(bench_main, trained, tmp_path, capsys):
     out = tmp_path / "texture.json"
     bench_main([str(trained), "--clips", "4", "--run", str(run_folder(trained)), "--out", str(out)])
     report = json.loads(out.read_text())
@@ -47,7 +41,7 @@ def test_run_split_stores_the_floor_of_the_same_draws(trained, tmp_path, capsys)
     assert "content-only floor" in printed and "noise captured" in printed
 
 
-def test_fewer_than_two_draws_is_refused(trained, tmp_path):
+def test_fewer_than_two_draws_is_refused(bench_main, trained, tmp_path):
     with pytest.raises(SystemExit, match="--draws: at least 2"):
         bench_main([str(trained), "--draws", "1", "--out", str(tmp_path / "x.json")])
     assert not (tmp_path / "x.json").exists()

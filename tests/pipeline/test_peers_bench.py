@@ -3,7 +3,6 @@ demo's latents for the same steps, sampled, scored with shape_sync and the offli
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import tomllib
 from pathlib import Path
@@ -14,14 +13,12 @@ from proav_core.demo_scores import above_chance
 from proav_core.errors import UsageError
 from proav_core.sampling import SamplingPipeline
 
-from .conftest import CONFIGS, cli, tiny_config
+from .conftest import cli, tiny_config
 
 
-def load_bench():
-    spec = importlib.util.spec_from_file_location("bench_peers", CONFIGS.parent / "benchmarks" / "bench_peers.py")
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
-    return bench
+@pytest.fixture
+def bench(benchmark_script):
+    return benchmark_script("bench_peers")
 
 
 def peer_config(folder, config, body):
@@ -30,7 +27,7 @@ def peer_config(folder, config, body):
     return path
 
 
-def test_peers_benchmark_trains_each_generator_the_same_steps_and_scores_it(tmp_path, capsys, monkeypatch):
+def test_peers_benchmark_trains_each_generator_the_same_steps_and_scores_it(bench, tmp_path, capsys, monkeypatch):
     config = tiny_config(tmp_path)
     assert cli("demo", "--config", config, "--clips", "12", "--samples-per-class", "1", "--accelerator", "cpu") == 0
     tokens = peer_config(tmp_path, config, '[model.stacker]\nname = "tokens"\n[model.generator]\nname = "token_dit"\n'
@@ -50,7 +47,7 @@ def test_peers_benchmark_trains_each_generator_the_same_steps_and_scores_it(tmp_
     judged = []
     judge = ShapeSync.judge
     monkeypatch.setattr(ShapeSync, "judge", lambda m, *a, **k: judged.append(1) or judge(m, *a, **k))
-    assert load_bench().main(argv) == 0
+    assert bench.main(argv) == 0
     # the 12 clips of the data (the timing mix's reference) are judged once, not once per generator:
     # 2 held-out + 2 shuffled pairs + 12, then per generator 2 samples + 2 shuffled samples
     assert len(judged) == 2 + 2 + 12 + 4 * (2 + 2)
@@ -97,13 +94,13 @@ def test_peers_benchmark_trains_each_generator_the_same_steps_and_scores_it(tmp_
     assert "2 held-out syncshapes clips, 3 steps each" in capsys.readouterr().out
     # a second call reuses the finished runs instead of training again
     mtime = (tmp_path / "runs" / "tiny-peer-stdit" / "generator" / "last.ckpt").stat().st_mtime_ns
-    assert load_bench().main([*argv, "--no-fvd"]) == 0
+    assert bench.main([*argv, "--no-fvd"]) == 0
     assert (tmp_path / "runs" / "tiny-peer-stdit" / "generator" / "last.ckpt").stat().st_mtime_ns == mtime
     assert not {"fvd", "kvd"} & set(json.loads(out.read_text())["generators"]["stdit"])
     # a run planned for other steps starts over rather than resuming into another schedule
     capsys.readouterr()
-    assert load_bench().main([*argv[:-2], "--generators", f"stdit={config}", "--steps", "4", "--no-fvd",
-                              "--out", str(out)]) == 0
+    assert bench.main([*argv[:-2], "--generators", f"stdit={config}", "--steps", "4", "--no-fvd",
+                       "--out", str(out)]) == 0
     assert "holds a run planned for 3 steps; starting over with 4" in capsys.readouterr().out
     assert json.loads(out.read_text())["generators"]["stdit"]["curve"][-1]["step"] == 4
     # --guide-scale: each run autoguided by its own guide.ckpt, as the demo samples; CFG then stays at 1
@@ -117,20 +114,20 @@ def test_peers_benchmark_trains_each_generator_the_same_steps_and_scores_it(tmp_
     sample = SamplingPipeline.sample
     monkeypatch.setattr(SamplingPipeline, "sample",
                         lambda pipe, *a, **k: conditions.append(k.get("guide_condition")) or sample(pipe, *a, **k))
-    assert load_bench().main([*common, "--generators", f"guided={guided}", "--guide-condition", "prompt"]) == 0
+    assert bench.main([*common, "--generators", f"guided={guided}", "--guide-condition", "prompt"]) == 0
     report = json.loads(out.read_text())
     assert (report["guide_scale"], report["cfg_scale"], report["guide_condition"]) == (2.0, 1.0, "prompt")
     assert conditions and set(conditions) == {"prompt"}  # every sampling call, the demo's way
     assert loaded == [tmp_path / "runs" / "tiny-peer-guided" / "generator" / "guide.ckpt"] and loaded[0].is_file()
     assert "autoguidance 2 (guide under the prompt)" in " ".join(capsys.readouterr().out.split())
     with pytest.raises(UsageError, match="stdit: no .*guide.ckpt for autoguidance.*guide_fraction"):
-        load_bench().main([*common, "--generators", f"stdit={config}"])  # its config keeps no guide
+        bench.main([*common, "--generators", f"stdit={config}"])  # its config keeps no guide
     with pytest.raises(UsageError, match="leave the CFG scale at 1"):
-        load_bench().main([*common, "--generators", f"guided={guided}", "--cfg-scale", "2"])
+        bench.main([*common, "--generators", f"guided={guided}", "--cfg-scale", "2"])
     # --seeds: each generator trained and sampled at every seed, and the spread over them
     capsys.readouterr()
-    assert load_bench().main([*argv[:-2], "--generators", f"stdit={config}", "--steps", "4", "--no-fvd",
-                              "--out", str(out), "--seeds", "0", "1"]) == 0
+    assert bench.main([*argv[:-2], "--generators", f"stdit={config}", "--steps", "4", "--no-fvd",
+                       "--out", str(out), "--seeds", "0", "1"]) == 0
     report = json.loads(out.read_text())
     assert report["seeds"] == [0, 1] and list(report["generators"]) == ["stdit_s0", "stdit_s1"]
     for seed in (0, 1):
@@ -161,16 +158,16 @@ def test_seed_spread_summarises_each_generator_over_its_seeds():
     assert seed_spread(generators, [0]) == {}  # one seed is no spread
 
 
-def test_peers_benchmark_refuses_a_generator_on_another_autoencoder(tmp_path):
+def test_peers_benchmark_refuses_a_generator_on_another_autoencoder(bench, tmp_path):
     config = tiny_config(tmp_path)
     other = peer_config(tmp_path, config, "[model.autoencoder]\nwidth = 24\n")
     with pytest.raises(UsageError, match="its autoencoder or clip differs from the demo config's"):
-        load_bench().main(["--demo-config", str(config), "--generators", str(other)])
+        bench.main(["--demo-config", str(config), "--generators", str(other)])
 
 
-def test_peers_benchmark_without_a_demo_run_says_what_to_run(tmp_path):
+def test_peers_benchmark_without_a_demo_run_says_what_to_run(bench, tmp_path):
     config = tiny_config(tmp_path)
     with pytest.raises(UsageError, match="holds no finished demo run .*run `proav demo --config"):
-        load_bench().main(["--demo-config", str(config), "--generators", str(config), "--no-fvd"])
+        bench.main(["--demo-config", str(config), "--generators", str(config), "--no-fvd"])
     with pytest.raises(UsageError, match="runs/other holds no finished demo run"):  # --demo-set picks another run
-        load_bench().main(["--demo-config", str(config), "--demo-set", "name=other", "--generators", str(config)])
+        bench.main(["--demo-config", str(config), "--demo-set", "name=other", "--generators", str(config)])

@@ -158,14 +158,10 @@ def test_calibration_times_both_real_loops_and_leaves_no_run(tmp_path):
     assert not (tmp_path / "runs").exists()  # a scratch folder, removed afterwards
 
 
-def test_quality_benchmark_script_trains_scores_and_writes_json(tmp_path, capsys):
-    import importlib.util
+def test_quality_benchmark_script_trains_scores_and_writes_json(benchmark_script, tmp_path, capsys):
     import json
 
-    script = CONFIGS.parent / "benchmarks" / "bench_quality.py"
-    spec = importlib.util.spec_from_file_location("bench_quality", script)
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
+    bench = benchmark_script("bench_quality")
     out = tmp_path / "quality.json"
     assert bench.main([str(tiny_config(tmp_path)), "--minutes", "0.0001", "--clips", "12", "--samples-per-class", "1",
                        "--no-fvd", "--out", str(out)]) == 0
@@ -192,13 +188,10 @@ def test_quality_benchmark_script_trains_scores_and_writes_json(tmp_path, capsys
     assert f"content-only floor {floor['floor_psnr']} dB" in printed
 
 
-def test_ablation_script_runs_rows_on_shared_clips_and_resumes(tmp_path, capsys):
-    import importlib.util
+def test_ablation_script_runs_rows_on_shared_clips_and_resumes(benchmark_script, tmp_path, capsys):
     import json
 
-    spec = importlib.util.spec_from_file_location("bench_ablations", CONFIGS.parent / "benchmarks" / "bench_ablations.py")
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
+    bench = benchmark_script("bench_ablations")
     out = tmp_path / "ablations.json"
     args = ["--base", str(tiny_config(tmp_path)), "--minutes-per-row", "0.001", "--rows", "full", "no_kl",
             "--clips", "12", "--out", str(out)]

@@ -3,26 +3,23 @@ on the demo's latents, scores zero-shot and trained a2v/v2a, writes JSON."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 
+import pytest
 import torch
 
-from .conftest import CONFIGS, cli, tiny_config
+from .conftest import cli, tiny_config
 
 
-def load_bench():
-    spec = importlib.util.spec_from_file_location("bench_tasks", CONFIGS.parent / "benchmarks" / "bench_tasks.py")
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
-    return bench
+@pytest.fixture
+def bench(benchmark_script):
+    return benchmark_script("bench_tasks")
 
 
-def test_tasks_benchmark_trains_the_multitask_generator_and_scores_both_modes(tmp_path, capsys):
+def test_tasks_benchmark_trains_the_multitask_generator_and_scores_both_modes(bench, tmp_path, capsys):
     config = tiny_config(tmp_path)
     assert cli("demo", "--config", config, "--clips", "12", "--samples-per-class", "1", "--accelerator", "cpu") == 0
     out = tmp_path / "tasks.json"
-    bench = load_bench()
     assert bench.main(["--config", str(config), "--steps", "3", "--seeds", "0", "1", "--given-label", "probe", "none",
                        "--out", str(out)]) == 0
     report = json.loads(out.read_text())
@@ -82,14 +79,14 @@ def test_tasks_benchmark_trains_the_multitask_generator_and_scores_both_modes(tm
     assert not (tmp_path / "refused.json").exists()
 
 
-def test_a_demo_that_trains_tasks_is_the_trained_model_and_a_joint_generator_is_trained_for_zero_shot(tmp_path):
+def test_a_demo_that_trains_tasks_is_the_trained_model_and_a_joint_generator_is_trained_for_zero_shot(bench, tmp_path):
     tiny = tiny_config(tmp_path / "base")
     config = tmp_path / "tiny.toml"
     config.write_text(f'extends = "{tiny}"\noutput_dir = "{tmp_path / "runs"}"\n'
                       '[train.generator]\ntasks = { joint = 0.4, a2v = 0.3, v2a = 0.3 }\n')
     assert cli("demo", "--config", config, "--clips", "12", "--samples-per-class", "1", "--accelerator", "cpu") == 0
     out = tmp_path / "tasks.json"
-    assert load_bench().main(["--config", str(config), "--steps", "3", "--out", str(out)]) == 0
+    assert bench.main(["--config", str(config), "--steps", "3", "--out", str(out)]) == 0
     report = json.loads(out.read_text())
     runs = tmp_path / "runs"
     assert report["tasks"] == {"joint": 0.4, "a2v": 0.3, "v2a": 0.3}  # the demo's own mix
@@ -105,7 +102,7 @@ def test_a_demo_that_trains_tasks_is_the_trained_model_and_a_joint_generator_is_
     runs.rename(moved)
     config.write_text(config.read_text().replace(f'"{runs}"', f'"{moved}"'))
     again = tmp_path / "moved.json"
-    assert load_bench().main(["--config", str(config), "--steps", "3", "--out", str(again)]) == 0
+    assert bench.main(["--config", str(config), "--steps", "3", "--out", str(again)]) == 0
     assert json.loads(again.read_text())["joint_run"] == str(moved / "tiny-joint" / "generator" / "last.ckpt")
     modes = {name: (r["a2v"]["mode"], r["v2a"]["mode"]) for name, r in report["runs"].items()}
     assert modes == {"zero-shot (joint generator)": ("zero-shot", "zero-shot"),
@@ -113,14 +110,14 @@ def test_a_demo_that_trains_tasks_is_the_trained_model_and_a_joint_generator_is_
                      "zero-shot (multi-task generator)": ("zero-shot", "zero-shot")}
 
 
-def test_tasks_benchmark_without_a_demo_run_says_what_to_run(tmp_path):
+def test_tasks_benchmark_without_a_demo_run_says_what_to_run(bench, tmp_path):
     import pytest
 
     from proav_core.errors import UsageError
 
     config = tiny_config(tmp_path)
     with pytest.raises(UsageError, match="holds no finished demo run; run `proav demo --config"):
-        load_bench().main(["--config", str(config)])
+        bench.main(["--config", str(config)])
 
 
 def figures(**known):
