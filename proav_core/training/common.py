@@ -123,8 +123,8 @@ def run_steps(
     that step's row. A checkpoint is written every `checkpoint_every` steps and at the end;
     the loss curve PNG at the end, one panel per group of `curve_panels` (whose figures the
     progress bar also shows; with several processes a logged row's training figures are their
-    mean over the processes, each computed on its share of the batch, and the bar shows the
-    first process's). `snapshots` {step: path}: the weights (and what inference reads:
+    mean over the processes, each computed on its share of the batch, and the bar shows that
+    mean, updated at the logged steps: bar_figures). `snapshots` {step: path}: the weights (and what inference reads:
     config, components, step, ...) also written to that path once that many steps are done, and
     kept (e.g. the guide of autoguidance); without RESUME_ONLY_KEYS, as they are kept for
     sampling, not for resuming (half the file with Adam's two moments).
@@ -156,7 +156,7 @@ def run_steps(
                 figures = {**figures, **evaluate(done)}
             if logged:
                 log.log(done, {**figures, "train_s": round(trained, 2)})
-            advance(1, **{k: v for k, v in figures.items() if k in curve_keys})
+            advance(1, **bar_figures(figures, curve_keys, logged, fabric.world_size))
             if done % checkpoint_every == 0 or done == steps:
                 save_checkpoint(fabric, directory / CHECKPOINT, checkpoint_state(done))
                 saved = done
@@ -183,6 +183,15 @@ def _say_where_interrupted(fabric: Fabric, description: str, directory: Path, sa
             fabric.print(f"{description}: interrupted before the first checkpoint (every {checkpoint_every} steps, "
                          "train.*.checkpoint_every): nothing to resume, start again")
         raise
+
+
+def bar_figures(figures: Mapping[str, float], keys: list[str], logged: bool, world_size: int) -> dict[str, float]:
+    """The figures of `keys` the progress bar shows after a step. One process: every step's.
+    Several: only a logged step's, which are the mean over the processes (mean_over_ranks); in
+    between the bar keeps the last mean rather than show the first process's own share."""
+    if world_size > 1 and not logged:
+        return {}
+    return {k: v for k, v in figures.items() if k in keys}
 
 
 def mean_over_ranks(fabric: Fabric, figures: dict[str, float]) -> dict[str, float]:

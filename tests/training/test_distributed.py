@@ -122,3 +122,15 @@ def test_logged_figures_are_the_mean_over_the_processes():
     one = type("One", (), {"world_size": 1})()
     figures = {"loss": 1.5}
     assert mean_over_ranks(one, figures) is figures  # one process: no collective, the figures as they are
+
+
+def test_the_progress_bar_shows_the_mean_over_processes_at_logged_steps_only():
+    from proav_core.training.common import bar_figures
+
+    figures, keys = {"loss": 2.0, "lr": 1e-3, "video/psnr": 20.0}, ["loss", "video/psnr"]
+    assert bar_figures(figures, keys, logged=False, world_size=1) == {"loss": 2.0, "video/psnr": 20.0}
+    assert bar_figures(figures, keys, logged=True, world_size=1) == {"loss": 2.0, "video/psnr": 20.0}
+    # several processes: a step between logged ones shows nothing new (the bar keeps the last mean) ...
+    assert bar_figures(figures, keys, logged=False, world_size=2) == {}
+    # ... and a logged step's figures, already the mean over the processes, replace it
+    assert bar_figures(figures, keys, logged=True, world_size=2) == {"loss": 2.0, "video/psnr": 20.0}
