@@ -126,8 +126,8 @@ def run_steps(
     mean over the processes, each computed on its share of the batch, and the bar shows that
     mean, updated at the logged steps: bar_figures). `snapshots` {step: path}: the weights (and
     what inference reads: config, components, step, ...) also written to that path once that
-    many steps are done, and kept (e.g. the guide of autoguidance); without RESUME_ONLY_KEYS, as they are kept for
-    sampling, not for resuming (half the file with Adam's two moments).
+    many steps are done, and kept (e.g. the guide of autoguidance); without RESUME_ONLY_KEYS, as
+    they are kept for sampling, not for resuming (half the file with Adam's two moments).
     """
     curve_keys = [k for panel in curve_panels for k in panel]
     zero = fabric.is_global_zero

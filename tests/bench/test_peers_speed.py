@@ -9,7 +9,6 @@ import pytest
 
 from proav_core.errors import UsageError
 
-
 ROOT = Path(__file__).resolve().parents[2]
 
 

@@ -10,7 +10,6 @@ import torch
 import proav_core
 from proav_core.errors import UsageError
 
-
 ROOT = Path(__file__).resolve().parents[2]
 
 
