@@ -7,7 +7,9 @@ train.generator.tasks = --tasks; in <output_dir>/<name>-tasks, resumed when ther
 demo trains a task mix itself (configs/demo.toml), its generator is the trained model (unless
 --tasks asks for another mix) and a joint generator is trained for zero-shot (<name>-joint).
 --multitask-ckpt scores another multi-task generator trained on the demo's latents (another
-recipe, a peer) as the trained model.
+recipe, a peer) as the trained model. --no-joint trains no joint generator: the zero-shot
+figures are then the multi-task generator's, run zero-shot (for a long run, e.g. 16 frames,
+whose joint generator would cost as much training again).
 Then scores, beside the real pairs and the shuffled-condition baseline:
   zero-shot   the joint generator, given planes held on the flow path
   trained     the multi-task generator, given planes clean with its task embedding
@@ -16,7 +18,7 @@ Prints a table and writes JSON (benchmarks/measured/tasks-<name>.json) with the 
 
     .venv/bin/python benchmarks/bench_tasks.py [--config configs/demo.toml]
         [--tasks "{joint = 0.5, a2v = 0.25, v2a = 0.25}"] [--steps N] [--set KEY=VALUE ...]
-        [--run-name NAME | --multitask-ckpt CKPT] [--seeds 0 1 2] [--given-label probe none] [--cfg 2]
+        [--run-name NAME | --multitask-ckpt CKPT] [--no-joint] [--seeds 0 1 2] [--given-label probe none] [--cfg 2]
         [--guide-scale 2] [--out PATH]
 
 With several --seeds each model samples the held-out clips once per seed; the figures and the
@@ -95,6 +97,9 @@ def main(argv: list[str] | None = None) -> int:
                     help="score this finished multi-task generator checkpoint (trained on the demo's latents, e.g. "
                          "another recipe's <run>/generator/last.ckpt; its run's config.toml beside it, else --config's) "
                          "as the trained model, in place of the demo's or one trained here")
+    ap.add_argument("--no-joint", action="store_true",
+                    help="train no joint generator for zero-shot when the demo's generator was trained for tasks "
+                         "(zero-shot figures: the multi-task generator's alone)")
     ap.add_argument("--seeds", type=int, nargs="+", default=[0], help="sampling seeds; figures are their means")
     ap.add_argument("--given-label", nargs="+", default=["probe"], choices=["probe", "none"],
                     help="what prompts the a2v / v2a samples: the class probe's reading of the given side, no "
@@ -128,6 +133,10 @@ def main(argv: list[str] | None = None) -> int:
             "dataset": config_to_dict(cfg)["dataset"]}, source=f"{name} generator")
         return run_cfg, generator_stage(run_cfg, Hardware(accelerator=args.accelerator), demo / "latents")
 
+    def joint_run():
+        """A joint generator for zero-shot on the demo's latents (None with --no-joint)."""
+        return (None, None) if args.no_joint else generator_run(f"{cfg.name}-joint", "{joint = 1.0}")
+
     # The demo's own generator is the joint one (zero-shot) when it was trained for joint alone;
     # when the demo trains a task mix (configs/demo.toml does), it is the trained multi-task model
     # (unless --tasks asks for another mix) and a joint generator is trained for zero-shot.
@@ -137,13 +146,12 @@ def main(argv: list[str] | None = None) -> int:
     trained = None  # what the scored multi-task generator was trained for, and how long
     if given is not None:
         multi, multi_ckpt, trained = given
-        joint, joint_ckpt = ((cfg, demo_ckpt) if set(demo_tasks) == {"joint"}
-                             else generator_run(f"{cfg.name}-joint", "{joint = 1.0}"))
+        joint, joint_ckpt = (cfg, demo_ckpt) if set(demo_tasks) == {"joint"} else joint_run()
     elif set(demo_tasks) == {"joint"}:
         joint, joint_ckpt = cfg, demo_ckpt
         multi, multi_ckpt = generator_run(args.run_name or f"{cfg.name}-tasks", args.tasks or DEFAULT_TASKS)
     else:
-        joint, joint_ckpt = generator_run(f"{cfg.name}-joint", "{joint = 1.0}")
+        joint, joint_ckpt = joint_run()
         if args.tasks is None:
             multi, multi_ckpt = cfg, demo_ckpt
         else:
@@ -156,12 +164,14 @@ def main(argv: list[str] | None = None) -> int:
     models = {"zero-shot (joint generator)": (joint, joint_ckpt, "zero_shot"),
               "trained (multi-task generator)": (multi, multi_ckpt, "trained"),
               "zero-shot (multi-task generator)": (multi, multi_ckpt, "zero_shot")}
+    if joint_ckpt is None:  # --no-joint
+        del models["zero-shot (joint generator)"]
     runs = {(name if label == "probe" else f"{name}, no prompt"): (*model, label)
             for label in args.given_label for name, model in models.items()}
     report = {"commit": git_commit(), "device": device_info(torch.device(device_type(args.accelerator))),
               "config": args.config, "tasks": trained["tasks"],
               "cfg_scale": args.cfg, "guide_scale": args.guide_scale,
-              "multitask_run": str(multi_ckpt), "joint_run": str(joint_ckpt),
+              "multitask_run": str(multi_ckpt), "joint_run": str(joint_ckpt) if joint_ckpt else None,
               "multitask_steps": trained["step"], "train_s_this_call": round(train_s, 1),
               "held_out_clips": len(real), "runs": {}}
     for name, (c, ckpt, hold, label) in runs.items():

@@ -85,10 +85,17 @@ def test_a_demo_that_trains_tasks_is_the_trained_model_and_a_joint_generator_is_
     config.write_text(f'extends = "{tiny}"\noutput_dir = "{tmp_path / "runs"}"\n'
                       '[train.generator]\ntasks = { joint = 0.4, a2v = 0.3, v2a = 0.3 }\n')
     assert cli("demo", "--config", config, "--clips", "12", "--samples-per-class", "1", "--accelerator", "cpu") == 0
+    runs = tmp_path / "runs"
+    # --no-joint: nothing is trained, the zero-shot figures are the multi-task generator's alone
+    lean = tmp_path / "no-joint.json"
+    assert bench.main(["--config", str(config), "--no-joint", "--out", str(lean)]) == 0
+    lean_report = json.loads(lean.read_text())
+    assert lean_report["joint_run"] is None and not (runs / "tiny-joint").exists()
+    assert list(lean_report["runs"]) == ["trained (multi-task generator)", "zero-shot (multi-task generator)"]
+
     out = tmp_path / "tasks.json"
     assert bench.main(["--config", str(config), "--steps", "3", "--out", str(out)]) == 0
     report = json.loads(out.read_text())
-    runs = tmp_path / "runs"
     assert report["tasks"] == {"joint": 0.4, "a2v": 0.3, "v2a": 0.3}  # the demo's own mix
     assert report["multitask_run"] == str(runs / "tiny" / "generator" / "last.ckpt")  # the demo's generator
     assert report["joint_run"] == str(runs / "tiny-joint" / "generator" / "last.ckpt")
